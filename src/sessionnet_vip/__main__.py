@@ -1,0 +1,5 @@
+import sys
+
+from sessionnet_vip.cli import main
+
+sys.exit(main())
