@@ -34,6 +34,13 @@ def emit(args: argparse.Namespace, data: Any, text: str) -> None:
         print(text)
 
 
+def add_json_flag(parser: argparse.ArgumentParser) -> None:
+    """Accept ``--json`` after a sub-command too (``vipctl status --json``)."""
+    parser.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output"
+    )
+
+
 def _cmd_loopback(args: argparse.Namespace) -> int:
     if args.address is not None:
         session = virtual_loopback_session(args.address)
@@ -66,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     loop.add_argument("session_id", nargs="?", metavar="SESSION_ID")
     loop.add_argument("--address", metavar="ADDR", help="print the session ID of this address")
-    loop.add_argument("--json", action="store_true", help="machine-readable output")
+    add_json_flag(loop)
     loop.set_defaults(func=_cmd_loopback)
 
     for name in COMMAND_MODULES:
