@@ -1,0 +1,44 @@
+# sessionnet.virtual_ip: the two commands of the README are `make demo` and `make test`.
+# Both create .venv from the project's own files (Python 3.12 preferred, 3.11+ accepted).
+
+SHELL := /bin/bash
+PYTHON_BOOT := $(shell scripts/find-python.sh)
+VENV := .venv
+PY := $(VENV)/bin/python
+WORK := .work
+COLLECTIONS := $(WORK)/collections
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: all venv demo test build install-collection clean
+
+all: test
+
+$(VENV)/.installed: pyproject.toml requirements/constraints-py3.12.txt scripts/find-python.sh
+	@test -n "$(PYTHON_BOOT)" || { echo "need Python 3.11+ with venv" >&2; exit 1; }
+	@echo "== creating $(VENV) with $(PYTHON_BOOT)"
+	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@ver=$$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+	  cons=""; test -f requirements/constraints-py$$ver.txt && cons="-c requirements/constraints-py$$ver.txt"; \
+	  echo "== installing sessionnet-vip[dev] (Python $$ver) $$cons"; \
+	  $(PY) -m pip install --quiet --disable-pip-version-check $$cons -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+build: venv
+	@mkdir -p $(WORK)/dist
+	$(VENV)/bin/ansible-galaxy collection build --force --output-path $(WORK)/dist .
+
+install-collection: build
+	$(VENV)/bin/ansible-galaxy collection install --force -p $(COLLECTIONS) $(WORK)/dist/sessionnet-virtual_ip-*.tar.gz
+
+demo: install-collection
+	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(COLLECTIONS) ANSIBLE_STDOUT_CALLBACK=default \
+	  $(VENV)/bin/ansible-playbook -i playbooks/inventory/demo.yml playbooks/demo.yml
+
+test: venv
+	scripts/run-checks
+
+clean:
+	rm -rf $(VENV) $(WORK) tests/output
