@@ -1,0 +1,81 @@
+# Copyright: sessionnet developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one gateway to the Windows side: the real ``.ps1`` module or the simulator.
+
+Feature action plugins call :func:`call_windows` and never know which one answered. A host is
+simulated when its inventory sets ``sessionnet_simulated_windows_state`` (a state file path on
+the controller); the optional ``sessionnet_simulated_windows_profile``, ``..._features`` and
+``..._adapters`` seed a new state file. Every call is one round trip; when the environment
+variable ``SESSIONNET_GATEWAY_LOG`` names a file, one JSON line per call is appended to it
+(the benchmarks count remote calls with it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from ansible.errors import AnsibleActionFail
+
+from ansible_collections.sessionnet.virtual_ip.plugins.plugin_utils.package import import_from_package
+
+STATE_VAR = "sessionnet_simulated_windows_state"
+SEED_VARS = (
+    "sessionnet_simulated_windows_profile",
+    "sessionnet_simulated_windows_features",
+    "sessionnet_simulated_windows_adapters",
+)
+COLLECTION = "sessionnet.virtual_ip"
+
+
+def _host_vars(action, task_vars):
+    """Variables of the host the task runs against (the delegated host when delegated)."""
+    delegated = task_vars.get("ansible_delegated_vars") or {}
+    target = getattr(action._task, "delegate_to", None)
+    if target and target in delegated:
+        return delegated[target], target
+    return task_vars, task_vars.get("inventory_hostname", "localhost")
+
+
+def simulated_state_path(action, task_vars):
+    """Return the templated simulator state path of the target host, or ``None``."""
+    hostvars, _ = _host_vars(action, task_vars)
+    raw = hostvars.get(STATE_VAR)
+    if not raw:
+        return None
+    return str(action._templar.template(raw))
+
+
+def _log_call(host, module, simulated):
+    path = os.environ.get("SESSIONNET_GATEWAY_LOG")
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"host": host, "module": module, "simulated": simulated, "t": time.time()}) + "\n")
+
+
+def call_windows(action, module, module_args, task_vars):
+    """Run the Windows-side ``module`` once with ``module_args``; return its raw result.
+
+    Raises :class:`AnsibleActionFail` when the module failed.
+    """
+    hostvars, host = _host_vars(action, task_vars)
+    state_path = simulated_state_path(action, task_vars)
+    check_mode = bool(action._task.check_mode)
+    _log_call(host, module, state_path is not None)
+    if state_path is not None:
+        sim = import_from_package("windows.simulator")
+        errors = import_from_package("errors")
+        seed_vars = {name: action._templar.template(hostvars.get(name)) for name in SEED_VARS}
+        try:
+            seed = sim.seed_from_hostvars(seed_vars, hostname=str(host))
+            result = sim.Simulator(state_path, seed).call(module, module_args, check_mode=check_mode)
+        except errors.VipError as exc:
+            raise AnsibleActionFail("%s (simulated host %s): %s" % (module, host, exc)) from exc
+    else:
+        result = action._execute_module(
+            module_name="%s.%s" % (COLLECTION, module), module_args=module_args, task_vars=task_vars
+        )
+    if result.get("failed"):
+        raise AnsibleActionFail("%s: %s" % (module, result.get("msg", "the Windows module failed")), result=result)
+    return result

@@ -1,0 +1,47 @@
+# Copyright: sessionnet developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Ensure registry values through the gateway: used by registry_state and every feature plugin."""
+
+from __future__ import annotations
+
+from ansible_collections.sessionnet.virtual_ip.plugins.plugin_utils.gateway import call_windows
+from ansible_collections.sessionnet.virtual_ip.plugins.plugin_utils.package import import_from_package
+
+
+def ensure_registry(action, task_vars, values, keys_absent=(), allowed_hives=("HKLM",)):
+    """Validate, send in one call, and shape the result of a registry change set.
+
+    Returns the module result (``changed``, ``values``, ``keys``, ``diff``, ``reboot_required``,
+    ``simulated``). Bad input raises ``VipError`` before anything is sent.
+    """
+    reg = import_from_package("windows.registry")
+    parsed_values = reg.parse_values(values, allowed_hives)
+    parsed_keys = reg.parse_keys_absent(keys_absent, allowed_hives)
+    if not parsed_values and not parsed_keys:
+        return {"changed": False, "values": [], "keys": [], "reboot_required": False,
+                "diff": {"before": {}, "after": {}}, "msg": "nothing to do: no values and no keys_absent"}
+    args = {
+        "values": [reg.value_to_wire(v) for v in parsed_values],
+        "keys_absent": [reg.key_to_wire(k) for k in parsed_keys],
+        "allowed_hives": list(allowed_hives),
+    }
+    raw = call_windows(action, "registry_state", args, task_vars)
+    shaped = reg.shape_result(parsed_values, parsed_keys, raw)
+    return {
+        "changed": shaped.changed,
+        "values": shaped.values,
+        "keys": shaped.keys,
+        "reboot_required": shaped.reboot_required,
+        "diff": shaped.diff,
+        "simulated": bool(raw.get("simulated")),
+    }
+
+
+def read_facts(action, task_vars, extra_keys=()):
+    """Run vip_info once and return its documented, shaped result."""
+    facts = import_from_package("windows.facts")
+    keys = facts.registry_request() + [dict(k) for k in extra_keys]
+    raw = call_windows(action, "vip_info", {"registry_keys": keys}, task_vars)
+    shaped = facts.shape(raw)
+    shaped["registry"] = raw.get("registry") or []
+    return shaped
