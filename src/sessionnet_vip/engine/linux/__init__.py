@@ -1,0 +1,15 @@
+"""The Linux data plane: cgroup v2 sock_addr eBPF hooks loaded through ``bpf(2)``.
+
+Public interface: :class:`DataPlane`, :class:`SessionOptions`, :class:`Session`,
+:class:`Probe`, :class:`Assigner` and the process-list helpers of :mod:`.procexe`.
+"""
+
+from sessionnet_vip.engine.linux.dataplane import (
+    DataPlane,
+    DataPlaneError,
+    Probe,
+    Session,
+    SessionOptions,
+)
+
+__all__ = ["DataPlane", "DataPlaneError", "Probe", "Session", "SessionOptions"]
