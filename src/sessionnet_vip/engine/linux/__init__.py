@@ -4,6 +4,7 @@ Public interface: :class:`DataPlane`, :class:`SessionOptions`, :class:`Session`,
 :class:`Probe`, :class:`Assigner` and the process-list helpers of :mod:`.procexe`.
 """
 
+from sessionnet_vip.engine.linux.assigner import Assigner, AssignError
 from sessionnet_vip.engine.linux.dataplane import (
     DataPlane,
     DataPlaneError,
@@ -11,5 +12,16 @@ from sessionnet_vip.engine.linux.dataplane import (
     Session,
     SessionOptions,
 )
+from sessionnet_vip.engine.linux.procexe import ProcessList, process_exe
 
-__all__ = ["DataPlane", "DataPlaneError", "Probe", "Session", "SessionOptions"]
+__all__ = [
+    "AssignError",
+    "Assigner",
+    "DataPlane",
+    "DataPlaneError",
+    "Probe",
+    "ProcessList",
+    "Session",
+    "SessionOptions",
+    "process_exe",
+]

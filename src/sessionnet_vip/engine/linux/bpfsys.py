@@ -99,9 +99,9 @@ class Bpf:
         struct.pack_into("=16s", attr, 28, name.encode()[:15])
         return self.call(MAP_CREATE, attr, f"map create ({name})")
 
-    def _elem_attr(self, map_fd: int, key: bytes, value: ctypes.Array[ctypes.c_char] | None, flags: int) -> tuple[
-        ctypes.Array[ctypes.c_char], ctypes.Array[ctypes.c_char]
-    ]:
+    def _elem_attr(
+        self, map_fd: int, key: bytes, value: ctypes.Array[ctypes.c_char] | None, flags: int
+    ) -> tuple[ctypes.Array[ctypes.c_char], ctypes.Array[ctypes.c_char]]:
         attr = ctypes.create_string_buffer(_ATTR_SIZE)
         key_buf = ctypes.create_string_buffer(key, len(key))
         struct.pack_into("=I", attr, 0, map_fd)

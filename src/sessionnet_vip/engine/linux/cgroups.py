@@ -136,4 +136,6 @@ def remove_tree(cgroup: Path) -> None:
     except FileNotFoundError:
         return
     except OSError as exc:
-        raise CgroupError(f"cannot remove cgroup {cgroup}: {exc.strerror}; it still holds processes") from None
+        raise CgroupError(
+            f"cannot remove cgroup {cgroup}: {exc.strerror}; it still holds processes"
+        ) from None

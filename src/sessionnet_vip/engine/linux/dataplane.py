@@ -117,7 +117,8 @@ class DataPlane:
             return Probe(
                 False,
                 "no cgroup v2 hierarchy is mounted (cgroup2 not in /proc/self/mountinfo); mount it "
-                "(mount -t cgroup2 none /sys/fs/cgroup/unified) or boot with systemd.unified_cgroup_hierarchy",
+                "(mount -t cgroup2 none /sys/fs/cgroup/unified) "
+                "or boot with systemd.unified_cgroup_hierarchy",
             )
         try:
             bpf = Bpf.open()
@@ -143,7 +144,9 @@ class DataPlane:
             )
         finally:
             os.close(fd)
-        return Probe(True, f"cgroup v2 at {mount.path}, bpf() and cgroup sock_addr hooks available", mount.path)
+        return Probe(
+            True, f"cgroup v2 at {mount.path}, bpf() and cgroup sock_addr hooks available", mount.path
+        )
 
     # --- lifecycle ----------------------------------------------------------------------
     @property
@@ -183,9 +186,7 @@ class DataPlane:
             self._sessions_fd = self._bpf.map_create(
                 bpfsys.MAP_TYPE_HASH, 8, programs.SESSION_RECORD.size, self.max_sessions, "snv_sessions"
             )
-            self._procs_fd = self._bpf.map_create(
-                bpfsys.MAP_TYPE_HASH, 4, 8, self.max_processes, "snv_procs"
-            )
+            self._procs_fd = self._bpf.map_create(bpfsys.MAP_TYPE_HASH, 4, 8, self.max_processes, "snv_procs")
             level = mount.level(root) + 1
             root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
             try:
@@ -253,7 +254,11 @@ class DataPlane:
         """
         root = self.root
         assert self._bpf is not None
-        loop = ipaddress.IPv4Address(str(loopback)) if loopback is not None else virtual_loopback_address(session_id)
+        loop = (
+            ipaddress.IPv4Address(str(loopback))
+            if loopback is not None
+            else virtual_loopback_address(session_id)
+        )
         virtual_loopback_session(loop)  # refuses addresses outside 127.0.0.1-127.255.255.255
         address = ipaddress.IPv4Address(str(vip)) if vip is not None else None
         if address is not None and (address.is_loopback or address.is_unspecified or address.is_multicast):
