@@ -23,6 +23,7 @@ import ipaddress
 import os
 import platform
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,16 @@ from sessionnet_vip.errors import VipError
 
 DEFAULT_ROOT_NAME: Final = "sessionnet"
 VIP_LEAF: Final = "vip"
-_LAUNCHER: Final = '_fd={fd}; read -r _go <&"$_fd" && exec "$@"'
+#: The launcher: wait for the engine's go-ahead on a pipe, then exec the command (same PID).
+_LAUNCHER: Final = (
+    "import os, sys\n"
+    "fd = int(sys.argv[1])\n"
+    "go = os.read(fd, 3)\n"
+    "os.close(fd)\n"
+    "if go != b'go\\n':\n"
+    "    sys.exit('sessionnet launcher: the engine did not place this process; not starting it')\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])\n"
+)
 
 
 class DataPlaneError(VipError):
@@ -394,8 +404,9 @@ class DataPlane:
     ) -> subprocess.Popen[Any]:
         """Start ``argv`` in session ``session_id``, translated from its first instruction.
 
-        A ``/bin/sh`` launcher waits on a pipe while the engine moves it into the cgroup and
-        fills the processes map, then execs ``argv`` (same PID, so the same map key).
+        A small launcher (this Python, ``-I -S``) waits on a pipe while the engine moves it
+        into the cgroup and fills the processes map, then execs ``argv`` (same PID, so the
+        same map key); ``argv[0]`` is looked up on ``PATH``.
         """
         if not argv:
             raise DataPlaneError("spawn() needs a command; give argv with at least the program")
@@ -403,7 +414,7 @@ class DataPlane:
         read_fd, write_fd = os.pipe()
         try:
             proc = subprocess.Popen(
-                ["/bin/sh", "-c", _LAUNCHER.format(fd=read_fd), "sessionnet-launch", *argv],
+                [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(read_fd), *argv],
                 pass_fds=(read_fd,),
                 env=dict(env) if env is not None else None,
                 cwd=cwd,
