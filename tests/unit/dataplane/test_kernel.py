@@ -14,6 +14,7 @@ import pytest
 from sessionnet_vip.addressing import virtual_loopback_address
 from sessionnet_vip.engine.linux import DataPlane, DataPlaneError, SessionOptions
 from sessionnet_vip.engine.linux.lab import Lab
+from sessionnet_vip.errors import VipError
 
 from .conftest import AGENT, VIPS, two_sessions
 
@@ -304,3 +305,14 @@ def test_close_detaches_programs_and_removes_cgroups(kernel_ready: None) -> None
         proc.kill()
         proc.communicate()
         dp.close()
+
+
+def test_bad_input_is_refused_with_the_fix(plane: DataPlane, tmp_path: Path) -> None:
+    with pytest.raises(DataPlaneError, match="not a unicast host address"):
+        plane.add_session(1, "127.0.0.9")
+    with pytest.raises(VipError, match="not a virtual loopback address"):
+        plane.add_session(1, VIPS[0], loopback="10.0.0.1")
+    with pytest.raises(DataPlaneError, match="add it with add_session"):
+        plane.spawn(77, ["true"])
+    with pytest.raises(DataPlaneError, match="not inside the cgroup v2 hierarchy"):
+        DataPlane(root_name="x").load(tmp_path)
