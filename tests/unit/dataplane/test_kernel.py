@@ -316,3 +316,10 @@ def test_bad_input_is_refused_with_the_fix(plane: DataPlane, tmp_path: Path) -> 
         plane.spawn(77, ["true"])
     with pytest.raises(DataPlaneError, match="not inside the cgroup v2 hierarchy"):
         DataPlane(root_name="x").load(tmp_path)
+
+
+def test_second_engine_on_the_same_root_is_refused(plane: DataPlane) -> None:
+    plane.add_session(1, VIPS[0])
+    with pytest.raises(DataPlaneError, match="another engine is running there"):
+        DataPlane(root_name=plane.root_name).load()
+    assert plane.session(1).cgroup.is_dir()  # the first engine's sessions are untouched

@@ -26,6 +26,7 @@ MAP_UPDATE_ELEM: Final = 2
 MAP_DELETE_ELEM: Final = 3
 MAP_GET_NEXT_KEY: Final = 4
 PROG_LOAD: Final = 5
+PROG_QUERY: Final = 16
 LINK_CREATE: Final = 28
 # Map and program types.
 MAP_TYPE_HASH: Final = 1
@@ -190,3 +191,11 @@ class Bpf:
         attr = ctypes.create_string_buffer(_ATTR_SIZE)
         struct.pack_into("=IIII", attr, 0, prog_fd, cgroup_fd, attach_type, 0)
         return self.call(LINK_CREATE, attr, f"link create (attach type {attach_type})")
+
+    def prog_count(self, cgroup_fd: int, attach_type: int) -> int:
+        """Return how many programs are attached directly to a cgroup for ``attach_type``."""
+        attr = ctypes.create_string_buffer(_ATTR_SIZE)
+        struct.pack_into("=II", attr, 0, cgroup_fd, attach_type)
+        self.call(PROG_QUERY, attr, f"program query (attach type {attach_type})")
+        count: int = struct.unpack_from("=I", attr, 24)[0]
+        return count

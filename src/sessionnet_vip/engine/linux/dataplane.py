@@ -192,6 +192,15 @@ class DataPlane:
         root = base / self.root_name
         cgroups.make(root)
         self._mount, self._bpf = mount, Bpf.open()
+        root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            if self._bpf.prog_count(root_fd, programs.BIND4.attach_type):
+                raise DataPlaneError(
+                    f"cgroup {root} already has programs attached: another engine is running there; "
+                    "stop it or give this data plane another root_name"
+                )
+        finally:
+            os.close(root_fd)
         try:
             self._sessions_fd = self._bpf.map_create(
                 bpfsys.MAP_TYPE_HASH, 8, programs.SESSION_RECORD.size, self.max_sessions, "snv_sessions"
