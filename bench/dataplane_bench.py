@@ -142,6 +142,7 @@ def main() -> int:
             plane.add_session(1, "192.0.2.11")
             modes = ("baseline", "untranslated", "translated")
             results: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
+            run_worker(plane, lab, "baseline", min(args.seconds, 0.3))  # warm-up, discarded
             for round_ in range(args.rounds):
                 for mode in modes if round_ % 2 == 0 else tuple(reversed(modes)):
                     results[mode].append(run_worker(plane, lab, mode, args.seconds))
