@@ -11,7 +11,8 @@ Three workers run the same loops in the same run:
 * ``untranslated`` in a session but not listed: programs run, find the session, change nothing;
 * ``translated`` listed: programs run and rewrite (bind, connect + source bind, sendto).
 
-Figures are operations per second and the ratio to ``baseline``; then session setup and
+Figures are medians of operations per second over rounds (the first worker rotates), the
+ratio to ``baseline`` and the spread ((max - min) / median, the run-to-run noise); then session setup and
 teardown times (map entry + two cgroups) and the launcher's spawn time against plain Popen.
 """
 
@@ -126,8 +127,8 @@ def spawn_costs(plane: DataPlane, count: int) -> tuple[float, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=1.0, help="time per loop and worker")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per worker")
+    parser.add_argument("--seconds", type=float, default=0.6, help="time per loop and worker")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per worker")
     parser.add_argument("--sessions", type=int, default=200, help="sessions for setup/teardown timing")
     args = parser.parse_args()
     probe = DataPlane.probe()
@@ -144,16 +145,19 @@ def main() -> int:
             results: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
             run_worker(plane, lab, "baseline", min(args.seconds, 0.3))  # warm-up, discarded
             for round_ in range(args.rounds):
-                for mode in modes if round_ % 2 == 0 else tuple(reversed(modes)):
+                order = modes[round_ % 3 :] + modes[: round_ % 3]  # rotate who runs first
+                for mode in order:
                     results[mode].append(run_worker(plane, lab, mode, args.seconds))
             print(f"kernel {os.uname().release}, {args.rounds} rounds x {args.seconds}s per loop")
-            print(f"{'operation':<16}{'mode':<14}{'ops/s':>12}{'ratio':>8}  bound to")
+            print(f"{'operation':<16}{'mode':<14}{'ops/s':>12}{'ratio':>8}{'spread':>8}  bound to")
             for op in ("bind", "connect+accept", "sendto"):
                 base = statistics.median(r[op] for r in results["baseline"])
                 for mode in modes:
-                    value = statistics.median(r[op] for r in results[mode])
+                    values = [r[op] for r in results[mode]]
+                    value = statistics.median(values)
+                    spread = (max(values) - min(values)) / value  # run-to-run noise
                     where = results[mode][0]["where"]
-                    print(f"{op:<16}{mode:<14}{value:>12,.0f}{value / base:>8.3f}  {where}")
+                    print(f"{op:<16}{mode:<14}{value:>12,.0f}{value / base:>8.3f}{spread:>8.2f}  {where}")
             add_us, remove_us = session_costs(plane, args.sessions)
             print(f"session setup (map entry + 2 cgroups), median: {add_us:,.0f} us")
             print(f"session teardown, median: {remove_us:,.0f} us")
