@@ -1,0 +1,1 @@
+"""The address-translation engine: allocator, policy, translation and platform data planes."""
