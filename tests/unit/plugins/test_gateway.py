@@ -21,6 +21,7 @@ class FakeAction:
     def __init__(self, check_mode: bool = False, answer: dict[str, Any] | None = None) -> None:
         self._task = types.SimpleNamespace(check_mode=check_mode, delegate_to=None)
         self._templar = FakeTemplar()
+        self._connection = types.SimpleNamespace(_shell=types.SimpleNamespace(SHELL_FAMILY="powershell"))
         self.answer = answer or {"changed": False}
         self.executed: list[tuple[str, dict[str, Any]]] = []
 
@@ -76,3 +77,11 @@ def test_simulator_error_names_host(tmp_path: pathlib.Path) -> None:
     task_vars = {"inventory_hostname": "s", "sessionnet_simulated_windows_state": str(tmp_path / "s.json")}
     with pytest.raises(AnsibleActionFail, match=r"simulated host s.*no twin"):
         gateway.call_windows(action, "nope", {}, task_vars)
+
+
+def test_non_windows_real_host_is_refused_clearly() -> None:
+    action = FakeAction()
+    action._connection = types.SimpleNamespace(_shell=types.SimpleNamespace(SHELL_FAMILY="sh"))
+    with pytest.raises(AnsibleActionFail, match="not a Windows host.*sessionnet_simulated_windows_state"):
+        gateway.call_windows(action, "vip_info", {}, {"inventory_hostname": "linux01"})
+    assert action.executed == []
