@@ -40,7 +40,7 @@ def _host_vars(action, task_vars):
 
 def simulated_state_path(action, task_vars):
     """Return the templated simulator state path of the target host, or ``None``."""
-    hostvars, _ = _host_vars(action, task_vars)
+    hostvars = _host_vars(action, task_vars)[0]
     raw = hostvars.get(STATE_VAR)
     if not raw:
         return None
