@@ -55,7 +55,7 @@ for ($i = 0; $i -lt $valueItems.Count; $i++) {
     $label = "values[$i] ($($item.path) '$($item.name)', view $($item.view))"
     $plan = @{ item = $item; label = $label; kind = $null; data = $null; wire = $null }
     try {
-        if ($item.path -notmatch '^(HKLM|HKU|HKCR|HKCC|HKCU):') {
+        if ($item.path -notmatch '^(HKLM|HKU|HKCR|HKCC|HKCU):?(\\|$)') {
             throw "path must start with HKLM:, HKU:, HKCR:, HKCC: or HKCU:"
         }
         if ($item.state -eq 'present') {

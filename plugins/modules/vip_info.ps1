@@ -28,20 +28,27 @@ $spec = @{
 $module = [Ansible.Basic.AnsibleModule]::Create($args, $spec)
 $module.Result['changed'] = $false
 
-Function Test-ServerFeature {
-    <# Whether a Windows Server role/feature is installed; $false where it cannot be known. #>
-    param([Parameter(Mandatory = $true)][String]$Name)
+Function Get-ServerFeatureState {
+    <# Name -> whether that Windows Server role/feature is installed ($false where it cannot be known). #>
+    param([Parameter(Mandatory = $true)][String[]]$Name)
 
+    $features = @()
     if (Get-Command -Name Get-WindowsFeature -ErrorAction SilentlyContinue) {
-        $feature = Get-WindowsFeature -Name $Name -ErrorAction SilentlyContinue
-        if ($null -ne $feature) {
-            return [bool]$feature.Installed
-        }
+        $features = @(Get-WindowsFeature -Name $Name -ErrorAction SilentlyContinue)
     }
-    # Without the ServerManager module: the component cache Server Manager keeps (0 = not installed).
-    $cache = 'HKLM:\SOFTWARE\Microsoft\ServerManager\ServicingStorage\ServerComponentCache\' + $Name
-    $state = Get-SnRegistryItem -Path $cache -Name 'InstallState'
-    $state.exists -and $state.type -eq 'dword' -and $state.data -eq '1'
+    $installed = @{}
+    foreach ($featureName in $Name) {
+        $feature = @($features | Where-Object { $_.Name -eq $featureName })
+        if ($feature.Count -gt 0) {
+            $installed[$featureName] = [bool]$feature[0].Installed
+            continue
+        }
+        # Without the ServerManager module: the component cache Server Manager keeps (0 = not installed).
+        $cache = 'HKLM:\SOFTWARE\Microsoft\ServerManager\ServicingStorage\ServerComponentCache\' + $featureName
+        $state = Get-SnRegistryItem -Path $cache -Name 'InstallState'
+        $installed[$featureName] = [bool]($state.exists -and $state.type -eq 'dword' -and $state.data -eq '1')
+    }
+    $installed
 }
 
 $part = 'os'
@@ -59,9 +66,10 @@ try {
     }
 
     $part = 'features'
+    $installed = Get-ServerFeatureState -Name 'RDS-RD-Server', 'DHCP'
     $module.Result['features'] = @{
-        rds_session_host = [bool](Test-ServerFeature -Name 'RDS-RD-Server')
-        dhcp_server = [bool](Test-ServerFeature -Name 'DHCP')
+        rds_session_host = $installed['RDS-RD-Server']
+        dhcp_server = $installed['DHCP']
     }
 
     $part = 'adapters (Get-NetAdapter, Get-NetIPAddress)'
