@@ -77,13 +77,11 @@ def virtual_loopback_session(address: object) -> int:
             parsed = ipaddress.IPv4Address(address.strip())
         except ValueError:
             raise AddressError(
-                f"{address!r} is not an IPv4 address; give an address from "
-                "127.0.0.1 to 127.255.255.255"
+                f"{address!r} is not an IPv4 address; give an address from 127.0.0.1 to 127.255.255.255"
             ) from None
     else:
         raise AddressError(
-            f"{address!r} is not an IPv4 address string; give an address from "
-            "127.0.0.1 to 127.255.255.255"
+            f"{address!r} is not an IPv4 address string; give an address from 127.0.0.1 to 127.255.255.255"
         )
     offset = int(parsed) - _LOOPBACK_BASE
     if parsed not in LOOPBACK_NETWORK or offset < 1:

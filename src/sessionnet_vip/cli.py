@@ -23,7 +23,7 @@ from sessionnet_vip.addressing import (
 from sessionnet_vip.errors import VipError
 
 #: Modules that add sub-commands (each has ``register(subparsers)``).
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("sessionnet_vip.engine.cli",)
 
 
 def emit(args: argparse.Namespace, data: Any, text: str) -> None:
@@ -47,9 +47,7 @@ def _cmd_loopback(args: argparse.Namespace) -> int:
         emit(args, {"address": args.address, "session_id": session}, str(session))
         return 0
     if args.session_id is None:
-        raise VipError(
-            f"give a SESSION_ID ({MIN_SESSION_ID} to {MAX_SESSION_ID}) or --address ADDR"
-        )
+        raise VipError(f"give a SESSION_ID ({MIN_SESSION_ID} to {MAX_SESSION_ID}) or --address ADDR")
     address = virtual_loopback_address(args.session_id)
     emit(args, {"address": str(address), "session_id": int(args.session_id)}, str(address))
     return 0
