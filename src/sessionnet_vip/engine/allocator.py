@@ -224,16 +224,18 @@ class Allocator:
         now = self.clock()
         reclaimed: list[tuple[int, str, str]] = []
         with self.store.transaction() as tx:
-            stale = [(lease, "lease of an earlier boot") for lease in tx.active_not_of_boot(self.boot_id)]
-            dead: list[tuple[Lease, str]] = []
+            stale = tx.release_other_boots(self.boot_id, self._bounds, now + self.hold_seconds, now)
+            reclaimed = [(sid, str(ipaddress.IPv4Address(a)), "lease of an earlier boot") for sid, a in stale]
             if live is not None:
-                gone = set(tx.active_session_ids()) - live - {lease.session_id for lease, _ in stale}
-                for sid in sorted(gone):
+                dead: list[Lease] = []
+                for sid in sorted(set(tx.active_session_ids()) - live):
                     lease = tx.active_lease(sid)
                     assert lease is not None
-                    dead.append((lease, "session no longer exists"))
-            self._hold_many(tx, [lease for lease, _ in stale + dead], now)
-            reclaimed = [(int(lease.session_id or 0), str(lease.address), why) for lease, why in stale + dead]
+                    dead.append(lease)
+                self._hold_many(tx, dead, now)
+                reclaimed += [
+                    (int(x.session_id or 0), str(x.address), "session no longer exists") for x in dead
+                ]
             purged = tx.purge_expired_holds(now)
             out = tuple(tx.active_outside(self._bounds))
         for sid, addr, reason in reclaimed[:20]:

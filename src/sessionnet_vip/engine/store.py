@@ -247,12 +247,34 @@ class Transaction:
             (now, kind, session_id, user, message),
         )
 
-    def active_not_of_boot(self, boot_id: str) -> list[Lease]:
-        rows = self._conn.execute(
-            f"SELECT {LEASE_COLUMNS} FROM leases WHERE state = 'active' AND boot_id != ? ORDER BY address",
-            (boot_id,),
-        ).fetchall()
-        return [Lease.from_row(r) for r in rows]
+    def release_other_boots(
+        self, boot_id: str, bounds: Sequence[tuple[int, int]], hold_until: float, now: float
+    ) -> list[tuple[int, int]]:
+        """Release every active lease of another boot in set-based SQL (held inside the pool,
+        dropped outside it, affinity kept); return their ``(session_id, address)``."""
+        clause, params = _ranges_clause(bounds)
+        stale = "state = 'active' AND boot_id != ?"
+        pairs = [
+            (int(r[0]), int(r[1]))
+            for r in self._conn.execute(
+                f"SELECT session_id, address FROM leases WHERE {stale} ORDER BY address", (boot_id,)
+            )
+        ]
+        if not pairs:
+            return pairs
+        self._conn.execute(
+            "INSERT INTO affinity (user, address, released_at) "
+            f"SELECT user, address, ? FROM leases WHERE {stale} AND user IS NOT NULL ORDER BY address "
+            "ON CONFLICT(user) DO UPDATE SET address = excluded.address, released_at = excluded.released_at",
+            (now, boot_id),
+        )
+        self._conn.execute(f"DELETE FROM leases WHERE {stale} AND NOT {clause}", [boot_id, *params])
+        self._conn.execute(
+            "UPDATE leases SET state = 'held', session_id = NULL, released_at = ?, updated_at = ?, "
+            f"hold_until = ? WHERE {stale}",
+            (now, now, hold_until, boot_id),
+        )
+        return pairs
 
     def active_session_ids(self) -> list[int]:
         return [int(r[0]) for r in self._conn.execute("SELECT session_id FROM leases WHERE state = 'active'")]
