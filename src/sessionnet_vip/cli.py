@@ -47,9 +47,7 @@ def _cmd_loopback(args: argparse.Namespace) -> int:
         emit(args, {"address": args.address, "session_id": session}, str(session))
         return 0
     if args.session_id is None:
-        raise VipError(
-            f"give a SESSION_ID ({MIN_SESSION_ID} to {MAX_SESSION_ID}) or --address ADDR"
-        )
+        raise VipError(f"give a SESSION_ID ({MIN_SESSION_ID} to {MAX_SESSION_ID}) or --address ADDR")
     address = virtual_loopback_address(args.session_id)
     emit(args, {"address": str(address), "session_id": int(args.session_id)}, str(address))
     return 0
