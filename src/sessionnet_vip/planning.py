@@ -914,9 +914,9 @@ def _failure(
             f"enough free addresses ({available}) but no free run is large enough "
             f"(largest: {largest}) for {unplaced[0].name}, which needs {unplaced[0].need} in one range"
         )
-    if carvable_extra and carvable_extra >= shortfall:
+    if carvable_extra:
         fixes.append(
-            f"set carve_from_scopes: true ({carvable_extra} free address(es) inside DHCP scope ranges)"
+            f"set carve_from_scopes: true ({carvable_extra} more free address(es) inside DHCP scope ranges)"
         )
     if not shortfall and request.max_ranges == 1:
         fixes.append("set allow_split: true (a server may then get a few ranges)")
