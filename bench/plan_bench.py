@@ -157,7 +157,8 @@ def main() -> None:
     real_peak = peak_bytes(lambda: plan_from_dict(data))
     per_server = real / servers * 1e6
     print(
-        f"planner:        {real:8.3f} s   {per_server:7.1f} us/server   peak {real_peak / 2**20:7.1f} MiB (tracemalloc)"
+        f"planner:        {real:8.3f} s   {per_server:7.1f} us/server"
+        f"   peak {real_peak / 2**20:7.1f} MiB (tracemalloc)"
     )
 
     small = farm(args.subnets // args.naive_fraction, args.per_subnet)
