@@ -920,7 +920,7 @@ def _failure(
         )
     else:
         problem = (
-            f"{available} free address(es) for {needed} needed, but in runs too short to give each "
+            f"{available} free address(es) and {needed} more needed, but in runs too short to give each "
             f"server {'one range' if request.max_ranges == 1 else f'at most {request.max_ranges} ranges'} "
             f"(free runs: {', '.join(map(str, runs[:8]))}{', ...' if len(runs) > 8 else ''})"
         )
