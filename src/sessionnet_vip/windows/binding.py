@@ -157,7 +157,15 @@ def choose_adapter(
             found.append((adapter, distinct.pop()))
     if not found:
         seen = "; ".join(
-            f"{a.name}: {', '.join(f'{format_address(ip.address)}/{ip.prefix_length}' for ip in a.addresses) or 'no IPv4'}"
+            f"{a.name}: "
+            + (
+                ", ".join(
+                    f"{format_address(ip.address)}/{ip.prefix_length}"
+                    for ip in a.addresses
+                    if not ip.skip_as_source
+                )
+                or "no IPv4 source address"
+            )
             for a in pool
         )
         raise BindingError(
@@ -274,3 +282,39 @@ def bound_ranges(facts_adapters: Sequence[Mapping[str, Any]], subnet: str) -> li
         {"start": format_address(s.first), "end": format_address(s.last), "size": s.size}
         for s in normalise(Span(a, a) for a in found)
     ]
+
+
+def address_state_request(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Check and normalise the options of ``vip_address_state`` before they are sent."""
+    prefix = int(params["prefix_length"])
+    if not 0 < prefix <= 32:
+        raise BindingError(f"prefix_length {prefix} is not an IPv4 prefix length (1 to 32)")
+    if int(params["interface_index"]) < 0:
+        raise BindingError(f"interface_index {params['interface_index']} is negative")
+    lists: dict[str, list[str]] = {}
+    for key in ("present", "absent"):
+        lists[key] = []
+        for i, value in enumerate(params.get(key) or []):
+            try:
+                lists[key].append(str(ipaddress.IPv4Address(str(value).strip())))
+            except ValueError:
+                raise BindingError(
+                    f"{key}[{i}]: {value!r} is not an IPv4 address; write it as A.B.C.D"
+                ) from None
+    both = sorted(set(lists["present"]) & set(lists["absent"]), key=ipaddress.IPv4Address)
+    if both:
+        raise BindingError(f"{', '.join(both)} given in both present and absent")
+    if len(lists["present"]) + len(lists["absent"]) > MAX_ADDRESSES:
+        raise BindingError(f"more than {MAX_ADDRESSES} addresses in one call; split them over several tasks")
+    return {
+        "interface_index": int(params["interface_index"]),
+        "prefix_length": prefix,
+        "present": lists["present"],
+        "absent": lists["absent"],
+        "skip_as_source": bool(params.get("skip_as_source", True)),
+    }
+
+
+def compress_texts(addresses: Iterable[str]) -> list[str]:
+    """:func:`compress` for dotted-quad texts."""
+    return compress(int(ipaddress.IPv4Address(str(a))) for a in addresses)
