@@ -271,6 +271,7 @@ def render_subnet(report: SubnetReport) -> str:
         return xs[i] + ws[i] * (address - seg.span.first) / seg.span.size
 
     lanes: list[list[tuple[float, float]]] = []
+    label_texts: list[str] = []
     lane_top = BAR_Y + BAR_HEIGHT + 24
     lane_height = 34
     labels = sorted(((r, p) for p in report.placements for r in p.ranges), key=lambda pair: pair[0])
@@ -298,8 +299,11 @@ def render_subnet(report: SubnetReport) -> str:
             f'<line x1="{centre:.2f}" y1="{BAR_Y + BAR_HEIGHT}" x2="{centre:.2f}" y2="{ly - 12}" '
             f'stroke="{colour}" stroke-width="1"/>'
         )
-        body.append(_text(left, ly, name, 12, extra=f' fill="{colour}" font-weight="bold"'))
-        body.append(_text(left, ly + 13, where, 10, extra=' fill="#424242"'))
+        # texts after every leader line, with a white halo, so no line crosses a label
+        halo = ' stroke="#ffffff" stroke-width="3" paint-order="stroke"'
+        label_texts.append(_text(left, ly, name, 12, extra=f' fill="{colour}" font-weight="bold"{halo}'))
+        label_texts.append(_text(left, ly + 13, where, 10, extra=f' fill="#424242"{halo}'))
+    body.extend(label_texts)
     y = lane_top + max(len(lanes), 1) * lane_height + 6
 
     # legend

@@ -491,6 +491,10 @@ class _FreeRuns:
     def total(self) -> int:
         return sum(size for size, _ in self._by_size)
 
+    def sizes(self) -> list[tuple[int, int]]:
+        """(size, first address) of every run, smallest first."""
+        return list(self._by_size)
+
     def largest(self) -> Span | None:
         if not self._by_size:
             return None
@@ -757,6 +761,10 @@ class _Tiers:
                 best = runs, big
         return best
 
+    def run_sizes(self) -> list[int]:
+        """Sizes of every free run, largest first."""
+        return sorted((size for runs in self.all() for size, _ in runs.sizes()), reverse=True)
+
     def largest_size(self) -> int:
         sizes = [big.size for runs in self.all() if (big := runs.largest()) is not None]
         return max(sizes, default=0)
@@ -890,7 +898,7 @@ def _failure(
     had: Mapping[str, int],
     needed: int,
     available: int,
-    largest: int,
+    runs: Sequence[int],
     request: PlanRequest,
 ) -> dict[str, Any]:
     cidr = work.subnet.cidr
@@ -911,8 +919,9 @@ def _failure(
         )
     else:
         problem = (
-            f"enough free addresses ({available}) but no free run is large enough "
-            f"(largest: {largest}) for {unplaced[0].name}, which needs {unplaced[0].need} in one range"
+            f"{available} free address(es) for {needed} needed, but in runs too short to give each "
+            f"server {'one range' if request.max_ranges == 1 else f'at most {request.max_ranges} ranges'} "
+            f"(free runs: {', '.join(map(str, runs[:8]))}{', ...' if len(runs) > 8 else ''})"
         )
     if carvable_extra:
         fixes.append(
@@ -935,7 +944,8 @@ def _failure(
         "needed": needed,
         "available": available,
         "shortfall": shortfall,
-        "largest_free_run": largest,
+        "largest_free_run": runs[0] if runs else 0,
+        "free_runs": runs[:100],
         "message": f"subnet {cidr}: cannot place {names}; {problem}. Fix: {'; or '.join(fixes)}",
         "fixes": fixes,
     }
@@ -1029,7 +1039,7 @@ def make_plan(request: PlanRequest) -> PlanResult:
                 if server.name in had:
                     base.release(state.kept[server.name].ranges)
             failures.append(
-                _failure(sub, outcome.unplaced, had, needed, available, base.largest_size(), request)
+                _failure(sub, outcome.unplaced, had, needed, available, base.run_sizes(), request)
             )
             continue
         warnings.extend(outcome.warnings)

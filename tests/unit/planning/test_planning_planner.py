@@ -146,6 +146,7 @@ def test_growth_that_cannot_happen_in_place_fails_with_fixes_or_splits() -> None
     (failure,) = info.value.failures
     assert failure["subnet"] == "10.20.0.0/24" and failure["servers"] == ["rdsh02"]
     assert failure["shortfall"] == 0  # enough addresses, but fragmented
+    assert "runs too short to give each server one range" in str(info.value)
     assert "allow_split: true" in str(info.value) and "carve_from_scopes: true" in str(info.value)
     data["allow_split"] = True
     split = plan_from_dict(data)
