@@ -259,7 +259,7 @@ def test_binding_refusals_change_nothing(run_playbook: Any, sim_host: Any, tmp_p
 
 
 def farm_inventory(tmp_path: pathlib.Path) -> dict[str, Any]:
-    text = (ROOT / "extensions" / "molecule" / "vip_ranges" / "inventory.yml").read_text()
+    text = (ROOT / "extensions" / "molecule" / "vip_ranges" / "inventory" / "hosts.yml").read_text()
     inventory = yaml.safe_load(text)
     inventory["all"]["vars"]["vip_ranges_farm_dir"] = str(tmp_path / "farm")
     return inventory
