@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 module: dhcp_exclusion_range
 short_description: Ensure an exclusion range of a Windows DHCP scope is present or absent, or change one
 version_added: "0.1.0"
-author: sessionnet developers
+author: sessionnet developers (@sessionnet)
 description:
   - Ensures that the IPv4 exclusion range O(start)-O(end) exists (O(state=present)) or does not
     exist (O(state=absent)) in the scope O(scope) of the Windows DHCP server the task runs on, in
@@ -63,11 +63,15 @@ options:
         required: true
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: The scope's exclusion ranges before and after.
   platform:
+    description: Target OS/families that can be operated against.
+    support: full
     platforms: windows
 notes:
   - Needs the DHCP Server role on the host.

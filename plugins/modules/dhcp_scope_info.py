@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 module: dhcp_scope_info
 short_description: Read the IPv4 scopes of a Windows DHCP server, with exclusions and reservations
 version_added: "0.1.0"
-author: sessionnet developers
+author: sessionnet developers (@sessionnet)
 description:
   - Reads, in one round trip and without changing anything, the IPv4 scopes of the Windows DHCP
     server the task runs on (C(Get-DhcpServerv4Scope)) with their range, subnet mask and state,
@@ -32,10 +32,14 @@ options:
     default: false
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   platform:
+    description: Target OS/families that can be operated against.
+    support: full
     platforms: windows
 notes:
   - Needs the DHCP Server role (its DhcpServer PowerShell module) on the host; the task fails saying so otherwise.
@@ -71,7 +75,7 @@ scopes:
     end: {description: Last address of the scope's range., type: str}
     state: {description: C(active) or C(inactive)., type: str}
     exclusions: {description: "Exclusion ranges, each C({start, end}), sorted.", type: list, elements: dict}
-    reservations: {description: Reserved addresses, sorted., type: list, elements: str}
+    reservations: {description: "Reserved addresses, sorted.", type: list, elements: str}
     reservation_details: {description: "Reservations with C(ip_address), C(client_id), C(name), C(type).", type: list, elements: dict}
     leases: {description: Active leased addresses (empty unless O(include_leases))., type: list, elements: str}
     dhcp_server: {description: Inventory name of the host that was read., type: str}

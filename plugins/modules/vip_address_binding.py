@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 module: vip_address_binding
 short_description: Bind a session host's virtual-IP range to the adapter in its subnet (SkipAsSource)
 version_added: "0.1.0"
-author: sessionnet developers
+author: sessionnet developers (@sessionnet)
 description:
   - Ensures every address of O(ranges) is bound (O(state=present)) to the one network adapter
     whose subnet holds the ranges, with C(SkipAsSource=true) so that the adapter's primary address
@@ -55,11 +55,15 @@ options:
     type: str
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: The adapter's addresses before and after, source addresses and compressed virtual ranges.
   platform:
+    description: Target OS/families that can be operated against.
+    support: full
     platforms: windows
 notes:
   - With O(state=absent) only addresses that carry C(SkipAsSource) are removed; a source address

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 module: vip_address_state
 short_description: Add or remove given IPv4 addresses on one network adapter (SkipAsSource), in one call
 version_added: "0.1.0"
-author: sessionnet developers
+author: sessionnet developers (@sessionnet)
 description:
   - The low-level hand of M(sessionnet.virtual_ip.vip_address_binding), usable on its own. On the
     adapter with interface index O(interface_index), ensures each address of O(present) exists
@@ -46,10 +46,14 @@ options:
     default: true
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
   platform:
+    description: Target OS/families that can be operated against.
+    support: full
     platforms: windows
 notes:
   - Uses C(New-NetIPAddress), C(Set-NetIPAddress) and C(Remove-NetIPAddress) (module NetTCPIP).

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 module: vip_range_plan
 short_description: Plan static virtual-IP ranges for session hosts, outside the DHCP pools
 version_added: "0.1.0"
-author: sessionnet developers
+author: sessionnet developers (@sessionnet)
 description:
   - Plans, on the Ansible controller and without contacting any host, one static range of
     addresses per session host (or a few, with O(allow_split)) for its sessions' virtual IP
@@ -165,18 +165,23 @@ options:
     description:
       - "A directory on the controller to write an SVG map of each subnet to, named C(<subnet>_<prefix>.svg)
         (DHCP pool, exclusions, reservations, each server's range and free space, labelled)."
-      - Files are written only when their content differs; the result is RV(changed=true) only then
+      - Files are written only when their content differs; the result is C(changed=true) only then
         (in check mode, when they would differ).
     type: path
 attributes:
   action:
+    description: Runs on the controller as an action plugin.
     support: full
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Planning is the same in check mode; SVG files are not written.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   platform:
+    description: Target OS/families that can be operated against.
+    support: full
     platforms: all
     details: Runs on the controller; the target host is never contacted.
 notes:
