@@ -142,10 +142,14 @@ def parse_address(value: object, what: str) -> int:
     if isinstance(value, ipaddress.IPv4Address):
         return int(value)
     if isinstance(value, str):
-        try:
-            return int(ipaddress.IPv4Address(value.strip()))
-        except ValueError:
-            pass
+        parts = value.strip().split(".")
+        # the same strict dotted-quad rule as ipaddress.IPv4Address, without its overhead
+        if len(parts) == 4 and all(
+            p.isascii() and p.isdigit() and len(p) <= 3 and (p == "0" or p[0] != "0") for p in parts
+        ):
+            a, b, c, d = (int(p) for p in parts)
+            if a <= 255 and b <= 255 and c <= 255 and d <= 255:
+                return (a << 24) | (b << 16) | (c << 8) | d
     raise AddressError(f"{what}: {value!r} is not an IPv4 address; write it as A.B.C.D")
 
 

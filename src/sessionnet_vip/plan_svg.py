@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 from sessionnet_vip.addressing import Span, format_address, format_span, normalise, subtract
-from sessionnet_vip.planning import STATUS_INVALID, PlanResult, SubnetReport
+from sessionnet_vip.planning import STATUS_INVALID, PlanResult, SubnetReport, build_request, make_plan
 
 WIDTH = 1200
 MARGIN = 20
@@ -396,6 +397,15 @@ def render_plan(result: PlanResult) -> dict[str, str]:
     return {file_name(r): render_subnet(r) for r in result.subnets}
 
 
+def plan_with_maps(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """:func:`~sessionnet_vip.planning.plan_from_dict` plus the SVG maps, from one planning run.
+
+    Returns ``(result, {file name: svg text})``; for an action plugin with an SVG option.
+    """
+    result = make_plan(build_request(data))
+    return result.to_dict(), render_plan(result)
+
+
 def write_svgs(result: PlanResult, directory: str | Path) -> list[Path]:
     """Write one ``<subnet>.svg`` per subnet into ``directory`` (created if missing)."""
     target = Path(directory)
@@ -408,4 +418,4 @@ def write_svgs(result: PlanResult, directory: str | Path) -> list[Path]:
     return written
 
 
-__all__ = ["file_name", "render_plan", "render_subnet", "segments", "widths", "write_svgs"]
+__all__ = ["file_name", "plan_with_maps", "render_plan", "render_subnet", "segments", "widths", "write_svgs"]

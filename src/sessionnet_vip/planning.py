@@ -47,6 +47,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from functools import cached_property
 from typing import Any, Final
 
 from sessionnet_vip.addressing import (
@@ -136,7 +137,7 @@ class Server:
     max_sessions: int
     headroom: Fraction = Fraction(0)
 
-    @property
+    @cached_property
     def need(self) -> int:
         """``ceil(max_sessions x (100 + headroom) / 100)``, computed exactly."""
         return math.ceil(self.max_sessions * (100 + self.headroom) / 100)
@@ -919,7 +920,7 @@ def _failure(
         )
     else:
         problem = (
-            f"{available} free address(es) for {needed} needed, but in runs too short to give each "
+            f"{available} free address(es) and {needed} more needed, but in runs too short to give each "
             f"server {'one range' if request.max_ranges == 1 else f'at most {request.max_ranges} ranges'} "
             f"(free runs: {', '.join(map(str, runs[:8]))}{', ...' if len(runs) > 8 else ''})"
         )
@@ -1059,12 +1060,15 @@ def make_plan(request: PlanRequest) -> PlanResult:
                 exclusions.extend(carved)
         final.append(placement)
     exclusions.sort(key=lambda pair: (pair[0].range, pair[0].scope, pair[1]))
+    by_subnet: dict[ipaddress.IPv4Network, list[Placement]] = {}
+    for placement in final:
+        by_subnet.setdefault(placement.subnet, []).append(placement)
     return PlanResult(
         placements=tuple(final),
         exclusions=tuple((scope.scope, span) for scope, span in exclusions),
         invalid=tuple(sorted(invalid)),
         warnings=tuple(warnings),
-        subnets=tuple(_report(sub, final) for sub in work.values()),
+        subnets=tuple(_report(sub, by_subnet.get(cidr, [])) for cidr, sub in work.items()),
     )
 
 
@@ -1076,9 +1080,9 @@ def _carved(placement: Placement, work: _SubnetWork) -> list[tuple[DhcpScope, Sp
     return out
 
 
-def _report(work: _SubnetWork, final: Sequence[Placement]) -> SubnetReport:
-    cidr = work.subnet.cidr
-    mine = sorted((p for p in final if p.subnet == cidr and p.ranges), key=lambda p: (p.ranges[0], p.server))
+def _report(work: _SubnetWork, placements: Sequence[Placement]) -> SubnetReport:
+    """``placements``: the final placements in this subnet."""
+    mine = sorted((p for p in placements if p.ranges), key=lambda p: (p.ranges[0], p.server))
     placed = normalise(r for p in mine for r in p.ranges)
     return SubnetReport(
         subnet=work.subnet,

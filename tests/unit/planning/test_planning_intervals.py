@@ -17,6 +17,7 @@ from sessionnet_vip.addressing import (
     intersect,
     normalise,
     overlapping,
+    parse_address,
     parse_network,
     parse_span,
     subtract,
@@ -116,3 +117,19 @@ def test_covers_and_overlapping(a: list[Span], start: int, length: int) -> None:
 
 def test_loopback_rule_untouched() -> None:
     assert str(virtual_loopback_address(255)) == "127.0.1.0"
+
+
+@given(st.integers(0, 2**32 - 1))
+def test_parse_address_agrees_with_ipaddress(value: int) -> None:
+    text = str(ipaddress.IPv4Address(value))
+    assert parse_address(text, "x") == value
+
+
+@pytest.mark.parametrize(
+    "text", ["010.0.0.1", "1.2.3", "1.2.3.4.5", "256.0.0.1", "1.2.3.-4", "1.2.3.\uff14", "", "a.b.c.d"]
+)
+def test_parse_address_is_strict(text: str) -> None:
+    with pytest.raises(ValueError):
+        ipaddress.IPv4Address(text)
+    with pytest.raises(AddressError, match="not an IPv4 address"):
+        parse_address(text, "x")

@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sessionnet_vip import cli
-from sessionnet_vip.plan_svg import MIN_SEGMENT_WIDTH, render_plan, segments, widths
+from sessionnet_vip.plan_svg import MIN_SEGMENT_WIDTH, plan_with_maps, render_plan, segments, widths
 from sessionnet_vip.planning import build_request, make_plan, plan_from_dict
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -182,3 +182,10 @@ def test_vipctl_plan_in_a_real_process() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == plan_from_dict(farm())
+
+
+def test_plan_with_maps_for_the_action_plugin() -> None:
+    result, maps = plan_with_maps(farm())
+    assert result == plan_from_dict(farm())
+    assert list(maps) == ["10.20.0.0_24.svg"]
+    ET.fromstring(maps["10.20.0.0_24.svg"].encode())
