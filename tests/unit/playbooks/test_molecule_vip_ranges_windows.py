@@ -13,7 +13,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[3]
 INVENTORY = os.environ.get("SESSIONNET_WINDOWS_INVENTORY", "")
 
 
-@pytest.mark.skipif(not INVENTORY, reason="no Windows farm: set SESSIONNET_WINDOWS_INVENTORY to an inventory file")
+@pytest.mark.skipif(
+    not INVENTORY, reason="no Windows farm: set SESSIONNET_WINDOWS_INVENTORY to an inventory file"
+)
 def test_molecule_vip_ranges_windows() -> None:
     bindir = pathlib.Path(sys.executable).parent
     env = dict(os.environ)
