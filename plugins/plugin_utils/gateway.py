@@ -12,6 +12,7 @@ variable ``SESSIONNET_GATEWAY_LOG`` names a file, one JSON line per call is appe
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import time
@@ -38,20 +39,46 @@ def _host_vars(action, task_vars):
     return task_vars, task_vars.get("inventory_hostname", "localhost")
 
 
+def _templar_for(action, variables):
+    """A templar over ``variables`` (a delegated host's own variables), across ansible-core versions."""
+    copy = action._templar.copy_with_new_env
+    if "available_variables" in inspect.signature(copy).parameters:  # ansible-core >= 2.19
+        return copy(available_variables=variables)
+    templar = copy()  # ansible-core 2.16 - 2.18
+    templar.available_variables = variables
+    return templar
+
+
+def _template_host_var(action, task_vars, name):
+    """Template host variable ``name`` of the target host in that host's own context."""
+    hostvars, host = _host_vars(action, task_vars)
+    raw = hostvars.get(name)
+    if raw is None:
+        return None
+    if hostvars is task_vars:
+        return action._templar.template(raw)
+    # A delegated host's variables are templated with its own variables, so that
+    # "{{ inventory_hostname }}" in its state path names the delegated host.
+    # (Ansible keeps inventory_hostname as the task's host in delegated variables.)
+    own = dict(hostvars, inventory_hostname=host, inventory_hostname_short=str(host).split(".")[0])
+    return _templar_for(action, own).template(raw)
+
+
 def simulated_state_path(action, task_vars):
     """Return the templated simulator state path of the target host, or ``None``."""
-    hostvars = _host_vars(action, task_vars)[0]
-    raw = hostvars.get(STATE_VAR)
+    raw = _template_host_var(action, task_vars, STATE_VAR)
     if not raw:
         return None
-    return str(action._templar.template(raw))
+    return str(raw)
 
 
 def _log_call(host, module, simulated):
     path = os.environ.get("SESSIONNET_GATEWAY_LOG")
     if path:
         with open(path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"host": host, "module": module, "simulated": simulated, "t": time.time()}) + "\n")
+            handle.write(
+                json.dumps({"host": host, "module": module, "simulated": simulated, "t": time.time()}) + "\n"
+            )
 
 
 def call_windows(action, module, module_args, task_vars):
@@ -66,7 +93,7 @@ def call_windows(action, module, module_args, task_vars):
     if state_path is not None:
         sim = import_from_package("windows.simulator")
         errors = import_from_package("errors")
-        seed_vars = {name: action._templar.template(hostvars.get(name)) for name in SEED_VARS}
+        seed_vars = {name: _template_host_var(action, task_vars, name) for name in SEED_VARS}
         try:
             seed = sim.seed_from_hostvars(seed_vars, hostname=str(host))
             result = sim.Simulator(state_path, seed).call(module, module_args, check_mode=check_mode)
@@ -78,11 +105,14 @@ def call_windows(action, module, module_args, task_vars):
             raise AnsibleActionFail(
                 "%s: host %s is not a Windows host (its shell is %s, not powershell). Point the task at a "
                 "Windows host (ansible_connection winrm/psrp/ssh with ansible_shell_type powershell), or set "
-                "%s in its inventory to run it against the collection's simulator." % (module, host, shell, STATE_VAR)
+                "%s in its inventory to run it against the collection's simulator."
+                % (module, host, shell, STATE_VAR)
             )
         result = action._execute_module(
             module_name="%s.%s" % (COLLECTION, module), module_args=module_args, task_vars=task_vars
         )
     if result.get("failed"):
-        raise AnsibleActionFail("%s: %s" % (module, result.get("msg", "the Windows module failed")), result=result)
+        raise AnsibleActionFail(
+            "%s: %s" % (module, result.get("msg", "the Windows module failed")), result=result
+        )
     return result

@@ -18,8 +18,14 @@ def ensure_registry(action, task_vars, values, keys_absent=(), allowed_hives=("H
     parsed_values = reg.parse_values(values, allowed_hives)
     parsed_keys = reg.parse_keys_absent(keys_absent, allowed_hives)
     if not parsed_values and not parsed_keys:
-        return {"changed": False, "value_results": [], "key_results": [], "reboot_required": False,
-                "diff": {"before": {}, "after": {}}, "msg": "nothing to do: no values and no keys_absent"}
+        return {
+            "changed": False,
+            "value_results": [],
+            "key_results": [],
+            "reboot_required": False,
+            "diff": {"before": {}, "after": {}},
+            "msg": "nothing to do: no values and no keys_absent",
+        }
     args = {
         "values": [reg.value_to_wire(v) for v in parsed_values],
         "keys_absent": [reg.key_to_wire(k) for k in parsed_keys],

@@ -28,6 +28,7 @@ from typing import Any, Final
 
 from sessionnet_vip.errors import VipError
 from sessionnet_vip.windows import registry as reg
+from sessionnet_vip.windows import sim_network
 from sessionnet_vip.windows.profiles import DEFAULT_PROFILE, PROFILES, SERVER_2019_BUILD
 
 STATE_SCHEMA: Final = 1
@@ -122,6 +123,7 @@ def new_state(seed: HostSeed) -> dict[str, Any]:
                 ],
             }
         )
+    sim_network.seed_dhcp(state, list(seed.features))
     sim = _Registry(state["registry"])
     if profile.build >= SERVER_2019_BUILD and profile.installation_type == "Server":
         key = reg.parse_key(LSP_CATALOG_KEY)
@@ -259,6 +261,7 @@ SPECS: Final[dict[str, dict[str, Any]]] = {
             },
         },
     },
+    **sim_network.SPECS,
 }
 
 
@@ -271,6 +274,7 @@ class Simulator:
         self._handlers: dict[str, Callable[[dict[str, Any], dict[str, Any], bool], dict[str, Any]]] = {
             "registry_state": self._registry_state,
             "vip_info": self._vip_info,
+            **sim_network.HANDLERS,
         }
 
     def register(

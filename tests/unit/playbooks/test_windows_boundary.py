@@ -222,3 +222,27 @@ def test_bad_simulator_seed_is_clear(run_playbook: Any, sim_host: Any, tmp_path:
     run = run_playbook([{"name": "info", "sessionnet.virtual_ip.vip_info": {}}], inventory)
     assert run.rc != 0 and "server2003" in run.result("info")["msg"]
     assert not (tmp_path / "h.json").exists()
+
+
+def test_delegated_task_uses_the_delegated_hosts_own_state(run_playbook: Any, tmp_path: pathlib.Path) -> None:
+    common = {
+        "ansible_connection": "local",
+        "sessionnet_simulated_windows_state": str(tmp_path) + "/{{ inventory_hostname }}.json",
+    }
+    inventory = {
+        "all": {
+            "hosts": {
+                "vda1": dict(common),
+                "ddc1": dict(common, sessionnet_simulated_windows_profile="server2019"),
+            }
+        }
+    }
+    run = run_playbook(
+        [{"name": "info", "sessionnet.virtual_ip.vip_info": {}, "delegate_to": "ddc1"}],
+        inventory,
+        hosts="vda1",
+    )
+    res = run.result("info")
+    assert run.rc == 0, run.stdout + run.stderr
+    assert res["os"]["build"] == 17763  # the delegated host's profile
+    assert (tmp_path / "ddc1.json").exists() and not (tmp_path / "vda1.json").exists()

@@ -13,8 +13,16 @@ from ansible_collections.sessionnet.virtual_ip.plugins.plugin_utils import gatew
 
 
 class FakeTemplar:
+    def __init__(self, available_variables: dict[str, Any] | None = None) -> None:
+        self.available_variables = available_variables or {}
+
     def template(self, value: Any) -> Any:
+        if isinstance(value, str) and "{{ inventory_hostname }}" in value:
+            return value.replace("{{ inventory_hostname }}", self.available_variables["inventory_hostname"])
         return value
+
+    def copy_with_new_env(self, *, available_variables: dict[str, Any] | None = None) -> FakeTemplar:
+        return FakeTemplar(available_variables)
 
 
 class FakeAction:
@@ -63,7 +71,7 @@ def test_delegated_host_vars_are_used(tmp_path: pathlib.Path) -> None:
         "ansible_delegated_vars": {"ddc01": {"sessionnet_simulated_windows_state": str(tmp_path / "d.json")}},
     }
     assert gateway.call_windows(action, "vip_info", {}, task_vars)["simulated"] is True
-    assert (tmp_path / "d.json").exists()
+    assert (tmp_path / "ddc01.json").exists()
 
 
 def test_module_failure_becomes_action_failure() -> None:

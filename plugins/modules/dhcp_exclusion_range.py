@@ -1,0 +1,123 @@
+#!/usr/bin/python
+# Copyright: sessionnet developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# Documentation of the module; code: plugins/action/dhcp_exclusion_range.py (validation, messages)
+# and plugins/modules/dhcp_exclusion_range.ps1 (compares and sets on the Windows DHCP server).
+
+DOCUMENTATION = r"""
+module: dhcp_exclusion_range
+short_description: Ensure an exclusion range of a Windows DHCP scope is present or absent, or change one
+version_added: "0.1.0"
+author: sessionnet developers (@sessionnet)
+description:
+  - Ensures that the IPv4 exclusion range O(start)-O(end) exists (O(state=present)) or does not
+    exist (O(state=absent)) in the scope O(scope) of the Windows DHCP server the task runs on, in
+    one round trip that reads the scope and its exclusions, changes what differs and reports the
+    exclusions before and after.
+  - B(Changing) an existing range (growing it for a server whose range grew, for example) is done
+    with O(replaces) naming the old range; the old one is removed and the new one added in the same
+    call (if adding fails the old range is put back). DhcpServerDsc's exclusion resource cannot
+    change a range (its issue 70).
+  - Refused, with nothing changed, when the scope does not exist, when the range is not inside the
+    scope's start-end range, or when it overlaps an existing exclusion not named in O(replaces)
+    (an overlapping range is never shrunk or merged silently, as it may hold other static devices).
+  - A range is removed only by its exact start and end; C(Remove-DhcpServerv4ExclusionRange)
+    without them would remove every exclusion of the scope, so the Windows side always passes both.
+  - Warns when reserved addresses lie in the range (a reservation in an exclusion range is still leased).
+  - For a host whose inventory sets C(sessionnet_simulated_windows_state), the collection's
+    simulator answers instead (feature C(dhcp_server)).
+options:
+  scope:
+    description: Scope ID, such as C(10.20.0.0).
+    type: str
+    required: true
+    aliases: [scope_id]
+  start:
+    description: First address of the exclusion range.
+    type: str
+    required: true
+  end:
+    description: Last address of the exclusion range (may equal O(start)).
+    type: str
+    required: true
+  state:
+    description: Whether the range must exist or not.
+    type: str
+    default: present
+    choices: [present, absent]
+  replaces:
+    description:
+      - The existing exclusion range that O(start)-O(end) replaces (only with O(state=present)).
+        When it does not exist the new range is simply added (with a warning), so the task stays
+        idempotent after the change.
+    type: dict
+    suboptions:
+      start:
+        description: First address of the old range.
+        type: str
+        required: true
+      end:
+        description: Last address of the old range.
+        type: str
+        required: true
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+    details: The scope's exclusion ranges before and after.
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: windows
+notes:
+  - Needs the DHCP Server role on the host.
+  - On a real host this runs C(dhcp_exclusion_range.ps1), checked here only statically.
+seealso:
+  - module: sessionnet.virtual_ip.dhcp_scope_info
+  - module: sessionnet.virtual_ip.vip_range_plan
+"""
+
+EXAMPLES = r"""
+- name: Keep a session host's range out of the DHCP pool
+  sessionnet.virtual_ip.dhcp_exclusion_range:
+    scope: 10.20.0.0
+    start: 10.20.0.110
+    end: 10.20.0.139
+
+- name: Grow it (change the existing range)
+  sessionnet.virtual_ip.dhcp_exclusion_range:
+    scope: 10.20.0.0
+    start: 10.20.0.110
+    end: 10.20.0.144
+    replaces:
+      start: 10.20.0.110
+      end: 10.20.0.139
+
+- name: Give the addresses back to the pool
+  sessionnet.virtual_ip.dhcp_exclusion_range:
+    scope: 10.20.0.0
+    start: 10.20.0.110
+    end: 10.20.0.144
+    state: absent
+"""
+
+RETURN = r"""
+scope:
+  description: The scope with its range, C({scope, start, end}).
+  returned: success
+  type: dict
+  sample: {scope: 10.20.0.0, start: 10.20.0.100, end: 10.20.0.199}
+exclusions:
+  description: The scope's exclusion ranges after the task (in check mode, as they would be), each C({start, end}).
+  returned: success
+  type: list
+  elements: dict
+simulated:
+  description: True when a simulated host answered.
+  returned: always
+  type: bool
+"""
