@@ -68,7 +68,12 @@ def test_delegated_host_vars_are_used(tmp_path: pathlib.Path) -> None:
     action._task.delegate_to = "ddc01"
     task_vars = {
         "inventory_hostname": "vda01",
-        "ansible_delegated_vars": {"ddc01": {"sessionnet_simulated_windows_state": str(tmp_path / "d.json")}},
+        "ansible_delegated_vars": {
+            "ddc01": {
+                "inventory_hostname": "vda01",
+                "sessionnet_simulated_windows_state": str(tmp_path / "{{ inventory_hostname }}.json"),
+            }
+        },
     }
     assert gateway.call_windows(action, "vip_info", {}, task_vars)["simulated"] is True
     assert (tmp_path / "ddc01.json").exists()
