@@ -60,7 +60,7 @@ def _template_host_var(action, task_vars, name):
     # A delegated host's variables are templated with its own variables, so that
     # "{{ inventory_hostname }}" in its state path names the delegated host.
     # (Ansible keeps inventory_hostname as the task's host in delegated variables.)
-    own = dict(hostvars, inventory_hostname=host, inventory_hostname_short=str(host).split(".")[0])
+    own = dict(hostvars, inventory_hostname=host, inventory_hostname_short=str(host).split(".", maxsplit=1)[0])
     return _templar_for(action, own).template(raw)
 
 
