@@ -68,7 +68,9 @@ def normalize_port_exclusions(entries: Sequence[object] | None, option: str = "p
     for index, entry in enumerate(entries or []):
         where = f"{option}[{index}] {entry!r}"
         if isinstance(entry, bool):
-            raise CitrixPolicyError(f"{where}: is not a port; give a number 1-65535 or a range like '8000-8010'")
+            raise CitrixPolicyError(
+                f"{where}: is not a port; give a number 1-65535 or a range like '8000-8010'"
+            )
         if isinstance(entry, int):
             low = high = entry
         elif isinstance(entry, str):
@@ -131,7 +133,7 @@ def _policy_name(value: object) -> str:
         raise CitrixPolicyError(f"name {value!r}: give the Citrix policy name, such as 'Virtual loopback'")
     if value != value.strip() or _BAD_NAME.search(value) or len(value) > 64:
         raise CitrixPolicyError(
-            f"name {value!r}: a policy name may not have leading/trailing spaces, \\ / * ? \" < > | "
+            f'name {value!r}: a policy name may not have leading/trailing spaces, \\ / * ? " < > | '
             "or more than 64 characters"
         )
     return value
@@ -161,7 +163,9 @@ def build_policy(options: Mapping[str, Any]) -> PolicyPlan:
     controller = options.get("controller")
     gpo = options.get("gpo")
     if store == "domain_gpo" and not gpo:
-        raise CitrixPolicyError("store domain_gpo needs gpo: the name of the AD GPO that holds the Citrix policies")
+        raise CitrixPolicyError(
+            "store domain_gpo needs gpo: the name of the AD GPO that holds the Citrix policies"
+        )
     if store == "controller" and gpo:
         raise CitrixPolicyError("gpo is only used with store: domain_gpo; remove it or set store: domain_gpo")
     args: dict[str, Any] = {
@@ -241,14 +245,18 @@ def build_policy(options: Mapping[str, Any]) -> PolicyPlan:
     groups = options.get("delivery_groups")
     if groups is not None:
         if name.casefold() == "unfiltered":
-            raise CitrixPolicyError("delivery_groups: the Unfiltered policy cannot have filters; use another name")
+            raise CitrixPolicyError(
+                "delivery_groups: the Unfiltered policy cannot have filters; use another name"
+            )
         args["filters"] = [
             {"type": citrix.DELIVERY_GROUP_FILTER, "value": group, "mode": "Allow", "enabled": True}
             for group in _names(groups, "delivery_groups")
         ]
         args["purge_filter_types"] = [citrix.DELIVERY_GROUP_FILTER]
     if name.casefold() == "unfiltered" and args["priority"] is not None:
-        raise CitrixPolicyError("priority: the Unfiltered policy always has the lowest priority; remove priority")
+        raise CitrixPolicyError(
+            "priority: the Unfiltered policy always has the lowest priority; remove priority"
+        )
     return plan
 
 
@@ -257,7 +265,10 @@ def _view(side: Mapping[str, Any] | None) -> dict[str, Any]:
     if not side or not side.get("exists"):
         return {}
     settings = {
-        str(k): {"state": v.get("state"), **({"values": list(v["values"])} if v.get("values") is not None else {})}
+        str(k): {
+            "state": v.get("state"),
+            **({"values": list(v["values"])} if v.get("values") is not None else {}),
+        }
         for k, v in sorted((side.get("settings") or {}).items())
     }
     filters = sorted(

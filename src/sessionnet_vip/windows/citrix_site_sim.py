@@ -75,7 +75,9 @@ def _paths(site: Mapping[str, Any], names: list[str]) -> dict[str, str]:
     for name in names:
         match = next((k for k in catalog if k.casefold() == name.casefold()), None)
         if match is None:
-            near = sorted(k for k in catalog if "loopback" in k.casefold() or "virtualip" in catalog[k].casefold())
+            near = sorted(
+                k for k in catalog if "loopback" in k.casefold() or "virtualip" in catalog[k].casefold()
+            )
             raise CitrixSiteError(
                 f"setting {name!r} was not found under Computer\\{UNFILTERED}\\Settings; settings found "
                 f"next to the virtual loopback ones: {', '.join(near)}"
@@ -95,7 +97,9 @@ def _read(policies: list[dict[str, Any]], name: str, paths: Mapping[str, str]) -
                 "description": policy.get("description") or "",
                 "settings": {
                     n: dict(
-                        copy.deepcopy(policy["settings"].get(n) or {"state": "NotConfigured", "values": None}),
+                        copy.deepcopy(
+                            policy["settings"].get(n) or {"state": "NotConfigured", "values": None}
+                        ),
                         path=p,
                     )
                     for n, p in paths.items()
@@ -187,7 +191,10 @@ def citrix_policy_state(state: dict[str, Any], args: dict[str, Any], check_mode:
             if have_filter is None:
                 policy["filters"].append(target_filter)
                 changed = True
-            elif (have_filter["mode"], have_filter["enabled"]) != (target_filter["mode"], target_filter["enabled"]):
+            elif (have_filter["mode"], have_filter["enabled"]) != (
+                target_filter["mode"],
+                target_filter["enabled"],
+            ):
                 have_filter.update(mode=target_filter["mode"], enabled=target_filter["enabled"])
                 changed = True
     after = _read(policies, name, paths)

@@ -43,7 +43,9 @@ CAUTION_EN: Final = (
     "only use prefer loopback when both virtual IP and virtual loopback are enabled; "
     "otherwise unintended results may occur"
 )
-CAUTION: Final = f'Citrix cautions: "{CAUTION_EN}" (Citrix docs, Virtual IP and virtual loopback: "{CAUTION_JA}")'
+CAUTION: Final = (
+    f'Citrix cautions: "{CAUTION_EN}" (Citrix docs, Virtual IP and virtual loopback: "{CAUTION_JA}")'
+)
 
 
 class PreferLoopbackError(VipError):
@@ -108,8 +110,10 @@ def build_prefer_loopback(options: Mapping[str, Any], facts: Mapping[str, Any]) 
                 f"RD IP Virtualization (virtual IP) is not enabled on this host. {CAUTION}. "
                 "Enable it first (sessionnet.virtual_ip.rds_ip_virtualization) or set force: true"
             )
-        warnings.append(f"RD IP Virtualization is not enabled; setting prefer-loopback anyway (force). {CAUTION}")
-    values = [
+        warnings.append(
+            f"RD IP Virtualization is not enabled; setting prefer-loopback anyway (force). {CAUTION}"
+        )
+    values: list[dict[str, Any]] = [
         {
             "path": citrix.VIP_KEY,
             "name": citrix.PREFER_LOOPBACK,
