@@ -30,7 +30,6 @@ from typing import Any, Final
 
 from sessionnet_vip.errors import VipError
 from sessionnet_vip.windows import citrix
-from sessionnet_vip.windows.profiles import os_facts
 from sessionnet_vip.windows.programs import normalize_programs
 
 #: First Windows Server build Citrix supports virtual IP / loopback on (Server 2016).
@@ -60,7 +59,8 @@ class PreferLoopbackPlan:
 
 
 def build_prefer_loopback(options: Mapping[str, Any], facts: Mapping[str, Any]) -> PreferLoopbackPlan:
-    """Decide the registry values for ``citrix_prefer_loopback`` from options and vip_info facts."""
+    """Decide the registry values for ``citrix_prefer_loopback`` from options and *shaped* vip_info facts
+    (:func:`sessionnet_vip.windows.facts.shape`)."""
     state = str(options.get("state") or "enabled")
     force = bool(options.get("force"))
     if state == "disabled":
@@ -73,20 +73,23 @@ def build_prefer_loopback(options: Mapping[str, Any], facts: Mapping[str, Any]) 
         )
     if state != "enabled":
         raise PreferLoopbackError(f"state {state!r}: use enabled or disabled")
-    osf = os_facts(facts.get("os") or {})
-    name = f"{osf.caption or 'this host'} (EditionID {osf.edition_id or 'unknown'})"
-    if osf.is_multi_session_client:
+    osf: Mapping[str, Any] = facts.get("os") or {}
+    name = f"{osf.get('caption') or 'this host'} (EditionID {osf.get('edition_id') or 'unknown'})"
+    kind = osf.get("kind")
+    if kind == "multi_session_client":
         raise PreferLoopbackError(
             f"{name} is Windows Enterprise multi-session, where Citrix supports neither virtual IP nor "
             "virtual loopback; use a Windows Server VDA"
         )
-    if not osf.is_server:
+    if kind != "server":
         raise PreferLoopbackError(
-            f"{name} is a desktop OS; Citrix virtual IP and virtual loopback work only on Windows Server VDAs"
+            f"{name} is not a Windows Server edition (kind {kind!r}); Citrix virtual IP and virtual "
+            "loopback work only on Windows Server VDAs, not on desktop OS"
         )
-    if osf.build and osf.build < MIN_SERVER_BUILD:
+    build = int(osf.get("build") or 0)
+    if build and build < MIN_SERVER_BUILD:
         raise PreferLoopbackError(
-            f"{name} build {osf.build} is older than Windows Server 2016 (build {MIN_SERVER_BUILD}), "
+            f"{name} build {build} is older than Windows Server 2016 (build {MIN_SERVER_BUILD}), "
             "the first release Citrix documents for virtual loopback"
         )
     vda = facts.get("citrix") or {}

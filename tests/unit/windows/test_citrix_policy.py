@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import pathlib
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sessionnet_vip.errors import VipError
-from sessionnet_vip.windows import citrix
+from sessionnet_vip.windows import citrix, rds
 from sessionnet_vip.windows.citrix_policy import (
     CitrixPolicyError,
     build_policy,
@@ -20,9 +21,10 @@ from sessionnet_vip.windows.citrix_policy import (
     shape_policy_result,
 )
 from sessionnet_vip.windows.citrix_site_sim import CitrixSiteError, citrix_policy_state, new_site
+from sessionnet_vip.windows.facts import registry_request, shape
 from sessionnet_vip.windows.prefer_loopback import CAUTION_EN, PreferLoopbackError, build_prefer_loopback
 from sessionnet_vip.windows.programs import ProgramListError
-from sessionnet_vip.windows.simulator import HostSeed, new_state
+from sessionnet_vip.windows.simulator import HostSeed, Simulator, new_state
 
 # --- port exclusions ----------------------------------------------------------------------------
 
@@ -250,17 +252,35 @@ def test_shape_refuses_a_controller_that_did_not_apply() -> None:
 # --- prefer loopback -------------------------------------------------------------------------------
 
 
-def facts(profile: str = "server2022", vda: bool = True, rds_on: bool = True) -> dict[str, Any]:
-    state = new_state(HostSeed(profile=profile))
-    return {
-        "os": state["os"],
-        "citrix": {"vda_installed": vda},
-        "rds_ip_virtualization": {"effective": {"enabled": rds_on}},
-    }
+def facts(
+    tmp: pathlib.Path, profile: str = "server2022", vda: bool = True, rds_on: bool = True
+) -> dict[str, Any]:
+    """Shaped vip_info facts of a simulated host (as the action plugin gets them)."""
+    sim = Simulator(
+        str(tmp / f"{profile}-{vda}-{rds_on}.json"),
+        HostSeed(profile=profile, features=["citrix_vda"] if vda else []),
+    )
+    if rds_on:
+        sim.call(
+            "registry_state",
+            {
+                "values": [
+                    {
+                        "path": rds.POLICY_KEY,
+                        "name": rds.ENABLE,
+                        "type": "dword",
+                        "data": "1",
+                        "state": "present",
+                        "view": "64",
+                    }
+                ]
+            },
+        )
+    return shape(sim.call("vip_info", {"registry_keys": registry_request()}))
 
 
-def test_prefer_loopback_values_in_32_bit_view() -> None:
-    plan = build_prefer_loopback({"processes": ["b.exe", r"C:\A\a.exe", "B.EXE"]}, facts())
+def test_prefer_loopback_values_in_32_bit_view(tmp_path: pathlib.Path) -> None:
+    plan = build_prefer_loopback({"processes": ["b.exe", r"C:\A\a.exe", "B.EXE"]}, facts(tmp_path))
     assert plan.processes == ["b.exe", r"C:\A\a.exe"] and plan.warnings == []
     assert plan.values == [
         {"path": citrix.VIP_KEY, "name": "PreferLoopback", "type": "dword", "data": 1, "view": "32"},
@@ -274,18 +294,18 @@ def test_prefer_loopback_values_in_32_bit_view() -> None:
     ]
 
 
-def test_prefer_loopback_guard_and_force() -> None:
+def test_prefer_loopback_guard_and_force(tmp_path: pathlib.Path) -> None:
     with pytest.raises(PreferLoopbackError, match="not enabled") as err:
-        build_prefer_loopback({"processes": ["a.exe"]}, facts(rds_on=False))
+        build_prefer_loopback({"processes": ["a.exe"]}, facts(tmp_path, rds_on=False))
     assert CAUTION_EN in str(err.value) and "意図しない結果" in str(err.value)
-    forced = build_prefer_loopback({"processes": ["a.exe"], "force": True}, facts(rds_on=False))
+    forced = build_prefer_loopback({"processes": ["a.exe"], "force": True}, facts(tmp_path, rds_on=False))
     assert len(forced.warnings) == 1 and CAUTION_EN in forced.warnings[0] and forced.values
 
 
-def test_prefer_loopback_without_vda_is_an_error_even_forced() -> None:
+def test_prefer_loopback_without_vda_is_an_error_even_forced(tmp_path: pathlib.Path) -> None:
     for force in (False, True):
         with pytest.raises(PreferLoopbackError, match="no Citrix VDA"):
-            build_prefer_loopback({"processes": ["a.exe"], "force": force}, facts(vda=False))
+            build_prefer_loopback({"processes": ["a.exe"], "force": force}, facts(tmp_path, vda=False))
 
 
 @pytest.mark.parametrize(
@@ -293,19 +313,21 @@ def test_prefer_loopback_without_vda_is_an_error_even_forced() -> None:
     [
         ("win10_multisession", "Windows 10 Enterprise multi-session.*ServerRdsh"),
         ("win11_multisession", "Windows 11 Enterprise multi-session"),
-        ("workstation", "desktop OS"),
+        ("workstation", "Windows 11 Enterprise .EditionID Enterprise. is not a Windows Server"),
     ],
 )
-def test_prefer_loopback_unsupported_os_names_the_edition(profile: str, message: str) -> None:
+def test_prefer_loopback_unsupported_os_names_the_edition(
+    profile: str, message: str, tmp_path: pathlib.Path
+) -> None:
     with pytest.raises(PreferLoopbackError, match=message):
-        build_prefer_loopback({"processes": ["a.exe"], "force": True}, facts(profile=profile))
+        build_prefer_loopback({"processes": ["a.exe"], "force": True}, facts(tmp_path, profile=profile))
 
 
-def test_prefer_loopback_bad_processes_and_disabled() -> None:
+def test_prefer_loopback_bad_processes_and_disabled(tmp_path: pathlib.Path) -> None:
     with pytest.raises(PreferLoopbackError, match="processes is empty"):
-        build_prefer_loopback({"processes": []}, facts())
+        build_prefer_loopback({"processes": []}, facts(tmp_path))
     with pytest.raises(ProgramListError, match="wildcards"):
-        build_prefer_loopback({"processes": ["a*.exe"]}, facts())
+        build_prefer_loopback({"processes": ["a*.exe"]}, facts(tmp_path))
     off = build_prefer_loopback({"state": "disabled"}, {})
     assert [(v["name"], v["state"], v["view"]) for v in off.values] == [
         ("PreferLoopback", "absent", "32"),
