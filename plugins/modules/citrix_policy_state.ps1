@@ -46,7 +46,6 @@ $spec = @{
         }
         purge_filter_types = @{ type = 'list'; elements = 'str'; default = @() }
     }
-    required_if = @(, @('store', 'domain_gpo', @('gpo')))
     supports_check_mode = $true
 }
 
@@ -56,6 +55,9 @@ $state = $module.Params.state
 $checkMode = $module.CheckMode
 $module.Result.changed = $false
 $module.Result.simulated = $false
+if ($module.Params.store -eq 'domain_gpo' -and -not $module.Params.gpo) {
+    $module.FailJson('store is domain_gpo but gpo is not given: name the AD GPO that holds the Citrix policies')
+}
 
 # --- load the provider ----------------------------------------------------------------------
 $gpModule = 'Citrix.GroupPolicy.Commands'

@@ -28,25 +28,27 @@ def inventory(
     }
 
 
-def turn_on_rd_ip_virtualization(run_playbook: Any, inv: dict[str, Any]) -> None:
-    tasks = [
-        {
-            "name": "rdvip",
-            "sessionnet.virtual_ip.registry_state": {
-                "values": [{"path": RDS_POLICY, "name": "EnableVirtualIP", "type": "dword", "data": 1}]
-            },
-        }
-    ]
-    run = run_playbook(tasks, inv, hosts="vda")
-    assert run.rc == 0, run.stdout + run.stderr
+RDVIP_TASK = {
+    "name": "rdvip",
+    "sessionnet.virtual_ip.registry_state": {
+        "values": [{"path": RDS_POLICY, "name": "EnableVirtualIP", "type": "dword", "data": 1}]
+    },
+}
+INFO_TASK = {"name": "info", "sessionnet.virtual_ip.vip_info": {}}
 
 
-def role_playbook(tmp: pathlib.Path, **role_vars: Any) -> str:
+def role_playbook(
+    tmp: pathlib.Path,
+    pre: list[dict[str, Any]] | None = None,
+    post: list[dict[str, Any]] | None = None,
+    **role_vars: Any,
+) -> str:
     play = {
         "name": "role",
         "hosts": "vda",
         "gather_facts": False,
         "tasks": [
+            *(pre or []),
             {
                 "name": "Apply role",
                 "ansible.builtin.include_role": {"name": "sessionnet.virtual_ip.citrix_virtual_loopback"},
@@ -60,7 +62,8 @@ def role_playbook(tmp: pathlib.Path, **role_vars: Any) -> str:
                     "citrix_virtual_loopback_port_exclusions": [8080, "9000-9010"],
                     **role_vars,
                 },
-            }
+            },
+            *(post or []),
         ],
     }
     path = tmp / "role.yml"
@@ -81,8 +84,7 @@ def test_role_sets_prefer_loopback_in_32_bit_view_and_is_idempotent(
     run_playbook: Any, sim_host: Any, tmp_path: pathlib.Path
 ) -> None:
     inv = inventory(tmp_path, sim_host)
-    turn_on_rd_ip_virtualization(run_playbook, inv)
-    first = run_playbook(role_playbook(tmp_path), inv)
+    first = run_playbook(role_playbook(tmp_path, pre=[RDVIP_TASK]), inv)
     assert first.rc == 0, first.stdout[-3000:] + first.stderr[-3000:]
     policy = first.result(POLICY_TASK)
     assert policy["changed"] is True and policy["simulated"] is True
@@ -112,14 +114,13 @@ def test_role_sets_prefer_loopback_in_32_bit_view_and_is_idempotent(
     [stored] = site["stores"]["controller"]["computer"]
     assert stored["name"] == "Sessionnet virtual loopback" and stored["enabled"] is True
 
-    second = run_playbook(role_playbook(tmp_path), inv)
-    assert second.rc == 0
+    second = run_playbook(role_playbook(tmp_path, pre=[RDVIP_TASK], post=[INFO_TASK]), inv)
+    assert second.rc == 0 and second.result("rdvip")["changed"] is False
     assert second.result(POLICY_TASK)["changed"] is False
     assert second.result(PREFER_TASK)["changed"] is False
 
     # vip_info reads it back.
-    info = run_playbook([{"name": "info", "sessionnet.virtual_ip.vip_info": {}}], inv, hosts="vda")
-    citrix = info.result("info")["citrix"]
+    citrix = second.result("info")["citrix"]
     assert citrix["prefer_loopback"] is True and citrix["prefer_loopback_processes"][1] == "crm.exe"
 
 
@@ -209,8 +210,7 @@ def test_loopback_policy_check_mode_diff_and_bad_input(
         == []
     )
 
-    assert run_playbook(task, inv, hosts="vda").result("policy")["changed"] is True
-    # Verify with the generic module itself: the same settings are already there.
+    # Apply, then verify with the generic module itself (check mode): the settings are there.
     verify = [
         {
             "name": "verify",
@@ -222,9 +222,14 @@ def test_loopback_policy_check_mode_diff_and_bad_input(
                 ],
                 "filters": [{"type": "DesktopGroup", "value": "Call center"}],
             },
+            "delegate_to": "ddc",
+            "run_once": True,
+            "check_mode": True,
         }
     ]
-    got = run_playbook(verify, inv, hosts="ddc", check=True).result("verify")
+    applied = run_playbook(task + verify, inv, hosts="vda")
+    assert applied.rc == 0 and applied.result("policy")["changed"] is True
+    got = applied.result("verify")
     assert got["changed"] is False and got["before"]["priority"] == 1 and got["simulated"] is True
     assert got["setting_paths"]["VirtualLoopbackPrograms"] == r"ICA\VirtualIP\VirtualLoopbackPrograms"
 
@@ -251,20 +256,20 @@ def test_loopback_policy_check_mode_diff_and_bad_input(
         }
         for i, (bad, _) in enumerate(bad_inputs)
     ]
+    # ... and the policy module run against a host that is no controller (the VDA itself).
+    tasks.append(
+        {
+            "name": "novda",
+            "sessionnet.virtual_ip.citrix_loopback_policy": {"name": "VL", "programs": ["a.exe"]},
+            "ignore_errors": True,
+        }
+    )
     run = run_playbook(tasks, inv, hosts="vda")
     for i, (_, message) in enumerate(bad_inputs):
         res = run.result(f"bad{i}")
         assert res.get("failed") is True and message in res["msg"], res
     assert (tmp_path / "ddc.json").read_text() == before
 
-    novda = run_playbook(
-        [
-            {
-                "name": "policy",
-                "sessionnet.virtual_ip.citrix_loopback_policy": {"name": "VL", "programs": ["a.exe"]},
-            }
-        ],
-        inv,
-        hosts="vda",
+    assert (
+        run.result("novda")["failed"] is True and "Citrix.GroupPolicy.Commands" in run.result("novda")["msg"]
     )
-    assert novda.rc != 0 and "Citrix.GroupPolicy.Commands" in novda.result("policy")["msg"]
