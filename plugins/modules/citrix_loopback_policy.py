@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 module: citrix_loopback_policy
 short_description: Citrix virtual loopback policy (loopback support, programs, port exclusions)
 version_added: "0.1.0"
-author: sessionnet developers
+author: sessionnet developers (@sessionnet)
 description:
   - Ensures a named Citrix computer policy that turns B(virtual IP loopback support) on or off
     and lists the programs that get a per-session loopback address (127.X.X.X, X.X.X = session
@@ -98,10 +98,14 @@ options:
     type: str
 attributes:
   check_mode:
+    description: Can run in check mode and report what would change without changing it.
     support: full
   diff_mode:
+    description: Returns the policy as C(before)/C(after) in diff mode.
     support: full
   platform:
+    description: Target operating system.
+    support: full
     platforms: windows
 notes:
   - Setting paths under the provider's C(Settings) tree are discovered at run time by internal name.

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 module: citrix_policy_state
 short_description: Ensure a Citrix policy with given settings, priority and filters (generic)
 version_added: "0.1.0"
-author: sessionnet developers
+author: sessionnet developers (@sessionnet)
 description:
   - Generic Windows-side module, run on a Citrix Delivery Controller (or a machine with Citrix
     Studio / the Citrix PowerShell SDK). It ensures that a named Citrix policy exists (or not),
@@ -113,10 +113,14 @@ options:
     default: []
 attributes:
   check_mode:
+    description: Can run in check mode and report what would change without changing it.
     support: full
   diff_mode:
+    description: No diff; the result holds C(before) and C(after).
     support: none
   platform:
+    description: Target operating system.
+    support: full
     platforms: windows
 notes:
   - In check mode nothing is changed and nothing is saved; C(after) is what the policy would be.

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 module: citrix_prefer_loopback
 short_description: Citrix prefer-loopback on a VDA (virtual loopback wins over virtual IP)
 version_added: "0.1.0"
-author: sessionnet developers
+author: sessionnet developers (@sessionnet)
 description:
   - Sets, on a Citrix Server OS VDA, C(PreferLoopback) (REG_DWORD 1) and C(PreferLoopbackProcesses)
     (REG_MULTI_SZ) under C(HKLM\SOFTWARE\Wow6432Node\Citrix\VIP) (written as C(HKLM:\SOFTWARE\Citrix\VIP)
@@ -42,10 +42,14 @@ options:
     default: false
 attributes:
   check_mode:
+    description: Can run in check mode and report what would change without changing it.
     support: full
   diff_mode:
+    description: Returns the changed values as C(before)/C(after) in diff mode.
     support: full
   platform:
+    description: Target operating system.
+    support: full
     platforms: windows
 notes:
   - Whether virtual loopback (the Citrix policy) is enabled cannot be read on the VDA by this
@@ -79,8 +83,13 @@ processes:
   returned: always
   type: list
   elements: str
-values:
+value_results:
   description: Per value C(path), C(name), C(view), C(before), C(after), C(changed) (as M(sessionnet.virtual_ip.registry_state)).
+  returned: always
+  type: list
+  elements: dict
+key_results:
+  description: Always empty (no key is removed).
   returned: always
   type: list
   elements: dict

@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 module: registry_state
 short_description: Ensure a whole set of Windows registry values in one call
 version_added: "0.1.0"
-author: sessionnet developers
+author: sessionnet developers (@sessionnet)
 description:
   - Ensures many registry values, in the 64-bit or the 32-bit registry view, present with the
     given type and data or absent, and whole keys absent, in B(one) round trip to the host.
@@ -30,7 +30,7 @@ options:
     suboptions:
       path:
         description:
-          - Key path, for example C(HKLM:\SOFTWARE\Policies\Microsoft\Windows NT\Terminal Services\TSAppSrv\VirtualIP).
+          - "Key path, for example C(HKLM:\\SOFTWARE\\Policies\\Microsoft\\Windows NT\\Terminal Services\\TSAppSrv\\VirtualIP)."
           - C(HKLM\...) and C(HKEY_LOCAL_MACHINE\...) are accepted too.
         type: str
         required: true
@@ -90,10 +90,14 @@ options:
     default: [HKLM]
 attributes:
   check_mode:
+    description: Can run in check mode and report what would change without changing it.
     support: full
   diff_mode:
+    description: Returns the changes as C(before)/C(after) in diff mode.
     support: full
   platform:
+    description: Target operating system.
+    support: full
     platforms: windows
 notes:
   - Empty O(values) and O(keys_absent) is a no-op that reports no change.
@@ -125,7 +129,7 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-values:
+value_results:
   description: One entry per value, in the order given (duplicates merged).
   returned: always
   type: list
@@ -141,10 +145,10 @@ values:
       description: Registry view.
       type: str
     before:
-      description: C({type, data}) before, or null when the value did not exist.
+      description: "C({type, data}) before, or null when the value did not exist."
       type: dict
     after:
-      description: C({type, data}) after (in check mode, what it would be), or null.
+      description: "C({type, data}) after (in check mode, what it would be), or null."
       type: dict
     changed:
       description: Whether this value changed (or would change).
@@ -152,7 +156,7 @@ values:
     type_changed:
       description: Whether the value existed with another type.
       type: bool
-keys:
+key_results:
   description: One entry per O(keys_absent) item, with C(existed) and C(changed).
   returned: always
   type: list
@@ -166,7 +170,7 @@ simulated:
   returned: always
   type: bool
 diff:
-  description: C(before)/C(after) as C({path: {name: {type, value}}}), the shape of ansible.windows.win_regedit.
+  description: "C(before)/C(after) as C({path: {name: {type, value}}}), the shape of ansible.windows.win_regedit."
   returned: always
   type: dict
 """

@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 module: vip_info
 short_description: Facts a Windows session host needs for virtual IP and virtual loopback
 version_added: "0.1.0"
-author: sessionnet developers
+author: sessionnet developers (@sessionnet)
 description:
   - Reads, in one round trip and without changing anything, the operating system (caption,
     version, build, product type, edition ID, so that Windows 10/11 Enterprise multi-session
@@ -37,10 +37,14 @@ options:
         choices: ["64", "32"]
 attributes:
   check_mode:
+    description: Reads only; runs the same in check mode.
     support: full
   diff_mode:
+    description: Reports no diff (nothing changes).
     support: none
   platform:
+    description: Target operating system.
+    support: full
     platforms: windows
 notes:
   - Sessions come from the WTS API (C(WTSEnumerateSessions)); C(client_address) is the client's
@@ -67,15 +71,33 @@ os:
   returned: always
   type: dict
   contains:
-    caption: {description: Win32_OperatingSystem caption., type: str}
-    version: {description: Version such as C(10.0.20348)., type: str}
-    build: {description: Build number., type: int}
-    product_type: {description: C(server), C(domain_controller), C(workstation) or C(unknown)., type: str}
-    edition_id: {description: EditionID such as C(ServerDatacenter) or C(ServerRdsh)., type: str}
-    installation_type: {description: C(Server), C(Server Core) or C(Client)., type: str}
-    kind: {description: C(server), C(multi_session_client) or C(workstation)., type: str}
-    multi_session_client: {description: Windows 10/11 Enterprise multi-session., type: bool}
-    server: {description: A Windows Server edition., type: bool}
+    caption:
+      description: "Win32_OperatingSystem caption."
+      type: str
+    version:
+      description: "Version such as C(10.0.20348)."
+      type: str
+    build:
+      description: "Build number."
+      type: int
+    product_type:
+      description: "C(server), C(domain_controller), C(workstation) or C(unknown)."
+      type: str
+    edition_id:
+      description: "EditionID such as C(ServerDatacenter) or C(ServerRdsh)."
+      type: str
+    installation_type:
+      description: "C(Server), C(Server Core) or C(Client)."
+      type: str
+    kind:
+      description: "C(server), C(multi_session_client) or C(workstation)."
+      type: str
+    multi_session_client:
+      description: "Windows 10/11 Enterprise multi-session."
+      type: bool
+    server:
+      description: "A Windows Server edition."
+      type: bool
 roles:
   description: C(rds_session_host) and C(dhcp_server) (bools).
   returned: always

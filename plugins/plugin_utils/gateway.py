@@ -40,7 +40,7 @@ def _host_vars(action, task_vars):
 
 def simulated_state_path(action, task_vars):
     """Return the templated simulator state path of the target host, or ``None``."""
-    hostvars, _ = _host_vars(action, task_vars)
+    hostvars = _host_vars(action, task_vars)[0]
     raw = hostvars.get(STATE_VAR)
     if not raw:
         return None
@@ -73,6 +73,13 @@ def call_windows(action, module, module_args, task_vars):
         except errors.VipError as exc:
             raise AnsibleActionFail("%s (simulated host %s): %s" % (module, host, exc)) from exc
     else:
+        shell = getattr(getattr(action._connection, "_shell", None), "SHELL_FAMILY", None)
+        if shell != "powershell":
+            raise AnsibleActionFail(
+                "%s: host %s is not a Windows host (its shell is %s, not powershell). Point the task at a "
+                "Windows host (ansible_connection winrm/psrp/ssh with ansible_shell_type powershell), or set "
+                "%s in its inventory to run it against the collection's simulator." % (module, host, shell, STATE_VAR)
+            )
         result = action._execute_module(
             module_name="%s.%s" % (COLLECTION, module), module_args=module_args, task_vars=task_vars
         )

@@ -11,14 +11,14 @@ from ansible_collections.sessionnet.virtual_ip.plugins.plugin_utils.package impo
 def ensure_registry(action, task_vars, values, keys_absent=(), allowed_hives=("HKLM",)):
     """Validate, send in one call, and shape the result of a registry change set.
 
-    Returns the module result (``changed``, ``values``, ``keys``, ``diff``, ``reboot_required``,
+    Returns the module result (``changed``, ``value_results``, ``key_results``, ``diff``, ``reboot_required``,
     ``simulated``). Bad input raises ``VipError`` before anything is sent.
     """
     reg = import_from_package("windows.registry")
     parsed_values = reg.parse_values(values, allowed_hives)
     parsed_keys = reg.parse_keys_absent(keys_absent, allowed_hives)
     if not parsed_values and not parsed_keys:
-        return {"changed": False, "values": [], "keys": [], "reboot_required": False,
+        return {"changed": False, "value_results": [], "key_results": [], "reboot_required": False,
                 "diff": {"before": {}, "after": {}}, "msg": "nothing to do: no values and no keys_absent"}
     args = {
         "values": [reg.value_to_wire(v) for v in parsed_values],
@@ -29,8 +29,8 @@ def ensure_registry(action, task_vars, values, keys_absent=(), allowed_hives=("H
     shaped = reg.shape_result(parsed_values, parsed_keys, raw)
     return {
         "changed": shaped.changed,
-        "values": shaped.values,
-        "keys": shaped.keys,
+        "value_results": shaped.values,
+        "key_results": shaped.keys,
         "reboot_required": shaped.reboot_required,
         "diff": shaped.diff,
         "simulated": bool(raw.get("simulated")),

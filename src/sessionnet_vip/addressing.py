@@ -1,4 +1,4 @@
-"""Address math: the virtual loopback rule (and, later, ranges, pools and DHCP overlap).
+"""Address math: the virtual loopback rule, IPv4 intervals, subnets and DHCP overlap.
 
 The virtual loopback rule (Citrix "Virtual IP loopback", seed document 000): a session
 with ID ``N`` gets ``127.X.X.X`` where ``X.X.X`` is ``N + 1`` written as a 24-bit number,
@@ -6,12 +6,19 @@ carrying into the next octet: session 7 is ``127.0.0.8``, session 255 is ``127.0
 and the highest address is ``127.255.255.255`` (session 16,777,214).
 
 This module is the one source of that rule; the filters, ``vipctl`` and the engine call it.
+
+The second half holds the interval arithmetic the range planner (:mod:`sessionnet_vip.planning`)
+is built on. An address set is a list of inclusive integer intervals (:class:`Span`); a
+*normalised* list is sorted, with no overlapping or touching members. Every operation is a sort
+and a linear sweep over intervals, never a set of single addresses, so a /8 costs the same as a /30.
 """
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
-from typing import Final
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Final, NamedTuple
 
 from sessionnet_vip.errors import AddressError
 
@@ -91,3 +98,220 @@ def virtual_loopback_session(address: object) -> int:
             f"{MIN_SESSION_ID} to {MAX_SESSION_ID})"
         )
     return offset - 1
+
+
+# ---------------------------------------------------------------------------------------------
+# IPv4 intervals
+# ---------------------------------------------------------------------------------------------
+
+_IPV4_MAX: Final = 0xFFFFFFFF
+
+
+class Span(NamedTuple):
+    """An inclusive interval of IPv4 addresses as integers: ``first <= last``."""
+
+    first: int
+    last: int
+
+    @property
+    def size(self) -> int:
+        """Number of addresses in the interval."""
+        return self.last - self.first + 1
+
+    def __str__(self) -> str:
+        return format_span(self)
+
+
+def format_address(value: int) -> str:
+    """Dotted-quad text of an integer address."""
+    return str(ipaddress.IPv4Address(value))
+
+
+def format_span(span: Span) -> str:
+    """``A.B.C.D`` for one address, ``A.B.C.D-E.F.G.H`` otherwise."""
+    if span.first == span.last:
+        return format_address(span.first)
+    return f"{format_address(span.first)}-{format_address(span.last)}"
+
+
+def parse_address(value: object, what: str) -> int:
+    """Return the IPv4 address ``value`` (text or :class:`ipaddress.IPv4Address`) as an integer.
+
+    ``what`` names the input in the error message (for example ``"gateway of subnet 10.0.0.0/24"``).
+    """
+    if isinstance(value, ipaddress.IPv4Address):
+        return int(value)
+    if isinstance(value, str):
+        parts = value.strip().split(".")
+        # the same strict dotted-quad rule as ipaddress.IPv4Address, without its overhead
+        if len(parts) == 4 and all(
+            p.isascii() and p.isdigit() and len(p) <= 3 and (p == "0" or p[0] != "0") for p in parts
+        ):
+            a, b, c, d = (int(p) for p in parts)
+            if a <= 255 and b <= 255 and c <= 255 and d <= 255:
+                return (a << 24) | (b << 16) | (c << 8) | d
+    raise AddressError(f"{what}: {value!r} is not an IPv4 address; write it as A.B.C.D")
+
+
+def parse_network(value: object, what: str) -> ipaddress.IPv4Network:
+    """Return the IPv4 network ``value`` written as ``A.B.C.D/N``, refusing host bits set."""
+    if isinstance(value, ipaddress.IPv4Network):
+        return value
+    if not isinstance(value, str) or "/" not in value:
+        raise AddressError(f"{what}: {value!r} is not an IPv4 network; write it as A.B.C.D/N")
+    text = value.strip()
+    try:
+        return ipaddress.IPv4Network(text)
+    except ValueError:
+        pass
+    try:
+        loose = ipaddress.IPv4Network(text, strict=False)
+    except ValueError:
+        raise AddressError(
+            f"{what}: {value!r} is not an IPv4 network; write it as A.B.C.D/N (for example 10.20.0.0/24)"
+        ) from None
+    raise AddressError(f"{what}: {value!r} has host bits set; did you mean {loose}?")
+
+
+def span_of_network(network: ipaddress.IPv4Network) -> Span:
+    """All addresses of ``network``, network and broadcast addresses included."""
+    return Span(int(network.network_address), int(network.broadcast_address))
+
+
+def span_from_bounds(start: object, end: object, what: str) -> Span:
+    """The interval ``start``-``end`` (both inclusive), refusing ``end < start``."""
+    first = parse_address(start, f"{what} start")
+    last = parse_address(end, f"{what} end")
+    if last < first:
+        raise AddressError(
+            f"{what}: end {format_address(last)} is below start {format_address(first)}; "
+            "give the lower address as start"
+        )
+    return Span(first, last)
+
+
+def parse_span(value: object, what: str) -> Span:
+    """Parse one address set given as text or mapping into an interval.
+
+    Accepted: ``A.B.C.D`` (one address), ``A.B.C.D-E.F.G.H`` (inclusive range), ``A.B.C.D/N``
+    (every address of the network) and a mapping ``{start: A.B.C.D, end: E.F.G.H}``.
+    """
+    if isinstance(value, Span):
+        return value
+    if isinstance(value, Mapping):
+        if "start" not in value or "end" not in value:
+            raise AddressError(f"{what}: {dict(value)!r} needs both 'start' and 'end'")
+        return span_from_bounds(value["start"], value["end"], what)
+    if isinstance(value, ipaddress.IPv4Address):
+        return Span(int(value), int(value))
+    if isinstance(value, ipaddress.IPv4Network):
+        return span_of_network(value)
+    if not isinstance(value, str):
+        raise AddressError(
+            f"{what}: {value!r} is not an address, range (A.B.C.D-E.F.G.H) or network (A.B.C.D/N)"
+        )
+    text = value.strip()
+    if "/" in text:
+        return span_of_network(parse_network(text, what))
+    if "-" in text:
+        start, _, end = text.partition("-")
+        return span_from_bounds(start, end, what)
+    first = parse_address(text, what)
+    return Span(first, first)
+
+
+def normalise(spans: Iterable[Span]) -> list[Span]:
+    """Sort ``spans`` and merge overlapping or touching ones."""
+    ordered = sorted(spans)
+    out: list[Span] = []
+    for first, last in ordered:
+        if out and first <= out[-1].last + 1:
+            if last > out[-1].last:
+                out[-1] = Span(out[-1].first, last)
+        else:
+            out.append(Span(first, last))
+    return out
+
+
+def total_size(spans: Iterable[Span]) -> int:
+    """Number of addresses in a normalised list (overlaps would be counted twice)."""
+    return sum(s.last - s.first + 1 for s in spans)
+
+
+def subtract(spans: Sequence[Span], remove: Sequence[Span]) -> list[Span]:
+    """``spans`` minus ``remove``; both normalised, and so is the result. Linear sweep."""
+    out: list[Span] = []
+    j = 0
+    n = len(remove)
+    for first, last in spans:
+        cur = first
+        while j < n and remove[j].last < cur:
+            j += 1
+        k = j
+        while k < n and remove[k].first <= last:
+            r = remove[k]
+            if r.first > cur:
+                out.append(Span(cur, r.first - 1))
+            cur = max(cur, r.last + 1)
+            if cur > last:
+                break
+            k += 1
+        if cur <= last:
+            out.append(Span(cur, last))
+    return out
+
+
+def intersect(a: Sequence[Span], b: Sequence[Span]) -> list[Span]:
+    """Addresses in both normalised lists; normalised. Linear sweep."""
+    out: list[Span] = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        first = max(a[i].first, b[j].first)
+        last = min(a[i].last, b[j].last)
+        if first <= last:
+            out.append(Span(first, last))
+        if a[i].last < b[j].last:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def covers(spans: Sequence[Span], span: Span) -> bool:
+    """Whether the normalised list ``spans`` holds every address of ``span`` (binary search)."""
+    i = bisect.bisect_right(spans, Span(span.first, _IPV4_MAX)) - 1
+    return i >= 0 and spans[i].first <= span.first and span.last <= spans[i].last
+
+
+def overlapping(spans: Sequence[Span], span: Span) -> list[Span]:
+    """The parts of ``span`` that lie in the normalised list ``spans`` (binary search)."""
+    i = max(bisect.bisect_right(spans, Span(span.first, _IPV4_MAX)) - 1, 0)
+    out: list[Span] = []
+    while i < len(spans) and spans[i].first <= span.last:
+        first = max(spans[i].first, span.first)
+        last = min(spans[i].last, span.last)
+        if first <= last:
+            out.append(Span(first, last))
+        i += 1
+    return out
+
+
+def usable_hosts(network: ipaddress.IPv4Network, what: str = "subnet") -> Span:
+    """Addresses of ``network`` a host may use: without the network and broadcast addresses.
+
+    /31 and /32 networks are refused: they leave nothing to plan virtual addresses in.
+    """
+    if network.prefixlen >= 31:
+        raise AddressError(
+            f"{what} {network} is too small to plan virtual addresses in (a /{network.prefixlen} "
+            "has no room beside its own hosts); use a /30 or larger"
+        )
+    return Span(int(network.network_address) + 1, int(network.broadcast_address) - 1)
+
+
+def dhcp_overlap(spans: Iterable[Span], scope_ranges: Iterable[Span]) -> list[Span]:
+    """The addresses of ``spans`` that fall inside any DHCP scope range; normalised.
+
+    Both arguments may be unsorted; used to check static ranges against DHCP pools.
+    """
+    return intersect(normalise(spans), normalise(scope_ranges))

@@ -41,7 +41,7 @@ def test_apply_idempotent_and_check_mode(run_playbook: Any, sim_host: Any, tmp_p
     assert first.rc == 0, first.stdout + first.stderr
     res = first.result("ensure")
     assert res["changed"] is True and res["simulated"] is True and res["reboot_required"] is True
-    assert {v["path"] for v in res["values"]} == {POLICY, r"HKLM:\SOFTWARE\Wow6432Node\Citrix\VIP"}
+    assert {v["path"] for v in res["value_results"]} == {POLICY, r"HKLM:\SOFTWARE\Wow6432Node\Citrix\VIP"}
     after = res["diff"]["after"]
     assert after[POLICY]["EnableVirtualIP"] == {"type": "dword", "value": "0x00000001"}
     assert after[r"HKLM:\SOFTWARE\Wow6432Node\Citrix\VIP"]["PreferLoopback"]["value"] == "0xffffffff"
@@ -70,7 +70,7 @@ def test_apply_idempotent_and_check_mode(run_playbook: Any, sim_host: Any, tmp_p
 
     second = run_playbook(task(four_values()), inventory)
     assert second.rc == 0 and second.result("ensure")["changed"] is False
-    assert all(not v["changed"] for v in second.result("ensure")["values"])
+    assert all(not v["changed"] for v in second.result("ensure")["value_results"])
 
     before = state.read_text()
     checked = run_playbook(
@@ -78,7 +78,7 @@ def test_apply_idempotent_and_check_mode(run_playbook: Any, sim_host: Any, tmp_p
     )
     res = checked.result("ensure")
     assert checked.rc == 0 and res["changed"] is True
-    changed = {v["name"] for v in res["values"] if v["changed"]}
+    changed = {v["name"] for v in res["value_results"] if v["changed"]}
     assert changed == {"EnableVirtualIP", "PreferLoopbackProcesses"}  # multistring order matters
     assert json.loads(state.read_text())["registry"] == json.loads(before)["registry"]
 
@@ -130,11 +130,11 @@ def test_type_change_and_absent_and_keys(run_playbook: Any, sim_host: Any, tmp_p
     )
     assert run.rc == 0, run.stdout + run.stderr
     as_string = run.result("as string")
-    v, q = as_string["values"]
+    v, q = as_string["value_results"]
     assert v["type_changed"] is True and v["before"] == {"type": "dword", "data": 5}
     assert q["changed"] is False and q["before"]["data"] == 2**64 - 1
     assert run.result("absent")["changed"] is True
-    assert run.result("remove key")["keys"][0]["existed"] is True
+    assert run.result("remove key")["key_results"][0]["existed"] is True
     assert run.result("remove key again")["changed"] is False
     noop = run.result("noop")
     assert noop["changed"] is False and "nothing to do" in noop["msg"]

@@ -1,0 +1,196 @@
+"""Benchmark of the range planner (issue: static virtual-IP ranges, item 6).
+
+Plans 10,000 servers across 2,000 subnets (one DHCP scope each: 2,000 scopes), prints time and
+peak memory, and compares with a naive planner that keeps every free address in a Python set
+(written here, run in the same process on a tenth of the farm and scaled up linearly, which
+flatters it: its cost per subnet grows with the subnet's size). A second part shows the planner
+is not quadratic: one /12 subnet, fragmented by existing assignments, with n and 2n servers.
+
+Run:  PYTHONPATH=src python bench/plan_bench.py [--subnets 2000] [--per-subnet 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import ipaddress
+import resource
+import time
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+from sessionnet_vip.addressing import parse_span
+from sessionnet_vip.planning import plan_from_dict
+
+BASE = int(ipaddress.IPv4Address("10.0.0.0"))
+
+
+def a(value: int) -> str:
+    return str(ipaddress.IPv4Address(value))
+
+
+def farm(subnets: int, per_subnet: int) -> dict[str, Any]:
+    """``subnets`` /22 subnets; in each a scope over its middle half and ``per_subnet`` servers."""
+    data: dict[str, Any] = {"subnets": [], "dhcp_scopes": [], "servers": []}
+    for k in range(subnets):
+        net = BASE + k * 1024
+        cidr = f"{a(net)}/22"
+        data["subnets"].append(
+            {"cidr": cidr, "gateway": a(net + 1), "reserved": [f"{a(net + 2)}-{a(net + 9)}"]}
+        )
+        data["dhcp_scopes"].append(
+            {
+                "scope": a(net),
+                "start": a(net + 256),
+                "end": a(net + 767),
+                "exclusions": [{"start": a(net + 256), "end": a(net + 275)}],
+                "reservations": [a(net + 300 + 7 * i) for i in range(5)],
+                "leases": [a(net + 400 + 3 * i) for i in range(20)],
+            }
+        )
+        for i in range(per_subnet):
+            data["servers"].append(
+                {
+                    "name": f"s{k:05d}-{i}",
+                    "subnet": cidr,
+                    "max_sessions": 20 + (k * 7 + i * 13) % 41,
+                    "headroom": 10,
+                }
+            )
+    return data
+
+
+def naive_plan(data: dict[str, Any]) -> dict[str, list[int]]:
+    """First fit over a set of every free address (no carving, one range per server)."""
+    free_by_subnet: dict[str, set[int]] = {}
+    for subnet in data["subnets"]:
+        net = ipaddress.IPv4Network(subnet["cidr"])
+        free = set(range(int(net.network_address) + 1, int(net.broadcast_address)))
+        free.discard(int(ipaddress.IPv4Address(subnet["gateway"])))
+        for r in subnet["reserved"]:
+            span = parse_span(r, "reserved")
+            free -= set(range(span.first, span.last + 1))
+        free_by_subnet[subnet["cidr"]] = free
+    for scope in data["dhcp_scopes"]:
+        first = int(ipaddress.IPv4Address(scope["start"]))
+        last = int(ipaddress.IPv4Address(scope["end"]))
+        for free in free_by_subnet.values():
+            free -= set(range(first, last + 1))
+    out: dict[str, list[int]] = {}
+    for server in sorted(data["servers"], key=lambda s: s["name"]):
+        need = -(-server["max_sessions"] * (100 + server["headroom"]) // 100)
+        free = free_by_subnet[server["subnet"]]
+        run: list[int] = []
+        for addr in sorted(free):
+            run = [*run, addr] if run and addr == run[-1] + 1 else [addr]
+            if len(run) == need:
+                break
+        if len(run) < need:
+            raise RuntimeError(f"naive planner: {server['name']} does not fit")
+        free -= set(run)
+        out[server["name"]] = run
+    return out
+
+
+def fragmented(n: int) -> dict[str, Any]:
+    """One /12; n/2 servers already hold ranges with gaps between them; n/2 new ones to place."""
+    net = int(ipaddress.IPv4Address("10.16.0.0"))
+    data: dict[str, Any] = {
+        "subnets": [{"cidr": "10.16.0.0/12", "gateway": a(net + 1)}],
+        "servers": [],
+        "existing": [],
+    }
+    cursor = net + 2
+    for i in range(n):
+        size = 10 + i % 23
+        data["servers"].append({"name": f"h{i:06d}", "subnet": "10.16.0.0/12", "max_sessions": size})
+        if i % 2 == 0:
+            data["existing"].append(
+                {
+                    "server": f"h{i:06d}",
+                    "subnet": "10.16.0.0/12",
+                    "ranges": [{"start": a(cursor), "end": a(cursor + size - 1)}],
+                }
+            )
+            cursor += size + 1 + i % 37  # gaps of different sizes
+    return data
+
+
+def timed(fn: Callable[[], Any], repeat: int = 1) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def peak_bytes(fn: Callable[[], Any]) -> int:
+    gc.collect()
+    tracemalloc.start()
+    fn()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--subnets", type=int, default=2000)
+    parser.add_argument("--per-subnet", type=int, default=5)
+    parser.add_argument(
+        "--naive-fraction", type=int, default=10, help="naive planner runs on 1/N of the farm"
+    )
+    args = parser.parse_args()
+
+    data = farm(args.subnets, args.per_subnet)
+    servers = len(data["servers"])
+    print(
+        f"farm: {servers} servers, {len(data['subnets'])} /22 subnets, {len(data['dhcp_scopes'])} DHCP scopes"
+    )
+
+    result = plan_from_dict(data)
+    assert len(result["plan"]) == servers and not result["invalid"]
+    real = timed(lambda: plan_from_dict(data), repeat=2)
+    real_peak = peak_bytes(lambda: plan_from_dict(data))
+    per_server = real / servers * 1e6
+    print(
+        f"planner:        {real:8.3f} s   {per_server:7.1f} us/server"
+        f"   peak {real_peak / 2**20:7.1f} MiB (tracemalloc)"
+    )
+
+    small = farm(args.subnets // args.naive_fraction, args.per_subnet)
+    naive_small = timed(lambda: naive_plan(small))
+    naive_peak = peak_bytes(lambda: naive_plan(small))
+    scale = servers / len(small["servers"])
+    naive = naive_small * scale
+    real_small = timed(lambda: plan_from_dict(small), repeat=3)
+    print(
+        f"naive (sets):   {naive_small:8.3f} s on {len(small['servers'])} servers"
+        f" -> {naive:8.3f} s scaled x{scale:.0f};   peak {naive_peak / 2**20:7.1f} MiB on the small farm"
+    )
+    print(f"ratio naive/planner, same small farm:      {naive_small / real_small:6.1f}x")
+    print(f"ratio naive (scaled)/planner, full farm:   {naive / real:6.1f}x")
+
+    print("scaling on one fragmented /12 (half the servers hold ranges with gaps, half are new):")
+    previous = None
+    for n in (5000, 10000, 20000):
+        frag = fragmented(n)
+        got = plan_from_dict(frag)
+        assert len(got["plan"]) == n and not got["invalid"]
+        t = timed(lambda frag=frag: plan_from_dict(frag), repeat=2)
+        ratio = (
+            ""
+            if previous is None
+            else f"   x{t / previous:.2f} for x2 servers (2.0 = linear, 4.0 = quadratic)"
+        )
+        print(f"  n={n:6d}: {t:7.3f} s{ratio}")
+        previous = t
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"max RSS of this process: {rss / 1024:.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()

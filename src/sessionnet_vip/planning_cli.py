@@ -1,0 +1,105 @@
+"""``vipctl plan FILE.yml``: plan virtual-IP ranges for a farm described in a YAML file.
+
+The file holds the options of ``sessionnet.virtual_ip.vip_range_plan`` (``subnets``,
+``dhcp_scopes``, ``servers``, ``existing``, ``carve_from_scopes``, ``replan_invalid``,
+``allow_split``). Prints a table, or with ``--json`` the module's result; ``--svg DIR`` writes a
+map of each subnet. Exit code 0, 1 when existing assignments are invalid and were left in
+place, 2 on bad input or when the servers do not fit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sessionnet_vip import cli
+from sessionnet_vip.addressing import format_span
+from sessionnet_vip.errors import VipError
+from sessionnet_vip.plan_svg import write_svgs
+from sessionnet_vip.planning import STATUS_INVALID, PlanError, PlanResult, build_request, make_plan
+
+
+def load_farm(path: str | Path) -> dict[str, Any]:
+    """Read a farm YAML file (a mapping of the planner's options)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise VipError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise VipError(f"{path} is not valid YAML: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise VipError(f"{path} must hold a mapping with subnets, dhcp_scopes, servers...")
+    return data
+
+
+def format_table(result: PlanResult) -> str:
+    """The plan as a text table, followed by exclusions to add, invalid entries and warnings."""
+    rows = [("SERVER", "SUBNET", "RANGES", "SIZE", "NEED", "STATUS")]
+    for p in result.placements:
+        rows.append(
+            (
+                p.server,
+                str(p.subnet),
+                ", ".join(format_span(r) for r in p.ranges) or "-",
+                str(p.size),
+                str(p.need),
+                p.status + (" (exclusion to add)" if p.carved else ""),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for row in rows:
+        cells = [
+            cell.rjust(widths[i]) if i in (3, 4) else cell.ljust(widths[i]) for i, cell in enumerate(row)
+        ]
+        lines.append("  ".join(cells).rstrip())
+    if result.exclusions:
+        lines += ["", "Exclusions to add before binding:"]
+        lines += [f"  scope {scope}: {format_span(span)} ({span.size})" for scope, span in result.exclusions]
+    if result.invalid:
+        lines += ["", "Invalid existing assignments:"]
+        lines += [f"  {server}: {reason}" for server, reason in result.invalid]
+    if result.warnings:
+        lines += ["", "Warnings:"]
+        lines += [f"  {w}" for w in result.warnings]
+    return "\n".join(lines)
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    request = build_request(load_farm(args.file))
+    try:
+        result = make_plan(request)
+    except PlanError as exc:
+        if getattr(args, "json", False):
+            print(json.dumps({"error": str(exc), "failures": exc.failures}, indent=2, sort_keys=True))
+            return 2
+        raise
+    text = format_table(result)
+    if args.svg:
+        written = write_svgs(result, args.svg)
+        text += "\n\nSVG map(s): " + ", ".join(str(p) for p in written)
+    cli.emit(args, result.to_dict(), text)
+    left_invalid = any(p.status == STATUS_INVALID for p in result.placements)
+    return 1 if left_invalid else 0
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "plan",
+        help="plan static virtual-IP ranges per server (from a farm YAML file)",
+        description="Plan one range of virtual IP addresses per server, outside DHCP pools "
+        "(see docs/planning.md). FILE holds subnets, dhcp_scopes, servers, existing, "
+        "carve_from_scopes, replan_invalid and allow_split.",
+    )
+    parser.add_argument("file", metavar="FILE.yml", help="farm description (YAML)")
+    parser.add_argument("--svg", metavar="DIR", help="write a map of each subnet to DIR/<subnet>.svg")
+    cli.add_json_flag(parser)
+    parser.set_defaults(func=_cmd_plan)
