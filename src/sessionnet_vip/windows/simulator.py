@@ -27,12 +27,13 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from sessionnet_vip.errors import VipError
+from sessionnet_vip.windows import citrix_site_sim
 from sessionnet_vip.windows import registry as reg
 from sessionnet_vip.windows import sim_network
 from sessionnet_vip.windows.profiles import DEFAULT_PROFILE, PROFILES, SERVER_2019_BUILD
 
 STATE_SCHEMA: Final = 1
-FEATURES: Final = ("rds", "citrix_vda", "dhcp_server")
+FEATURES: Final = ("rds", "citrix_vda", "dhcp_server", "citrix_ddc")
 DEFAULT_ADAPTERS: Final = ({"name": "Ethernet", "mac": "00-15-5D-00-00-10", "ipv4": ["10.20.0.10/24"]},)
 
 #: The Winsock catalog entry Microsoft has removed for RD IP Virtualization on Server 2019+
@@ -151,6 +152,8 @@ def new_state(seed: HostSeed) -> dict[str, Any]:
         sim.set_value(
             reg.parse_key(CITRIX_UNINSTALL_KEY), "64", "DisplayVersion", "string", SIMULATED_VDA_VERSION
         )
+    if "citrix_ddc" in seed.features:
+        state["citrix_site"] = citrix_site_sim.new_site(seed.hostname)
     return state
 
 
@@ -262,6 +265,43 @@ SPECS: Final[dict[str, dict[str, Any]]] = {
         },
     },
     **sim_network.SPECS,
+    "citrix_policy_state": {
+        "name": {"type": "str", "required": True},
+        "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+        "policy_type": {"type": "str", "default": "computer", "choices": ["computer", "user"]},
+        "store": {"type": "str", "default": "controller", "choices": ["controller", "domain_gpo"]},
+        "controller": {"type": "str", "default": "localhost"},
+        "gpo": {"type": "str"},
+        "enabled": {"type": "bool"},
+        "priority": {"type": "int"},
+        "description": {"type": "str"},
+        "settings": {
+            "type": "list",
+            "elements": "dict",
+            "default": [],
+            "options": {
+                "name": {"type": "str", "required": True},
+                "state": {
+                    "type": "str",
+                    "required": True,
+                    "choices": ["Enabled", "Disabled", "Allowed", "Prohibited", "UseDefault"],
+                },
+                "values": {"type": "list", "elements": "str"},
+            },
+        },
+        "filters": {
+            "type": "list",
+            "elements": "dict",
+            "default": [],
+            "options": {
+                "type": {"type": "str", "required": True},
+                "value": {"type": "str", "required": True},
+                "mode": {"type": "str", "default": "Allow", "choices": ["Allow", "Deny"]},
+                "enabled": {"type": "bool", "default": True},
+            },
+        },
+        "purge_filter_types": {"type": "list", "elements": "str", "default": []},
+    },
 }
 
 
@@ -275,6 +315,7 @@ class Simulator:
             "registry_state": self._registry_state,
             "vip_info": self._vip_info,
             **sim_network.HANDLERS,
+            "citrix_policy_state": citrix_site_sim.citrix_policy_state,
         }
 
     def register(
