@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 module: rds_ip_virtualization
 short_description: Turn Remote Desktop IP Virtualization on or off on an RD Session Host
 version_added: "0.1.0"
-author: sessionnet developers
+author: sessionnet developers (@sessionnet)
 description:
   - Gives every user session (O(mode=per_session)) or every listed program (O(mode=per_program))
     on a Windows Server RD Session Host its own IP address, by setting the values the Group
@@ -89,10 +89,14 @@ options:
     type: bool
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
   platform:
+    description: Target OS/families that can be operated against.
+    support: full
     platforms: windows
 notes:
   - The values are written to the B(policy) key. A domain Group Policy that sets the same policies
@@ -168,13 +172,15 @@ lsp_catalog_fix:
   description: Whether the Winsock catalog entry is ensured absent by this run.
   returned: always
   type: bool
-values:
-  description: One entry per managed value, as returned by C(sessionnet.virtual_ip.registry_state).
+registry_values:
+  description:
+    - One entry per managed value (C(path), C(name), C(view), C(before), C(after), C(changed),
+      C(type_changed)), as C(sessionnet.virtual_ip.registry_state) returns them.
   returned: always
   type: list
   elements: dict
-keys:
-  description: The Winsock catalog entry when it is ensured absent (C(existed), C(changed)).
+registry_keys:
+  description: The Winsock catalog entry when it is ensured absent (C(path), C(existed), C(changed)).
   returned: always
   type: list
   elements: dict
