@@ -21,9 +21,6 @@ class ActionModule(SessionnetAction):
         facts = read_facts(self, task_vars)
         plan = decision.plan(decision.RdsOptions.from_params(params), facts)
         result = ensure_registry(self, task_vars, plan.values, plan.keys_absent)
-        # "values"/"keys" cannot be reached with dot notation in Jinja: renamed in this module's result.
-        result["registry_values"] = result.pop("values")
-        result["registry_keys"] = result.pop("keys")
         result.update(decision.plan_summary(plan))
         result["state"] = params["state"]
         result["mode"] = params["mode"] if params["state"] == "enabled" else None

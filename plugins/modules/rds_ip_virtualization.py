@@ -172,14 +172,14 @@ lsp_catalog_fix:
   description: Whether the Winsock catalog entry is ensured absent by this run.
   returned: always
   type: bool
-registry_values:
+value_results:
   description:
     - One entry per managed value (C(path), C(name), C(view), C(before), C(after), C(changed),
       C(type_changed)), as C(sessionnet.virtual_ip.registry_state) returns them.
   returned: always
   type: list
   elements: dict
-registry_keys:
+key_results:
   description: The Winsock catalog entry when it is ensured absent (C(path), C(existed), C(changed)).
   returned: always
   type: list

@@ -80,7 +80,7 @@ def test_done_means_server2022(run_playbook: Any, sim_host: Any, tmp_path: pathl
     )
     res3 = checked.result("rds")
     assert checked.rc == 0 and res3["changed"] is True and res3["reboot_required"] is True
-    assert {v["name"] for v in res3["registry_values"] if v["changed"]} == {"PerApp", "PromptOnIPLeaseFail"}
+    assert {v["name"] for v in res3["value_results"] if v["changed"]} == {"PerApp", "PromptOnIPLeaseFail"}
     after = json.loads(state.read_text())
     assert after["registry"] == before["registry"]
     assert {k: v for k, v in after.items() if k != "calls"} == {
@@ -102,11 +102,11 @@ def test_server2019_removes_lsp_entry_and_needs_reboot(
     assert run.rc == 0, run.stdout + run.stderr
     first, again = run.result("first"), run.result("again")
     assert first["lsp_catalog_fix"] is True and first["reboot_required"] is True
-    assert first["registry_keys"] == [
+    assert first["key_results"] == [
         {"path": rds.LSP_CATALOG_KEY, "view": "64", "existed": True, "changed": True}
     ]
     assert LSP_ID not in registry(state)
-    assert again["changed"] is False and again["registry_keys"][0]["existed"] is False
+    assert again["changed"] is False and again["key_results"][0]["existed"] is False
 
 
 def test_multisession_fails_naming_edition_and_writes_nothing(
@@ -193,15 +193,13 @@ def test_per_session_ignores_programs_and_disabled_removes_only_its_values(
     per_session = run.result("per session")
     assert any("ignored in mode per_session" in w for w in per_session["warnings"])
     assert any("RD Session Host role" in w for w in per_session["warnings"])
-    changed = {v["name"]: v for v in per_session["registry_values"] if v["changed"]}
+    changed = {v["name"]: v for v in per_session["value_results"] if v["changed"]}
     assert set(changed) == {"VirtualMode", "PerApp", "PromptOnIPLeaseFail"}
     assert changed["PerApp"]["after"] is None and per_session["programs"] == []
 
     disable = run.result("disable")
-    assert (
-        disable["changed"] is True and disable["reboot_required"] is True and disable["registry_keys"] == []
-    )
-    assert {v["name"] for v in disable["registry_values"] if v["changed"]} == {
+    assert disable["changed"] is True and disable["reboot_required"] is True and disable["key_results"] == []
+    assert {v["name"] for v in disable["value_results"] if v["changed"]} == {
         "EnableVirtualIP",
         "VirtualMode",
         "VIPAdapter",
