@@ -27,9 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from sessionnet_vip.errors import VipError
-from sessionnet_vip.windows import citrix_site_sim
+from sessionnet_vip.windows import citrix_site_sim, sim_network
 from sessionnet_vip.windows import registry as reg
-from sessionnet_vip.windows import sim_network
 from sessionnet_vip.windows.profiles import DEFAULT_PROFILE, PROFILES, SERVER_2019_BUILD
 
 STATE_SCHEMA: Final = 1
