@@ -23,7 +23,7 @@ from sessionnet_vip.addressing import (
 from sessionnet_vip.errors import VipError
 
 #: Modules that add sub-commands (each has ``register(subparsers)``).
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("sessionnet_vip.engine.cli",)
 
 
 def emit(args: argparse.Namespace, data: Any, text: str) -> None:

@@ -1,0 +1,258 @@
+"""``vipctl`` sub-commands of the engine: serve, status, leases, allocate, release,
+reconcile, explain.
+
+Clients talk to a running engine over ``--socket PATH`` (default: the ``control_socket``
+of ``--config``, else ``/run/sessionnet-vip/control.sock``). With ``--config FILE`` and no
+``--socket`` they work *directly* on the lease store named by the config: the store is
+multi-process safe, so this needs no engine running (``explain`` then needs no store at all).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import logging
+from pathlib import Path
+from typing import Any
+
+from sessionnet_vip.cli import add_json_flag, emit
+from sessionnet_vip.engine.allocator import session_id_of
+from sessionnet_vip.engine.config import DEFAULT_CONTROL_SOCKET, EngineConfig, load_config
+from sessionnet_vip.engine.server import Service, request
+from sessionnet_vip.engine.service import Engine, explain_decision
+from sessionnet_vip.engine.translation import SessionAddresses
+from sessionnet_vip.errors import VipError
+
+
+def _add_target(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--socket", metavar="PATH", type=Path, help="control socket of a running engine")
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        type=Path,
+        help="engine config: work on its lease store directly (no engine needed)",
+    )
+    add_json_flag(p)
+
+
+def _call(args: argparse.Namespace, req: dict[str, Any]) -> Any:
+    """Run one request via the socket or, with --config alone, in this process."""
+    if args.socket is None and args.config is not None:
+        config = load_config(args.config)
+        engine = Engine.open(config)
+        try:
+            reply = engine.request(req)
+        finally:
+            engine.close()
+    else:
+        reply = request(args.socket or DEFAULT_CONTROL_SOCKET, req)
+    if not reply.get("ok"):
+        raise VipError(str(reply.get("error", "the engine refused the request")))
+    return reply["result"]
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return datetime.datetime.fromtimestamp(ts).isoformat(timespec="seconds")
+
+
+def _dash(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    config = load_config(args.config)
+    engine = Engine.open(config)
+    try:
+        return Service(engine, config.control_socket, config.metrics_port).run()
+    finally:
+        engine.close()
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    st = _call(args, {"op": "status"})
+    lines = [
+        f"pool        {st['pool']}",
+        f"pool size   {st['pool_size']}",
+        f"in use      {st['in_use']}",
+        f"held        {st['held']}",
+        f"free        {st['free']}",
+        f"exhausted   {st['exhausted_events']}",
+        f"store       {st['store']}",
+    ]
+    if st["out_of_pool"]:
+        lines.append(f"outside the pool: {st['out_of_pool']} live lease(s) (kept until their sessions end)")
+    lines += [f"warning: {w}" for w in st["policy_warnings"]]
+    emit(args, st, "\n".join(lines))
+    return 0
+
+
+def _cmd_leases(args: argparse.Namespace) -> int:
+    rows = _call(args, {"op": "leases", "all": bool(args.all)})
+    text = [f"{'ADDRESS':<16} {'SESSION':>8} {'STATE':<7} {'USER':<16} {'SINCE':<19} HELD UNTIL"]
+    for r in rows:
+        text.append(
+            f"{r['address']:<16} {_dash(r['session_id']):>8} {r['state']:<7} "
+            f"{r['user'] or '-':<16} {_when(r['updated_at']):<19} {_when(r['hold_until'])}"
+        )
+    if not rows:
+        text.append("(no leases)")
+    emit(args, rows, "\n".join(text))
+    return 0
+
+
+def _cmd_allocate(args: argparse.Namespace) -> int:
+    req: dict[str, Any] = {"op": "allocate", "session": session_id_of(args.session)}
+    for key in ("user", "uid", "pid"):
+        if getattr(args, key) is not None:
+            req[key] = getattr(args, key)
+    res = _call(args, req)
+    if res["vip"] is None:
+        text = f"session {res['session_id']}: {res['message']}\nloopback {res['loopback']}"
+    else:
+        again = " (already held)" if res["reused"] else ""
+        text = f"session {res['session_id']}: vip {res['vip']}{again}, loopback {res['loopback']}"
+    emit(args, res, text)
+    return 0
+
+
+def _cmd_release(args: argparse.Namespace) -> int:
+    res = _call(args, {"op": "release", "session": session_id_of(args.session)})
+    if res["released"]:
+        held = f", held until {_when(res['held_until'])}" if res["held_until"] is not None else ""
+        text = f"session {res['session_id']}: released {res['address']}{held}"
+    else:
+        text = f"session {res['session_id']}: held no address; nothing to release"
+    emit(args, res, text)
+    return 0
+
+
+def _cmd_reconcile(args: argparse.Namespace) -> int:
+    res = _call(args, {"op": "reconcile"})
+    text = [f"reclaimed {len(res['reclaimed'])}, expired holds purged {res['purged_holds']}"]
+    text += [f"  {r['address']} from session {r['session_id']}: {r['reason']}" for r in res["reclaimed"]]
+    text += [f"  outside the pool: {o['address']} (session {o['session_id']})" for o in res["out_of_pool"]]
+    emit(args, res, "\n".join(text))
+    return 0
+
+
+def _explain_offline(config: EngineConfig, req: dict[str, Any]) -> dict[str, Any]:
+    """``explain`` with --config and no engine: the lease (if the store exists) or --vip."""
+    if req.get("vip") is None and config.store_path.exists():
+        engine = Engine.open(config, create=False)
+        try:
+            reply = engine.request(req)
+        finally:
+            engine.close()
+        if not reply.get("ok"):
+            raise VipError(str(reply.get("error")))
+        result: dict[str, Any] = reply["result"]
+        return result
+    import ipaddress
+    import socket
+
+    sid = session_id_of(req["session"])
+    vip = None if req.get("vip") is None else ipaddress.IPv4Address(req["vip"])
+    client = None if req.get("client_address") is None else ipaddress.IPv4Address(req["client_address"])
+    return explain_decision(
+        config.policy,
+        SessionAddresses.for_session(sid, vip, client),
+        req["process"],
+        req["call"],
+        req["address"],
+        ancestors=tuple(req.get("ancestors", [])),
+        host_names=frozenset({socket.gethostname()}),
+    )
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    req: dict[str, Any] = {
+        "op": "explain",
+        "session": session_id_of(args.session),
+        "process": args.process,
+        "call": args.call,
+        "address": args.address,
+    }
+    if args.parent:
+        req["ancestors"] = list(args.parent)
+    for key in ("vip", "client_address"):
+        if getattr(args, key) is not None:
+            req[key] = getattr(args, key)
+    if args.socket is None and args.config is not None:
+        res = _explain_offline(load_config(args.config), req)
+    else:
+        res = _call(args, req)
+    result = res["result"] if res["result"] is not None else "(resolve normally)"
+    text = (
+        f"session {res['session_id']} (vip {res['vip'] or 'none'}, loopback {res['loopback']})\n"
+        f"process {res['process']}: {res['policy']}\n"
+        f"{res['call']} {res['original']} -> {result}"
+        + (f" [source {res['source']}]" if res["source"] else "")
+        + f"\n{res['reason']}"
+    )
+    emit(args, res, text)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = sub.add_parser(
+        "serve", help="run the address-translation engine (control socket, reconcile, metrics)"
+    )
+    serve.add_argument("--config", metavar="FILE", type=Path, required=True, help="engine YAML config")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.set_defaults(func=_cmd_serve)
+
+    status = sub.add_parser("status", help="pool size, in use, held, free, exhausted count")
+    _add_target(status)
+    status.set_defaults(func=_cmd_status)
+
+    leases = sub.add_parser("leases", help="table of leases")
+    leases.add_argument("--all", action="store_true", help="include addresses held after release")
+    _add_target(leases)
+    leases.set_defaults(func=_cmd_leases)
+
+    alloc = sub.add_parser("allocate", help="give SESSION a virtual IP (admin operation; idempotent)")
+    alloc.add_argument("session", metavar="SESSION")
+    alloc.add_argument("--user", metavar="U", help="user of the session (address affinity)")
+    alloc.add_argument("--uid", type=int, metavar="N", help="uid of the session owner")
+    alloc.add_argument("--pid", type=int, metavar="N", help="pid of the session leader")
+    _add_target(alloc)
+    alloc.set_defaults(func=_cmd_allocate)
+
+    rel = sub.add_parser("release", help="return SESSION's address to the pool (held for hold_seconds)")
+    rel.add_argument("session", metavar="SESSION")
+    _add_target(rel)
+    rel.set_defaults(func=_cmd_release)
+
+    rec = sub.add_parser("reconcile", help="reclaim leases of ended sessions and earlier boots now")
+    _add_target(rec)
+    rec.set_defaults(func=_cmd_reconcile)
+
+    exp = sub.add_parser(
+        "explain",
+        help="what the policy and translation table do for one call",
+        description="Explain the translation of one socket call or name lookup. With --config and no "
+        "--socket no engine is needed; --vip stands in for the session's lease.",
+    )
+    exp.add_argument("--session", required=True, metavar="N")
+    exp.add_argument("--process", required=True, metavar="PATH")
+    exp.add_argument(
+        "--call",
+        required=True,
+        choices=["bind", "connect", "sendto", "getsockname", "getpeername", "getaddrinfo", "gethostbyname"],
+    )
+    exp.add_argument("--address", required=True, metavar="ADDR[:PORT]|NAME")
+    exp.add_argument(
+        "--parent", action="append", metavar="PATH", help="an ancestor's path (repeat, parent first)"
+    )
+    exp.add_argument("--vip", metavar="ADDR", help="the session's virtual IP (default: its lease)")
+    exp.add_argument(
+        "--client-address", dest="client_address", metavar="ADDR", help="the session's client address"
+    )
+    _add_target(exp)
+    exp.set_defaults(func=_cmd_explain)

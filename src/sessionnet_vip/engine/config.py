@@ -1,0 +1,209 @@
+"""The engine's YAML configuration (``vipctl serve --config FILE``).
+
+Every key is checked; an unknown key, a bad type or an unusable pool is an error that names
+the key and the fix, and nothing is started. See ``docs/engine.md`` for the reference.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+
+from sessionnet_vip.engine.policy import Platform, Policy
+from sessionnet_vip.engine.pool import Pool
+from sessionnet_vip.errors import VipError
+
+DEFAULT_CONTROL_SOCKET: Final = Path("/run/sessionnet-vip/control.sock")
+DEFAULT_STATE_DIR: Final = Path("/var/lib/sessionnet-vip")
+STORE_FILE_NAME: Final = "leases.sqlite3"
+SESSION_PROVIDERS: Final = ("auto", "engine", "logind")
+
+KNOWN_KEYS: Final = frozenset(
+    {
+        "subnet",
+        "pool",
+        "state_dir",
+        "control_socket",
+        "processes",
+        "prefer_loopback_processes",
+        "hold_seconds",
+        "inherit_children",
+        "isolate_loopback",
+        "metrics_port",
+        "session_provider",
+        "reconcile_seconds",
+    }
+)
+
+
+class ConfigError(VipError):
+    """The engine configuration is unusable."""
+
+
+def default_platform() -> Platform:
+    return "windows" if sys.platform == "win32" else "linux"
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    pool: Pool
+    policy: Policy
+    state_dir: Path
+    control_socket: Path
+    subnet: ipaddress.IPv4Network | None = None
+    hold_seconds: float = 300.0
+    isolate_loopback: bool = False
+    metrics_port: int | None = None
+    session_provider: str = "auto"
+    reconcile_seconds: float = 60.0
+    source: str = "<config>"
+
+    @property
+    def store_path(self) -> Path:
+        return self.state_dir / STORE_FILE_NAME
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "subnet": None if self.subnet is None else str(self.subnet),
+            "pool": [str(r) for r in self.pool.ranges],
+            "pool_size": self.pool.size,
+            "state_dir": str(self.state_dir),
+            "control_socket": str(self.control_socket),
+            "processes": self.policy.to_json(),
+            "inherit_children": self.policy.inherit_children,
+            "hold_seconds": self.hold_seconds,
+            "isolate_loopback": self.isolate_loopback,
+            "metrics_port": self.metrics_port,
+            "session_provider": self.session_provider,
+            "reconcile_seconds": self.reconcile_seconds,
+        }
+
+
+def _bool(data: Mapping[str, Any], key: str, default: bool) -> bool:
+    value = data.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"'{key}' is {value!r}; give true or false")
+    return value
+
+
+def _number(data: Mapping[str, Any], key: str, default: float, minimum: float) -> float:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+        raise ConfigError(f"'{key}' is {value!r}; give a number of seconds >= {minimum:g}")
+    return float(value)
+
+
+def _path(data: Mapping[str, Any], key: str, default: Path, base: Path | None) -> Path:
+    value = data.get(key, default)
+    if not isinstance(value, str | Path) or not str(value).strip():
+        raise ConfigError(f"'{key}' is {value!r}; give a directory or file path")
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        if base is None:
+            raise ConfigError(f"'{key}' is the relative path {value!r}; give an absolute path")
+        path = base / path
+    return path
+
+
+def _list(data: Mapping[str, Any], key: str) -> list[Any]:
+    value = data.get(key, [])
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ConfigError(f"'{key}' is {value!r}; give a YAML list")
+    return value
+
+
+def parse_config(
+    data: object, *, source: str = "<config>", base_dir: Path | None = None, platform: Platform | None = None
+) -> EngineConfig:
+    """Validate a mapping (the parsed YAML). Relative paths are taken from ``base_dir``."""
+    try:
+        return _parse(data, source, base_dir, platform or default_platform())
+    except ConfigError:
+        raise
+    except VipError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def _parse(data: object, source: str, base_dir: Path | None, platform: Platform) -> EngineConfig:
+    if not isinstance(data, Mapping):
+        raise ConfigError(
+            f"{source}: the configuration must be a YAML mapping of keys, found {type(data).__name__}"
+        )
+    unknown = sorted(str(k) for k in data if k not in KNOWN_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{source}: unknown key(s) {', '.join(unknown)}; known keys are {', '.join(sorted(KNOWN_KEYS))}"
+        )
+    try:
+        subnet = None
+        if data.get("subnet") is not None:
+            raw = data["subnet"]
+            try:
+                subnet = ipaddress.IPv4Network(str(raw), strict=False)
+            except ValueError:
+                raise ConfigError(
+                    f"'subnet' is {raw!r}; give the NIC's IPv4 CIDR, e.g. 198.51.100.0/24"
+                ) from None
+        if "pool" not in data:
+            raise ConfigError(
+                "'pool' is missing; give a list of ranges, e.g. ['198.51.100.10-198.51.100.50']"
+            )
+        pool = Pool.parse(_list(data, "pool"), subnet)
+        policy = Policy.build(
+            _list(data, "processes"),
+            _list(data, "prefer_loopback_processes"),
+            platform=platform,
+            inherit_children=_bool(data, "inherit_children", False),
+        )
+        metrics_port = data.get("metrics_port")
+        if metrics_port is not None and (
+            isinstance(metrics_port, bool)
+            or not isinstance(metrics_port, int)
+            or not 1 <= metrics_port <= 65535
+        ):
+            raise ConfigError(
+                f"'metrics_port' is {metrics_port!r}; give a TCP port from 1 to 65535 or leave it out"
+            )
+        provider = data.get("session_provider", "auto")
+        if provider not in SESSION_PROVIDERS:
+            raise ConfigError(
+                f"'session_provider' is {provider!r}; use one of {', '.join(SESSION_PROVIDERS)}"
+            )
+        return EngineConfig(
+            pool=pool,
+            policy=policy,
+            state_dir=_path(data, "state_dir", DEFAULT_STATE_DIR, base_dir),
+            control_socket=_path(data, "control_socket", DEFAULT_CONTROL_SOCKET, base_dir),
+            subnet=subnet,
+            hold_seconds=_number(data, "hold_seconds", 300.0, 0),
+            isolate_loopback=_bool(data, "isolate_loopback", False),
+            metrics_port=metrics_port,
+            session_provider=str(provider),
+            reconcile_seconds=_number(data, "reconcile_seconds", 60.0, 1),
+            source=source,
+        )
+    except VipError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def load_config(path: str | Path, *, platform: Platform | None = None) -> EngineConfig:
+    """Read and validate the YAML file at ``path`` (relative paths inside are taken from
+    the file's directory)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {p}: {exc.strerror}; check --config") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML ({exc})") from None
+    return parse_config(data, source=str(p), base_dir=p.resolve().parent, platform=platform)

@@ -1,0 +1,144 @@
+"""Address pools: the server's static ranges, as sorted closed intervals of IPv4 addresses.
+
+A pool entry is either ``A.B.C.D-E.F.G.H`` (both ends included) or a CIDR, which stands for
+its usable host addresses (a /31 or /32 is used whole, as RFC 3021 allows). Validation works
+on the intervals only, never on per-address sets, so a /8 costs the same as a /30.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from sessionnet_vip.errors import VipError
+
+
+class PoolError(VipError):
+    """A pool range is malformed, overlaps another or lies outside the subnet."""
+
+
+@dataclass(frozen=True, order=True)
+class AddressRange:
+    """A closed interval ``first``..``last`` of IPv4 addresses, as written in the config."""
+
+    first: ipaddress.IPv4Address
+    last: ipaddress.IPv4Address
+    text: str = ""
+
+    def __post_init__(self) -> None:
+        if self.first > self.last:
+            raise PoolError(
+                f"pool range {self.text or f'{self.first}-{self.last}'!r} runs backwards; "
+                f"write the lower address first ({self.last}-{self.first})"
+            )
+
+    @property
+    def size(self) -> int:
+        return int(self.last) - int(self.first) + 1
+
+    def __contains__(self, address: object) -> bool:
+        return isinstance(address, ipaddress.IPv4Address) and self.first <= address <= self.last
+
+    def __str__(self) -> str:
+        return self.text or f"{self.first}-{self.last}"
+
+
+def _address(text: str, entry: str) -> ipaddress.IPv4Address:
+    try:
+        return ipaddress.IPv4Address(text.strip())
+    except ValueError:
+        raise PoolError(
+            f"pool entry {entry!r}: {text.strip()!r} is not an IPv4 address; "
+            "write a range as A.B.C.D-E.F.G.H or a CIDR such as 198.51.100.0/28"
+        ) from None
+
+
+def parse_range(entry: object) -> AddressRange:
+    """Parse one pool entry (``A.B.C.D-E.F.G.H``, a single address, or a CIDR)."""
+    if not isinstance(entry, str) or not entry.strip():
+        raise PoolError(
+            f"pool entry {entry!r} is not a string; write a range as A.B.C.D-E.F.G.H "
+            "or a CIDR such as 198.51.100.0/28"
+        )
+    text = entry.strip()
+    if "/" in text:
+        try:
+            net = ipaddress.IPv4Network(text, strict=True)
+        except ValueError as exc:
+            raise PoolError(
+                f"pool entry {text!r} is not a valid IPv4 CIDR ({exc}); "
+                "give the network address, e.g. 198.51.100.0/28"
+            ) from None
+        if net.prefixlen >= 31:
+            return AddressRange(net.network_address, net.broadcast_address, text)
+        return AddressRange(net.network_address + 1, net.broadcast_address - 1, text)
+    if "-" in text:
+        low, _, high = text.partition("-")
+        return AddressRange(_address(low, text), _address(high, text), text)
+    addr = _address(text, text)
+    return AddressRange(addr, addr, text)
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Sorted, non-overlapping address ranges. Build with :meth:`parse`."""
+
+    ranges: tuple[AddressRange, ...]
+
+    @classmethod
+    def parse(cls, entries: Iterable[object], subnet: ipaddress.IPv4Network | None = None) -> Pool:
+        """Parse and validate pool entries against each other and, if given, the subnet."""
+        if isinstance(entries, str | bytes):
+            raise PoolError(f"pool must be a list of ranges, not the single string {entries!r}")
+        ranges = sorted(parse_range(e) for e in entries)
+        if not ranges:
+            raise PoolError("pool is empty; give at least one range, e.g. ['198.51.100.10-198.51.100.50']")
+        for prev, cur in itertools.pairwise(ranges):
+            if cur.first <= prev.last:
+                raise PoolError(
+                    f"pool ranges {str(prev)!r} and {str(cur)!r} overlap "
+                    f"(both hold {cur.first}); make the ranges disjoint"
+                )
+        if subnet is not None:
+            for rng in ranges:
+                if rng.first not in subnet or rng.last not in subnet:
+                    raise PoolError(
+                        f"pool range {str(rng)!r} lies outside the subnet {subnet}; "
+                        "use addresses of the NIC's subnet or fix 'subnet'"
+                    )
+                if subnet.prefixlen < 31:
+                    for special, what in (
+                        (subnet.network_address, "network"),
+                        (subnet.broadcast_address, "broadcast"),
+                    ):
+                        if special in rng:
+                            raise PoolError(
+                                f"pool range {str(rng)!r} holds the {what} address {special} of "
+                                f"the subnet {subnet}; leave it out of the range"
+                            )
+        return cls(tuple(ranges))
+
+    @property
+    def size(self) -> int:
+        return sum(r.size for r in self.ranges)
+
+    def __contains__(self, address: object) -> bool:
+        if not isinstance(address, ipaddress.IPv4Address):
+            return False
+        # ranges are few; a linear scan over intervals beats building sets
+        return any(address in r for r in self.ranges)
+
+    def int_bounds(self) -> Sequence[tuple[int, int]]:
+        """The ranges as ``(first, last)`` integers, for SQL interval queries."""
+        return [(int(r.first), int(r.last)) for r in self.ranges]
+
+    def addresses(self) -> Iterator[ipaddress.IPv4Address]:
+        """Every address in order (lazy; for tests and small pools)."""
+        for r in self.ranges:
+            for value in range(int(r.first), int(r.last) + 1):
+                yield ipaddress.IPv4Address(value)
+
+    def __str__(self) -> str:
+        return ", ".join(str(r) for r in self.ranges)
