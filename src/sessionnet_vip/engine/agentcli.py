@@ -162,7 +162,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "supervise",
         help="run a command (the engine) in the background and restart it (hosts without systemd)",
     )
-    sup.add_argument("action", choices=["start", "stop", "check"])
+    action = sup.add_mutually_exclusive_group(required=True)
+    for name, text in (
+        ("start", "start CMD in the background"),
+        ("stop", "stop it"),
+        ("check", "exit 0 if running"),
+    ):
+        action.add_argument(f"--{name}", dest="action", action="store_const", const=name, help=text)
     sup.add_argument("--pidfile", required=True, type=Path)
     sup.add_argument("--log", type=Path, help="append the command's output here")
     sup.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for a stop")
