@@ -35,7 +35,10 @@ def read_pid(pidfile: Path) -> int | None:
         return None
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+    if state in ("Z", "X"):  # exited; a parent that does not reap (no init) leaves a zombie
         return None
     return pid if MARKER.encode() in cmdline or b"supervise" in cmdline else None
 
