@@ -84,7 +84,7 @@ def _loop(argv: Sequence[str], pidfile: Path, timeout: float) -> int:
 
     signal.signal(signal.SIGTERM, _term)
     signal.signal(signal.SIGINT, _term)
-    delay = 1.0
+    delay = 0.5
     try:
         while not stopping.is_set():
             started = time.monotonic()
@@ -157,3 +157,23 @@ def start(argv: Sequence[str], pidfile: Path, log: Path | None, *, timeout: floa
     finally:
         sys.stdout.flush()
         os._exit(code)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m sessionnet_vip.engine.supervise stop|check PIDFILE`` (stdlib only: works even
+    when the package's dependencies are broken, e.g. for a clean removal)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 2 or args[0] not in ("stop", "check"):
+        print("usage: python -m sessionnet_vip.engine.supervise stop|check PIDFILE", file=sys.stderr)
+        return 2
+    pidfile = Path(args[1])
+    if args[0] == "stop":
+        print("stopped" if stop(pidfile) else "not running")
+        return 0
+    pid = read_pid(pidfile)
+    print(f"running (pid {pid})" if pid else "not running")
+    return 0 if pid else 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())
