@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Molecule verify helper: two sessions started with ``vipctl run`` each bind 0.0.0.0:PORT.
+"""Demo and Molecule verify helper: two sessions started with ``vipctl run`` each bind 0.0.0.0:PORT.
 
 Both servers hold their sockets at the same time (each waits on stdin until both reported),
 then exit. Prints ``{"1": {...}, "2": {...}}`` with each server's getsockname and the engine's
@@ -9,6 +9,7 @@ placement answer.
 import argparse
 import json
 import select
+import shlex
 import subprocess
 
 SERVER = (
@@ -27,7 +28,7 @@ args = parser.parse_args()
 procs = {}
 for session in ("1", "2"):
     procs[session] = subprocess.Popen(
-        ["nsenter", f"--net=/run/netns/{args.netns}", args.vipctl, "--socket", args.socket, "run",
+        ["nsenter", f"--net=/run/netns/{args.netns}", *shlex.split(args.vipctl), "--socket", args.socket, "run",
          "--session", session, "--json", "--", args.python, "-c", SERVER, args.port],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
