@@ -28,9 +28,26 @@ args = parser.parse_args()
 procs = {}
 for session in ("1", "2"):
     procs[session] = subprocess.Popen(
-        ["nsenter", f"--net=/run/netns/{args.netns}", *shlex.split(args.vipctl), "--socket", args.socket, "run",
-         "--session", session, "--json", "--", args.python, "-c", SERVER, args.port],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            "nsenter",
+            f"--net=/run/netns/{args.netns}",
+            *shlex.split(args.vipctl),
+            "--socket",
+            args.socket,
+            "run",
+            "--session",
+            session,
+            "--json",
+            "--",
+            args.python,
+            "-c",
+            SERVER,
+            args.port,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 result = {}
 for session, proc in procs.items():
