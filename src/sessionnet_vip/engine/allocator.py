@@ -6,8 +6,8 @@ Order of choice for ``allocate(session, user)``:
    address again (idempotent);
 2. the user has an address *held* since their last logoff: that one;
 3. the user's previous address (``affinity``) if nobody holds it;
-4. the lowest free address of the pool (held addresses of other users stay reserved until
-   their hold time ends).
+4. a free address of the pool: a range's first, else one past its highest lease, else the
+   first gap (addresses held for other users stay reserved until their hold time ends).
 
 When nothing is free the engine records an ``exhausted`` event with the exact message of
 seed 004 and the session proceeds without a virtual IP (it still has its loopback address).
@@ -145,15 +145,15 @@ class Allocator:
 
     def _hold(self, tx: Transaction, lease: Lease, now: float) -> float | None:
         """Move an active lease to held (or drop it when outside the pool)."""
-        address = int(lease.address)
-        if lease.user is not None:
-            tx.remember_affinity(lease.user, address, now)
-        if lease.address not in self.pool:
-            tx.delete(address)
-            return None
+        return self._hold_many(tx, [lease], now)
+
+    def _hold_many(self, tx: Transaction, leases: list[Lease], now: float) -> float | None:
         until = now + self.hold_seconds
-        tx.hold(address, until, now)
-        return until
+        inside = [lease.address in self.pool for lease in leases]
+        tx.remember_affinity_many([(lease.user, int(lease.address)) for lease in leases if lease.user], now)
+        tx.hold_many([int(lease.address) for lease, ok in zip(leases, inside, strict=True) if ok], until, now)
+        tx.delete_many([int(lease.address) for lease, ok in zip(leases, inside, strict=True) if not ok])
+        return None if len(leases) == 1 and not inside[0] else until
 
     def allocate(
         self,
@@ -224,20 +224,24 @@ class Allocator:
         now = self.clock()
         reclaimed: list[tuple[int, str, str]] = []
         with self.store.transaction() as tx:
-            for lease in tx.active_leases():
-                assert lease.session_id is not None
-                reason = None
-                if lease.boot_id != self.boot_id:
-                    reason = "lease of an earlier boot"
-                elif live is not None and lease.session_id not in live:
-                    reason = "session no longer exists"
-                if reason is not None:
-                    self._hold(tx, lease, now)
-                    reclaimed.append((lease.session_id, str(lease.address), reason))
+            stale = tx.release_other_boots(self.boot_id, self._bounds, now + self.hold_seconds, now)
+            reclaimed = [(sid, str(ipaddress.IPv4Address(a)), "lease of an earlier boot") for sid, a in stale]
+            if live is not None:
+                dead: list[Lease] = []
+                for sid in sorted(set(tx.active_session_ids()) - live):
+                    lease = tx.active_lease(sid)
+                    assert lease is not None
+                    dead.append(lease)
+                self._hold_many(tx, dead, now)
+                reclaimed += [
+                    (int(x.session_id or 0), str(x.address), "session no longer exists") for x in dead
+                ]
             purged = tx.purge_expired_holds(now)
-            out = tuple(lease for lease in tx.active_leases() if lease.address not in self.pool)
-        for sid, addr, reason in reclaimed:
+            out = tuple(tx.active_outside(self._bounds))
+        for sid, addr, reason in reclaimed[:20]:
             log.info("reclaimed %s from session %s: %s", addr, sid, reason)
+        if len(reclaimed) > 20:
+            log.info("reclaimed %d more leases (see 'vipctl leases --all')", len(reclaimed) - 20)
         for lease in out:
             log.warning(
                 "lease %s of session %s is outside the configured pool (%s); kept until the session ends",

@@ -7,6 +7,8 @@ on the intervals only, never on per-address sets, so a /8 costs the same as a /3
 
 from __future__ import annotations
 
+import bisect
+import functools
 import ipaddress
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
@@ -124,11 +126,17 @@ class Pool:
     def size(self) -> int:
         return sum(r.size for r in self.ranges)
 
+    @functools.cached_property
+    def _starts(self) -> tuple[list[int], list[int]]:
+        return [int(r.first) for r in self.ranges], [int(r.last) for r in self.ranges]
+
     def __contains__(self, address: object) -> bool:
         if not isinstance(address, ipaddress.IPv4Address):
             return False
-        # ranges are few; a linear scan over intervals beats building sets
-        return any(address in r for r in self.ranges)
+        firsts, lasts = self._starts
+        value = int(address)
+        i = bisect.bisect_right(firsts, value) - 1  # the last range starting at or below value
+        return i >= 0 and value <= lasts[i]
 
     def int_bounds(self) -> Sequence[tuple[int, int]]:
         """The ranges as ``(first, last)`` integers, for SQL interval queries."""

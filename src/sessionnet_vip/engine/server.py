@@ -167,6 +167,9 @@ class Service:
     metrics_port: int | None = None
     allowed: frozenset[int] = field(default_factory=allowed_uids)
     stop_event: threading.Event = field(default_factory=threading.Event)
+    #: set once the socket listens: tests and embedders wait on it
+    ready: threading.Event = field(default_factory=threading.Event)
+    metrics_server: Any = None
 
     def _reconcile_loop(self, interval: float) -> None:
         while not self.stop_event.wait(interval):
@@ -189,7 +192,7 @@ class Service:
         metrics = None
         try:
             if self.metrics_port is not None:
-                metrics = start_metrics(self.engine, self.metrics_port)
+                metrics = self.metrics_server = start_metrics(self.engine, self.metrics_port)
             if install_signals:
 
                 def _stop(signum: int, frame: FrameType | None) -> None:
@@ -197,7 +200,9 @@ class Service:
 
                 signal.signal(signal.SIGTERM, _stop)
                 signal.signal(signal.SIGINT, _stop)
-            threading.Thread(target=server.serve_forever, name="control", daemon=True).start()
+            threading.Thread(
+                target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="control", daemon=True
+            ).start()
             threading.Thread(
                 target=self._reconcile_loop,
                 args=(self.engine.config.reconcile_seconds,),
@@ -205,6 +210,7 @@ class Service:
                 daemon=True,
             ).start()
             log.info("engine serving on %s (pool %s)", self.socket_path, self.engine.config.pool)
+            self.ready.set()
             self.stop_event.wait()
         finally:
             server.shutdown()

@@ -53,6 +53,7 @@ _SCHEMA: Final = (
     )""",
     "CREATE UNIQUE INDEX leases_by_session ON leases(session_id) WHERE session_id IS NOT NULL",
     "CREATE INDEX leases_by_user ON leases(user, state) WHERE user IS NOT NULL",
+    "CREATE INDEX leases_by_hold ON leases(hold_until) WHERE state = 'held'",
     """CREATE TABLE affinity (
         user        TEXT PRIMARY KEY,
         address     INTEGER NOT NULL,
@@ -167,11 +168,20 @@ class Transaction:
         ).rowcount
 
     def first_free(self, bounds: Sequence[tuple[int, int]]) -> int | None:
-        """Lowest address of the intervals with no row, found by walking the occupied run
-        that starts at each interval's first address (index only; no per-address set)."""
+        """A free address of the intervals (interval math over the index; no per-address set).
+
+        Per interval, cheapest first: its first address; one past its highest leased address
+        (O(log n), the common case while a pool fills); else the end of the occupied run
+        that starts at the first address (a scan, only once the top of the range is taken).
+        """
         for lo, hi in bounds:
             if self._conn.execute("SELECT 1 FROM leases WHERE address = ?", (lo,)).fetchone() is None:
                 return lo
+            top = self._conn.execute(
+                "SELECT max(address) FROM leases WHERE address BETWEEN ? AND ?", (lo, hi)
+            ).fetchone()[0]
+            if top is not None and top < hi:
+                return int(top) + 1
             row = self._conn.execute(
                 "SELECT a.address + 1 FROM leases AS a WHERE a.address >= ? AND a.address < ? "
                 "AND NOT EXISTS (SELECT 1 FROM leases AS b WHERE b.address = a.address + 1) "
@@ -235,6 +245,63 @@ class Transaction:
         self._conn.execute(
             "INSERT INTO events (at, kind, session_id, user, message) VALUES (?, ?, ?, ?, ?)",
             (now, kind, session_id, user, message),
+        )
+
+    def release_other_boots(
+        self, boot_id: str, bounds: Sequence[tuple[int, int]], hold_until: float, now: float
+    ) -> list[tuple[int, int]]:
+        """Release every active lease of another boot in set-based SQL (held inside the pool,
+        dropped outside it, affinity kept); return their ``(session_id, address)``."""
+        clause, params = _ranges_clause(bounds)
+        stale = "state = 'active' AND boot_id != ?"
+        pairs = [
+            (int(r[0]), int(r[1]))
+            for r in self._conn.execute(
+                f"SELECT session_id, address FROM leases WHERE {stale} ORDER BY address", (boot_id,)
+            )
+        ]
+        if not pairs:
+            return pairs
+        self._conn.execute(
+            "INSERT INTO affinity (user, address, released_at) "
+            f"SELECT user, address, ? FROM leases WHERE {stale} AND user IS NOT NULL ORDER BY address "
+            "ON CONFLICT(user) DO UPDATE SET address = excluded.address, released_at = excluded.released_at",
+            (now, boot_id),
+        )
+        self._conn.execute(f"DELETE FROM leases WHERE {stale} AND NOT {clause}", [boot_id, *params])
+        self._conn.execute(
+            "UPDATE leases SET state = 'held', session_id = NULL, released_at = ?, updated_at = ?, "
+            f"hold_until = ? WHERE {stale}",
+            (now, now, hold_until, boot_id),
+        )
+        return pairs
+
+    def active_session_ids(self) -> list[int]:
+        return [int(r[0]) for r in self._conn.execute("SELECT session_id FROM leases WHERE state = 'active'")]
+
+    def active_outside(self, bounds: Sequence[tuple[int, int]]) -> list[Lease]:
+        clause, params = _ranges_clause(bounds)
+        rows = self._conn.execute(
+            f"SELECT {LEASE_COLUMNS} FROM leases WHERE state = 'active' AND NOT {clause} ORDER BY address",
+            params,
+        ).fetchall()
+        return [Lease.from_row(r) for r in rows]
+
+    def hold_many(self, addresses: Sequence[int], hold_until: float, now: float) -> None:
+        self._conn.executemany(
+            "UPDATE leases SET state = 'held', session_id = NULL, released_at = ?, updated_at = ?, "
+            "hold_until = ? WHERE address = ?",
+            [(now, now, hold_until, a) for a in addresses],
+        )
+
+    def delete_many(self, addresses: Sequence[int]) -> None:
+        self._conn.executemany("DELETE FROM leases WHERE address = ?", [(a,) for a in addresses])
+
+    def remember_affinity_many(self, pairs: Sequence[tuple[str, int]], now: float) -> None:
+        self._conn.executemany(
+            "INSERT INTO affinity (user, address, released_at) VALUES (?, ?, ?) "
+            "ON CONFLICT(user) DO UPDATE SET address = excluded.address, released_at = excluded.released_at",
+            [(u, a, now) for u, a in pairs],
         )
 
     def active_leases(self) -> list[Lease]:

@@ -1,0 +1,253 @@
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import stat
+import tempfile
+import threading
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sessionnet_vip.engine.allocator import EXHAUSTED_MESSAGE
+from sessionnet_vip.engine.config import parse_config
+from sessionnet_vip.engine.server import MAX_REQUEST, Service, prepare_socket_path, request
+from sessionnet_vip.engine.service import Engine
+from sessionnet_vip.engine.sessions import StaticSessions
+from sessionnet_vip.errors import VipError
+
+
+class Running:
+    def __init__(self, service: Service, thread: threading.Thread) -> None:
+        self.service = service
+        self.thread = thread
+        self.path = service.socket_path
+
+    def ask(self, req: Any) -> dict[str, Any]:
+        return request(self.path, req)
+
+    def raw(self, payload: bytes) -> list[dict[str, Any]]:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(10)
+            s.connect(str(self.path))
+            s.sendall(payload)
+            s.shutdown(socket.SHUT_WR)
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+        return [json.loads(line) for line in data.splitlines()]
+
+
+@contextlib.contextmanager
+def running_engine(state_dir: Path, socket_path: Path, metrics_port: int | None = None) -> Iterator[Running]:
+    config = parse_config(
+        {
+            "subnet": "198.51.100.0/24",
+            "pool": ["198.51.100.10-198.51.100.11"],
+            "state_dir": str(state_dir),
+            "control_socket": str(socket_path),
+            "processes": ["/opt/crm/bin/crm"],
+            "hold_seconds": 0,
+        }
+    )
+    engine = Engine.open(config, provider=StaticSessions.of({1, 2, 3, 4}))
+    service = Service(engine, config.control_socket, metrics_port=metrics_port)
+    thread = threading.Thread(target=service.run, kwargs={"install_signals": False}, daemon=True)
+    thread.start()
+    assert service.ready.wait(30), "engine did not start"
+    try:
+        yield Running(service, thread)
+    finally:
+        service.stop_event.set()
+        thread.join(30)
+        engine.close()
+    assert not config.control_socket.exists()  # removed on stop
+
+
+@pytest.fixture
+def engine_service(tmp_path: Path) -> Iterator[Running]:
+    with running_engine(tmp_path / "state", tmp_path / "run" / "ctl.sock") as running:
+        yield running
+
+
+def test_socket_is_root_only(engine_service: Running) -> None:
+    mode = stat.S_IMODE(engine_service.path.stat().st_mode)
+    assert mode == 0o600
+    assert stat.S_IMODE(engine_service.path.parent.stat().st_mode) == 0o700
+
+
+def test_allocate_release_status_leases(engine_service: Running) -> None:
+    ask = engine_service.ask
+    a = ask({"op": "allocate", "session": 1, "user": "alice", "uid": 1000, "pid": 4321})
+    assert a["ok"] and a["result"]["vip"] == "198.51.100.10" and a["result"]["loopback"] == "127.0.0.2"
+    ask({"op": "allocate", "session": 2})
+    full = ask({"op": "allocate", "session": 3})["result"]
+    assert full["vip"] is None and full["message"] == EXHAUSTED_MESSAGE
+    status = ask({"op": "status"})["result"]
+    assert (status["pool_size"], status["in_use"], status["free"], status["exhausted_events"]) == (2, 2, 0, 1)
+    leases = ask({"op": "leases"})["result"]
+    assert [(x["session_id"], x["user"], x["owner_uid"], x["owner_pid"]) for x in leases] == [
+        (1, "alice", 1000, 4321),
+        (2, None, None, None),
+    ]
+    assert ask({"op": "release", "session": 2})["result"]["released"] is True
+    exp = ask(
+        {
+            "op": "explain",
+            "session": 1,
+            "process": "/opt/crm/bin/crm",
+            "call": "bind",
+            "address": "0.0.0.0:9000",
+        }
+    )
+    assert exp["result"]["result"] == "198.51.100.10:9000"
+
+
+def test_reconcile_uses_the_provider(engine_service: Running) -> None:
+    ask = engine_service.ask
+    ask({"op": "allocate", "session": 7})  # not in the provider's live list {1, 2, 3, 4}
+    ask({"op": "allocate", "session": 2})
+    rec = ask({"op": "reconcile"})["result"]
+    assert [r["session_id"] for r in rec["reclaimed"]] == [7]
+    assert [x["session_id"] for x in ask({"op": "leases"})["result"]] == [2]
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b"this is not json\n", "not JSON"),
+        (b"[1, 2]\n", "JSON object"),
+        (b'{"op": "format_disk"}\n', "'op' is 'format_disk'"),
+        (b'{"op": "allocate"}\n', "'session' is missing"),
+        (b'{"op": "allocate", "session": "7; rm -rf /"}\n', "integer session ID"),
+        (b'{"op": "allocate", "session": -1}\n', "outside the virtual loopback scheme"),
+        (b'{"op": "allocate", "session": 16777215}\n', "outside the virtual loopback scheme"),
+        (b'{"op": "allocate", "session": 1, "admin": true}\n', "unknown field"),
+        (b'{"op": "allocate", "session": 1, "user": 5}\n', "user name"),
+        (b'{"op": "explain", "session": 1, "process": "/x", "call": "listen", "address": "x"}\n', "call"),
+        (b"\xff\xfe\n", "not JSON"),
+    ],
+)
+def test_malformed_requests_change_nothing(engine_service: Running, payload: bytes, message: str) -> None:
+    (reply,) = engine_service.raw(payload)
+    assert reply["ok"] is False and message in reply["error"]
+    assert engine_service.ask({"op": "leases", "all": True})["result"] == []
+
+
+def test_connection_survives_a_bad_line(engine_service: Running) -> None:
+    replies = engine_service.raw(b'garbage\n{"op": "allocate", "session": 4}\n')
+    assert [r["ok"] for r in replies] == [False, True]
+
+
+def test_oversized_request(engine_service: Running) -> None:
+    (reply,) = engine_service.raw(b"x" * (MAX_REQUEST + 10))
+    assert reply["ok"] is False and "longer than" in reply["error"]
+
+
+def test_metrics(tmp_path: Path) -> None:
+    with running_engine(tmp_path / "state", tmp_path / "ctl.sock", metrics_port=0) as running:
+        _check_metrics(running)
+
+
+def _check_metrics(engine_service: Running) -> None:
+    engine_service.ask({"op": "allocate", "session": 1})
+    engine_service.ask({"op": "allocate", "session": 2})
+    engine_service.ask({"op": "allocate", "session": 3})  # exhausted
+    server = engine_service.service.metrics_server
+    host, port = server.server_address[:2]
+    assert host == "127.0.0.1"
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    values = {
+        line.split()[0]: float(line.split()[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
+    assert values["sessionnet_vip_pool_size"] == 2
+    assert values["sessionnet_vip_leases_in_use"] == 2
+    assert values["sessionnet_vip_leases_held"] == 0
+    assert values["sessionnet_vip_pool_exhausted_total"] == 1
+
+
+def _as_nobody(path: Path) -> bytes:
+    """Fork a child that drops to uid/gid 65534 and asks the engine for an allocation.
+
+    The child touches nothing but raw sockets and pipes (the parent has threads)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(30)
+            s.connect(str(path))
+            s.sendall(b'{"op": "allocate", "session": 1}\n')
+            data = b""
+            while not data.endswith(b"\n") and (chunk := s.recv(65536)):
+                data += chunk
+            os.write(w, data)
+        except BaseException as exc:
+            os.write(w, f"child failed: {exc!r}".encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    data = b""
+    while chunk := os.read(r, 65536):
+        data += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    return data
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch a forked child to another uid")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_non_root_peer_is_refused(tmp_path: Path) -> None:
+    # a world-traversable directory and a 0666 socket: only SO_PEERCRED stands in the way
+    base = Path(tempfile.mkdtemp(prefix="vip-peer-"))
+    try:
+        base.chmod(0o755)
+        with running_engine(tmp_path / "state", base / "ctl.sock") as running:
+            running.path.chmod(0o666)
+            data = _as_nobody(running.path)
+            reply = json.loads(data)
+            assert reply["ok"] is False and "permission denied: uid 65534" in reply["error"]
+            assert running.ask({"op": "leases"})["result"] == []
+            # root itself is served on the same socket
+            assert running.ask({"op": "allocate", "session": 1})["ok"] is True
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_second_engine_on_the_same_socket_is_refused(engine_service: Running) -> None:
+    with pytest.raises(VipError, match="another engine"):
+        prepare_socket_path(engine_service.path)
+
+
+def test_regular_file_at_socket_path_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "ctl.sock"
+    path.write_text("precious")
+    with pytest.raises(VipError, match="not a socket"):
+        prepare_socket_path(path)
+    assert path.read_text() == "precious"
+
+
+def test_stale_socket_is_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "ctl.sock"
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(str(path))
+    s.close()  # bound, never listening: stale
+    prepare_socket_path(path)
+    assert not path.exists()
+
+
+def test_client_without_engine(tmp_path: Path) -> None:
+    with pytest.raises(VipError, match="cannot reach the engine"):
+        request(tmp_path / "none.sock", {"op": "status"})
