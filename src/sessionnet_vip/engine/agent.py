@@ -30,7 +30,7 @@ from typing import Any, Final, cast
 
 from sessionnet_vip.engine.allocator import ReconcileReport, session_id_of
 from sessionnet_vip.engine.config import EngineConfig
-from sessionnet_vip.engine.linux.assigner import Assigner
+from sessionnet_vip.engine.linux.assigner import Assigner, AssignError
 from sessionnet_vip.engine.linux.cgroups import find_cgroup2
 from sessionnet_vip.engine.linux.dataplane import DataPlane, Probe, SessionOptions
 from sessionnet_vip.engine.linux.procexe import ProcessList, process_exe
@@ -172,6 +172,7 @@ class AgentEngine(Engine):
     plane_reason: str = "the data plane was not started"
     assigner: Assigner | None = None
     assigned: dict[str, str] = field(default_factory=dict)
+    unassigned: dict[str, str] = field(default_factory=dict)
     followed: set[int] = field(default_factory=set)
     list_warnings: list[str] = field(default_factory=list)
     hostname: str | None = None
@@ -220,18 +221,37 @@ class AgentEngine(Engine):
         root = plane.load(parent)
         try:
             if assign:
-                assigner = Assigner()
-                self.assigned = assigner.assign(list(self.config.pool.addresses()))
-                self.assigner = assigner
+                self.assigner = Assigner()
+                self._assign(self.assigner)
         except BaseException:
+            if self.assigner is not None:
+                self.assigner.release()
+                self.assigner = None
             plane.close()
             raise
         self.plane = plane
         self.plane_reason = f"programs attached to {root}"
-        log.info("data plane active: %s; %d pool address(es) assigned", root, len(self.assigned))
+        log.info(
+            "data plane active: %s; %d pool address(es) assigned, %d not",
+            root,
+            len(self.assigned),
+            len(self.unassigned),
+        )
         for lease in self.store.leases(include_held=False):
             if lease.session_id is not None and lease.address in self.config.pool:
                 self._ensure_session(lease.session_id, lease.address)
+
+    def _assign(self, assigner: Assigner) -> None:
+        """Assign each pool address. One on another interface is fatal; one that no interface's
+        subnet holds is fatal only with ``enabled: true`` (else reported in ``status``)."""
+        for address in self.config.pool.addresses():
+            try:
+                self.assigned.update(assigner.assign([address]))
+            except AssignError as exc:
+                if "already on interface" in str(exc) or self.config.data_plane.enabled == "required":
+                    raise
+                self.unassigned[str(address)] = str(exc)
+                log.warning("%s", exc)
 
     def stop_agent(self) -> None:
         """Stop watching, remove the sessions (processes are evacuated), detach, unassign."""
@@ -431,6 +451,7 @@ class AgentEngine(Engine):
                 "sessions": 0 if plane is None else len(plane.sessions),
                 "translated_processes": 0 if plane is None else len(plane.translated_pids()),
                 "assigned_addresses": dict(self.assigned),
+                "unassigned_addresses": dict(self.unassigned),
                 "names": "hosts file per session (vipctl run)" if self.config.data_plane.names else "off",
                 "process_list_warnings": list(self.list_warnings),
             }
