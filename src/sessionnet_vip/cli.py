@@ -11,6 +11,7 @@ import importlib
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from sessionnet_vip import __version__
@@ -23,7 +24,11 @@ from sessionnet_vip.addressing import (
 from sessionnet_vip.errors import VipError
 
 #: Modules that add sub-commands (each has ``register(subparsers)``).
-COMMAND_MODULES: tuple[str, ...] = ("sessionnet_vip.engine.cli", "sessionnet_vip.planning_cli")
+COMMAND_MODULES: tuple[str, ...] = (
+    "sessionnet_vip.engine.cli",
+    "sessionnet_vip.engine.agentcli",
+    "sessionnet_vip.planning_cli",
+)
 
 
 def emit(args: argparse.Namespace, data: Any, text: str) -> None:
@@ -60,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--socket",
+        dest="global_socket",
+        metavar="PATH",
+        type=Path,
+        help="control socket of a running engine (for commands that talk to one)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -82,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "global_socket", None) is not None:
+        if not hasattr(args, "socket"):
+            parser.error(f"'{args.command}' does not talk to an engine; leave out --socket")
+        if args.socket is None:
+            args.socket = args.global_socket
     try:
         code: int = args.func(args)
     except VipError as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     config = load_config(args.config)
+    if sys.platform.startswith("linux"):  # part 2 hook: the session agent with the kernel data plane
+        from sessionnet_vip.engine.agent import serve
+
+        return serve(config)
     engine = Engine.open(config)
     try:
         return Service(engine, config.control_socket, config.metrics_port).run()

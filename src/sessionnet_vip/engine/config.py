@@ -9,12 +9,13 @@ from __future__ import annotations
 import ipaddress
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 import yaml
 
+from sessionnet_vip.engine.agentconfig import DataPlaneSettings, parse_data_plane
 from sessionnet_vip.engine.policy import Platform, Policy
 from sessionnet_vip.engine.pool import Pool
 from sessionnet_vip.errors import VipError
@@ -38,6 +39,7 @@ KNOWN_KEYS: Final = frozenset(
         "metrics_port",
         "session_provider",
         "reconcile_seconds",
+        "data_plane",  # part 2 hook: engine/agentconfig.py
     }
 )
 
@@ -63,6 +65,7 @@ class EngineConfig:
     session_provider: str = "auto"
     reconcile_seconds: float = 60.0
     source: str = "<config>"
+    data_plane: DataPlaneSettings = field(default_factory=DataPlaneSettings)  # part 2 hook
 
     @property
     def store_path(self) -> Path:
@@ -82,6 +85,7 @@ class EngineConfig:
             "metrics_port": self.metrics_port,
             "session_provider": self.session_provider,
             "reconcile_seconds": self.reconcile_seconds,
+            "data_plane": self.data_plane.to_json(),
         }
 
 
@@ -189,6 +193,7 @@ def _parse(data: object, source: str, base_dir: Path | None, platform: Platform)
             session_provider=str(provider),
             reconcile_seconds=_number(data, "reconcile_seconds", 60.0, 1),
             source=source,
+            data_plane=parse_data_plane(data.get("data_plane")),
         )
     except VipError as exc:
         raise ConfigError(f"{source}: {exc}") from None

@@ -1,0 +1,177 @@
+"""``vipctl`` sub-commands of the session agent: run, logon, logoff, sessions, supervise."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from sessionnet_vip.cli import add_json_flag, emit
+from sessionnet_vip.engine.allocator import session_id_of
+from sessionnet_vip.engine.config import DEFAULT_CONTROL_SOCKET, load_config
+from sessionnet_vip.engine.server import request
+from sessionnet_vip.errors import VipError
+
+
+def _target(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--socket", metavar="PATH", type=Path, help="control socket of a running engine")
+    p.add_argument("--config", metavar="FILE", type=Path, help="engine config (its control_socket is used)")
+    add_json_flag(p)
+
+
+def _socket(args: argparse.Namespace) -> Path:
+    if args.socket is not None:
+        return Path(args.socket)
+    if args.config is not None:
+        return load_config(args.config).control_socket
+    return DEFAULT_CONTROL_SOCKET
+
+
+def _call(args: argparse.Namespace, req: dict[str, Any]) -> Any:
+    reply = request(_socket(args), req)
+    if not reply.get("ok"):
+        raise VipError(str(reply.get("error", "the engine refused the request")))
+    return reply["result"]
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from sessionnet_vip.engine.runner import run_in_session
+
+    argv = list(args.command)
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+
+    def report(placed: dict[str, Any]) -> None:
+        if getattr(args, "json", False):
+            print(json.dumps(placed, sort_keys=True), file=sys.stderr, flush=True)
+        elif args.verbose:
+            how = "translated" if placed["translated"] else "not translated"
+            print(
+                f"vipctl run: session {placed['session_id']} (vip {placed['vip'] or 'none'}, loopback "
+                f"{placed['loopback']}): pid {placed['pid']} {placed['exe']} {how}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    return run_in_session(
+        _socket(args), session_id_of(args.session), argv, user=args.user, uid=args.uid, report=report
+    )
+
+
+def _cmd_logon(args: argparse.Namespace) -> int:
+    req: dict[str, Any] = {"op": "logon", "session": session_id_of(args.session)}
+    for key in ("user", "uid", "pid"):
+        if getattr(args, key) is not None:
+            req[key] = getattr(args, key)
+    res = _call(args, req)
+    plane = "in the data plane" if res.get("data_plane", {}).get("active") else "allocator only"
+    emit(
+        args,
+        res,
+        f"session {res['session_id']}: vip {res['vip'] or 'none'}, loopback {res['loopback']} ({plane})",
+    )
+    return 0
+
+
+def _cmd_logoff(args: argparse.Namespace) -> int:
+    res = _call(args, {"op": "logoff", "session": session_id_of(args.session)})
+    moved = f"; {len(res['evacuated'])} process(es) left the session untranslated" if res["evacuated"] else ""
+    emit(
+        args,
+        res,
+        f"session {res['session_id']}: logged off (released {res['address'] or 'no address'}){moved}",
+    )
+    return 0
+
+
+def _cmd_sessions(args: argparse.Namespace) -> int:
+    rows = _call(args, {"op": "sessions"})
+    text = [f"{'SESSION':>7} {'VIP':<16} {'LOOPBACK':<16} TRANSLATED PIDS"]
+    text += [
+        f"{r['session_id']:>7} {r['vip'] or '-':<16} {r['loopback']:<16} "
+        f"{' '.join(map(str, r['translated_pids'])) or '-'}"
+        + ("" if r["cgroup_present"] else " (cgroup vanished)")
+        for r in rows
+    ]
+    emit(args, rows, "\n".join(text) if rows else "(no sessions in the data plane)")
+    return 0
+
+
+def _cmd_supervise(args: argparse.Namespace) -> int:
+    from sessionnet_vip.engine import supervise
+
+    pidfile = Path(args.pidfile)
+    if args.action == "stop":
+        was = supervise.stop(pidfile, args.timeout)
+        emit(args, {"changed": was}, "stopped" if was else "not running")
+        return 0
+    if args.action == "check":
+        pid = supervise.read_pid(pidfile)
+        emit(args, {"running": pid is not None, "pid": pid}, f"running (pid {pid})" if pid else "not running")
+        return 0 if pid is not None else 3
+    argv = list(args.command)
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    pid = supervise.start(argv, pidfile, args.log, timeout=args.timeout)
+    emit(
+        args,
+        {"changed": pid != 0, "pid": pid or supervise.read_pid(pidfile)},
+        f"started (pid {pid})" if pid else "already running",
+    )
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = sub.add_parser(
+        "run",
+        help="start a command in a session (allocating for it if needed), translated if listed",
+        description="Start CMD in session N through the engine: it allocates for N if needed, places the "
+        "process in the session's cgroup right after execve, and translates it if its executable "
+        "(/proc/PID/exe) is on the process list. The exit status is CMD's.",
+    )
+    run.add_argument("--session", required=True, metavar="N")
+    run.add_argument("--user", metavar="U", help="user of the session (address affinity)")
+    run.add_argument("--uid", type=int, metavar="N", help="uid of the session owner")
+    run.add_argument("-v", "--verbose", action="store_true", help="say on stderr how the command was placed")
+    run.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARG ...]")
+    _target(run)
+    run.set_defaults(func=_cmd_run)
+
+    logon = sub.add_parser("logon", help="start a session: allocate and add it to the data plane")
+    logon.add_argument("session", metavar="SESSION")
+    logon.add_argument("--user", metavar="U")
+    logon.add_argument("--uid", type=int, metavar="N")
+    logon.add_argument("--pid", type=int, metavar="N")
+    _target(logon)
+    logon.set_defaults(func=_cmd_logon)
+
+    logoff = sub.add_parser(
+        "logoff", help="end a session: release its address, remove it from the data plane"
+    )
+    logoff.add_argument("session", metavar="SESSION")
+    _target(logoff)
+    logoff.set_defaults(func=_cmd_logoff)
+
+    sessions = sub.add_parser("sessions", help="sessions in the data plane and their translated processes")
+    _target(sessions)
+    sessions.set_defaults(func=_cmd_sessions)
+
+    sup = sub.add_parser(
+        "supervise",
+        help="run a command (the engine) in the background and restart it (hosts without systemd)",
+    )
+    action = sup.add_mutually_exclusive_group(required=True)
+    for name, text in (
+        ("start", "start CMD in the background"),
+        ("stop", "stop it"),
+        ("check", "exit 0 if running"),
+    ):
+        action.add_argument(f"--{name}", dest="action", action="store_const", const=name, help=text)
+    sup.add_argument("--pidfile", required=True, type=Path)
+    sup.add_argument("--log", type=Path, help="append the command's output here")
+    sup.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for a stop")
+    sup.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARG ...]")
+    add_json_flag(sup)
+    sup.set_defaults(func=_cmd_supervise)

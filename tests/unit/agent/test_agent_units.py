@@ -1,0 +1,213 @@
+"""The agent in-process: config, hosts files, command resolution, logind following, cgroups."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sessionnet_vip.engine.agent import AgentEngine, LogindFollower, decide_exe, read_logind_sessions
+from sessionnet_vip.engine.agentconfig import parse_data_plane
+from sessionnet_vip.engine.config import parse_config
+from sessionnet_vip.engine.names import render_hosts
+from sessionnet_vip.engine.policy import Mode, Policy
+from sessionnet_vip.engine.runner import resolve_command
+from sessionnet_vip.errors import VipError
+
+from .conftest import PYTHON
+
+LOOP = ipaddress.IPv4Address("127.0.0.4")
+VIP = ipaddress.IPv4Address("192.0.2.11")
+
+
+def _config(tmp_path: Path, **extra: object) -> dict[str, object]:
+    return {
+        "pool": ["192.0.2.11-192.0.2.12"],
+        "state_dir": str(tmp_path / "s"),
+        "control_socket": str(tmp_path / "s" / "c.sock"),
+        **extra,
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"enabled": "yes"}, "'data_plane.enabled' is 'yes'; use auto, true or false"),
+        ({"nope": 1}, "'data_plane' has unknown key(s) nope"),
+        ({"root_name": "a/b"}, "'data_plane.root_name' is 'a/b'"),
+        ({"cgroup_parent": "rel"}, "'data_plane.cgroup_parent' is 'rel'; give an absolute path"),
+        ({"watch_seconds": 0}, "'data_plane.watch_seconds' is 0"),
+        ({"assign_addresses": "no"}, "'data_plane.assign_addresses' is 'no'; give true or false"),
+        ([], "'data_plane' is []; give a mapping"),
+    ],
+)
+def test_bad_data_plane_settings_name_the_key(value: object, message: str) -> None:
+    with pytest.raises(
+        VipError,
+        match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[").replace("]", r"\]"),
+    ):
+        parse_data_plane(value)
+
+
+def test_data_plane_settings_round_trip(tmp_path: Path) -> None:
+    cfg = parse_config(_config(tmp_path, data_plane={"enabled": False, "assign_addresses": False}))
+    assert cfg.data_plane.enabled == "off" and cfg.data_plane.assign_addresses is False
+    assert cfg.to_json()["data_plane"]["enabled"] is False
+    assert parse_config(_config(tmp_path)).data_plane.enabled == "auto"
+
+
+@given(
+    sid=st.integers(min_value=1, max_value=60000),
+    extra=st.lists(st.from_regex(r"[a-z][a-z0-9-]{0,10}", fullmatch=True), max_size=4),
+)
+def test_hosts_file_maps_local_names_to_the_session(sid: int, extra: list[str]) -> None:
+    base = "127.0.0.1 localhost myhost\n::1 localhost ip6-localhost\n10.0.0.5 db " + " ".join(extra) + "\n"
+    text = render_hosts(base, sid, LOOP, VIP, ("myhost.example", "myhost"))
+    entries: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        fields = line.split("#", 1)[0].split()
+        for name in fields[1:]:
+            entries.setdefault(name, []).append(fields[0])
+    assert entries["localhost"] == [str(LOOP)]
+    assert entries["myhost"] == [str(VIP)] and entries["myhost.example"] == [str(VIP)]
+    assert entries["ip6-localhost"] == ["::1"] and "10.0.0.5" in entries["db"]
+
+
+def test_hosts_file_without_vip_keeps_the_host_name() -> None:
+    text = render_hosts("127.0.1.1 myhost\n", 3, LOOP, None, ("myhost",))
+    assert "127.0.1.1 myhost" in text and f"{LOOP}\tlocalhost" in text
+
+
+def test_resolve_command_follows_symlinks_and_shebangs(tmp_path: Path) -> None:
+    link = tmp_path / "py"
+    link.symlink_to(PYTHON)
+    assert resolve_command(str(link)) == Path(PYTHON)
+    script = tmp_path / "tool"
+    script.write_text(f"#!{link} -u\nprint(1)\n")
+    script.chmod(0o755)
+    assert resolve_command(str(script)) == Path(PYTHON)
+    assert resolve_command("tool", path=str(tmp_path)) == Path(PYTHON)
+    with pytest.raises(VipError, match="was not found"):
+        resolve_command("no-such-program-here", path=str(tmp_path))
+
+
+def test_decide_matches_a_symlinked_entry_by_its_real_path(tmp_path: Path) -> None:
+    link = tmp_path / "python-link"
+    link.symlink_to(PYTHON)
+    policy = Policy.build([str(link)])
+    assert decide_exe(policy, Path(PYTHON)) == (Mode.VIRTUAL_IP, str(link))
+    assert decide_exe(policy, Path("/bin/sh"))[0] is Mode.NONE
+
+
+def test_logind_state_files_are_parsed(tmp_path: Path) -> None:
+    (tmp_path / "5").write_text("UID=1000\nUSER=alice\nLEADER=4242\nSTATE=active\n")
+    (tmp_path / "6").write_text("UID=1001\nUSER=bob\nSTATE=closing\n")
+    (tmp_path / "c1").write_text("USER=gdm\n")
+    found = read_logind_sessions(tmp_path)
+    assert found is not None and set(found) == {5, 6}
+    assert found[5].user == "alice" and found[5].uid == 1000 and found[5].leader == 4242
+    assert LogindFollower(tmp_path).live_sessions() == frozenset({5})
+    assert read_logind_sessions(tmp_path / "missing") is None
+
+
+def _agent(tmp_path: Path, **extra: object) -> AgentEngine:
+    cfg = parse_config(_config(tmp_path, **extra))
+    return AgentEngine.open_agent(cfg, durable=False)
+
+
+def test_logind_sessions_are_followed_allocator_only(tmp_path: Path) -> None:
+    sessions = tmp_path / "logind"
+    sessions.mkdir()
+    engine = _agent(
+        tmp_path,
+        session_provider="logind",
+        hold_seconds=0,
+        data_plane={"enabled": False, "logind_sessions_dir": str(sessions)},
+    )
+    try:
+        engine.start_agent(watch=False)
+        assert engine.provider.name == "logind"
+        (sessions / "5").write_text("UID=1000\nUSER=alice\nLEADER=1\nSTATE=active\n")
+        assert engine.follow_logind() == ([5], [])
+        lease = engine.store.lease_of(5)
+        assert lease is not None and lease.user == "alice" and str(lease.address) == "192.0.2.11"
+        (sessions / "5").write_text("UID=1000\nUSER=alice\nSTATE=closing\n")
+        assert engine.follow_logind() == ([], [5])
+        assert engine.status()["in_use"] == 0
+        assert engine.status()["data_plane"]["active"] is False
+    finally:
+        engine.stop_agent()
+        engine.close()
+
+
+def test_missing_process_list_entry_is_a_warning(tmp_path: Path) -> None:
+    engine = _agent(tmp_path, processes=["/opt/nowhere/bin/app"], data_plane={"enabled": False})
+    try:
+        engine.start_agent(watch=False)
+        warnings = engine.status()["data_plane"]["process_list_warnings"]
+        assert any("/opt/nowhere/bin/app does not exist on disk" in w for w in warnings)
+    finally:
+        engine.stop_agent()
+        engine.close()
+
+
+def test_required_data_plane_refuses_to_start_without_it(tmp_path: Path) -> None:
+    engine = _agent(tmp_path, data_plane={"enabled": True, "cgroup_parent": str(tmp_path)})
+    try:
+        with pytest.raises(VipError, match="'data_plane.enabled' is true but the data plane cannot run"):
+            engine.start_agent(watch=False)
+    finally:
+        engine.close()
+
+
+def test_vanished_session_cgroup_is_recreated(kernel_ready: None, tmp_path: Path) -> None:
+    engine = _agent(
+        tmp_path,
+        processes=[PYTHON],
+        data_plane={"assign_addresses": False, "root_name": f"snv-unit-{os.getpid()}"},
+    )
+    try:
+        engine.start_agent(watch=False)
+        res = engine.request({"op": "logon", "session": 9})
+        assert res["ok"], res
+        cgroup = Path(res["result"]["data_plane"]["cgroup"])
+        (cgroup / "vip").rmdir()
+        cgroup.rmdir()
+        assert engine.request({"op": "sessions"})["result"][0]["cgroup_present"] is False
+        assert engine.check_cgroups() == [9]
+        assert (cgroup / "vip").is_dir()
+        proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+        try:
+            placed = engine.request({"op": "attach", "session": 9, "pid": proc.pid})
+            assert placed["ok"] and placed["result"]["translated"] is True
+            assert str(proc.pid) in (cgroup / "vip" / "cgroup.procs").read_text().split()
+        finally:
+            proc.communicate(b"")
+        assert engine.plane is not None and proc.pid in engine.plane.prune()
+    finally:
+        engine.stop_agent()
+        engine.close()
+
+
+def test_pool_outside_every_subnet_is_reported_not_fatal(kernel_ready: None, tmp_path: Path) -> None:
+    from sessionnet_vip.engine.linux import Assigner
+
+    pool_net = ipaddress.IPv4Network("192.0.2.0/24")
+    if any(a.interface_network.network.overlaps(pool_net) for a in Assigner().addresses()):
+        pytest.skip("a host interface holds 192.0.2.0/24; this test must not add addresses to it")
+    engine = _agent(tmp_path, data_plane={"root_name": f"snv-unit-a-{os.getpid()}"})
+    try:
+        engine.start_agent(watch=False)
+        dp = engine.status()["data_plane"]
+        assert dp["active"] is True and dp["assigned_addresses"] == {}
+        assert set(dp["unassigned_addresses"]) == {"192.0.2.11", "192.0.2.12"}
+        assert all("no interface has a subnet holding" in v for v in dp["unassigned_addresses"].values())
+    finally:
+        engine.stop_agent()
+        engine.close()
