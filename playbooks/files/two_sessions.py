@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Demo and Molecule verify helper: two sessions started with ``vipctl run`` each bind 0.0.0.0:PORT.
 
 Both servers hold their sockets at the same time (each waits on stdin until both reported),
