@@ -198,15 +198,27 @@ def test_vanished_session_cgroup_is_recreated(kernel_ready: None, tmp_path: Path
 def test_pool_outside_every_subnet_is_reported_not_fatal(kernel_ready: None, tmp_path: Path) -> None:
     from sessionnet_vip.engine.linux import Assigner
 
-    pool_net = ipaddress.IPv4Network("192.0.2.0/24")
-    if any(a.interface_network.network.overlaps(pool_net) for a in Assigner().addresses()):
-        pytest.skip("a host interface holds 192.0.2.0/24; this test must not add addresses to it")
-    engine = _agent(tmp_path, data_plane={"root_name": f"snv-unit-a-{os.getpid()}"})
+    # A documentation range (RFC 5737) that no interface of this machine holds, so that the
+    # engine must report the pool as unassigned (and this test never adds host addresses).
+    held = [a.interface_network.network for a in Assigner().addresses()]
+    free = [
+        net
+        for net in map(ipaddress.IPv4Network, ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"))
+        if not any(h.overlaps(net) for h in held)
+    ]
+    if not free:
+        pytest.skip(
+            "every RFC 5737 range is held by a host interface; this test must not add addresses to them"
+        )
+    first, second = str(free[0].network_address + 11), str(free[0].network_address + 12)
+    engine = _agent(
+        tmp_path, pool=[f"{first}-{second}"], data_plane={"root_name": f"snv-unit-a-{os.getpid()}"}
+    )
     try:
         engine.start_agent(watch=False)
         dp = engine.status()["data_plane"]
         assert dp["active"] is True and dp["assigned_addresses"] == {}
-        assert set(dp["unassigned_addresses"]) == {"192.0.2.11", "192.0.2.12"}
+        assert set(dp["unassigned_addresses"]) == {first, second}
         assert all("no interface has a subnet holding" in v for v in dp["unassigned_addresses"].values())
     finally:
         engine.stop_agent()
