@@ -26,15 +26,26 @@ $script:SnKinds = @{
     binary = [Microsoft.Win32.RegistryValueKind]::Binary
 }
 
+Function Split-SnRegistryPath {
+    <# 'HKLM:\Sub\Path' -> @{ Hive = [RegistryHive]; SubPath = 'Sub\Path' } ('' for the hive itself); opens nothing. #>
+    param([Parameter(Mandatory = $true)][String]$Path)
+
+    if ($Path -notmatch '^(?<hive>HKLM|HKU|HKCR|HKCC|HKCU):?(\\(?<sub>.*))?$') {
+        throw "'$Path' is not a registry path like 'HKLM:\SOFTWARE\Vendor' (it must start with HKLM:, HKU:, HKCR:, HKCC: or HKCU:)"
+    }
+    @{
+        Hive = $script:SnHives[$Matches.hive.ToUpperInvariant()]
+        SubPath = "$($Matches.sub)".Trim('\')
+    }
+}
+
 Function Open-SnRegistryBaseKey {
     <# Returns @{ Base = <hive root in the view>; SubPath = 'Sub\Path' } for 'HKLM:\Sub\Path'. #>
     param([Parameter(Mandatory = $true)][String]$Path, [String]$View = '64')
 
-    if ($Path -notmatch '^(?<hive>HKLM|HKU|HKCR|HKCC|HKCU):?(\\(?<sub>.*))?$') {
-        throw "'$Path' is not a registry path like 'HKLM:\SOFTWARE\Vendor'"
-    }
-    $hive = $script:SnHives[$Matches.hive.ToUpperInvariant()]
-    $sub = "$($Matches.sub)".Trim('\')
+    $split = Split-SnRegistryPath -Path $Path
+    $hive = $split.Hive
+    $sub = $split.SubPath
     $registryView = switch ($View) {
         '64' { [Microsoft.Win32.RegistryView]::Registry64 }
         '32' { [Microsoft.Win32.RegistryView]::Registry32 }
@@ -235,5 +246,5 @@ Function Read-SnRegistryKey {
     @{ path = $Path; view = $View; exists = ($null -ne $key); values = $values; subkeys = $subkeys }
 }
 
-Export-ModuleMember -Function Open-SnRegistryBaseKey, Get-SnRegistryValue, Get-SnRegistryItem, ConvertFrom-SnWireData, `
+Export-ModuleMember -Function Split-SnRegistryPath, Open-SnRegistryBaseKey, Get-SnRegistryValue, Get-SnRegistryItem, ConvertFrom-SnWireData, `
     ConvertTo-SnWireData, Test-SnWireDataEqual, Get-SnRegistryKind, Read-SnRegistryKey

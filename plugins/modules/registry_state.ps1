@@ -55,9 +55,7 @@ for ($i = 0; $i -lt $valueItems.Count; $i++) {
     $label = "values[$i] ($($item.path) '$($item.name)', view $($item.view))"
     $plan = @{ item = $item; label = $label; kind = $null; data = $null; wire = $null }
     try {
-        if ($item.path -notmatch '^(HKLM|HKU|HKCR|HKCC|HKCU):?(\\|$)') {
-            throw "path must start with HKLM:, HKU:, HKCR:, HKCC: or HKCU:"
-        }
+        $null = Split-SnRegistryPath -Path $item.path
         if ($item.state -eq 'present') {
             if (-not $item.type) {
                 throw "type is required when state is present"
@@ -73,7 +71,13 @@ for ($i = 0; $i -lt $valueItems.Count; $i++) {
     $plans.Add($plan)
 }
 for ($i = 0; $i -lt $keyItems.Count; $i++) {
-    if ($keyItems[$i].path -notmatch '^(HKLM|HKU|HKCR|HKCC|HKCU):?\\[^\\]') {
+    try {
+        $split = Split-SnRegistryPath -Path $keyItems[$i].path
+    }
+    catch {
+        $module.FailJson("keys_absent[$i] ($($keyItems[$i].path)): $($_.Exception.Message)", $_)
+    }
+    if (-not $split.SubPath) {
         $module.FailJson("keys_absent[$i] ($($keyItems[$i].path)): refusing to remove a whole hive; name a key below it")
     }
 }
