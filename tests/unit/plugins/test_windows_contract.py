@@ -201,3 +201,49 @@ def test_ps_result_keys_are_the_simulator_twins(module: str, tmp_path: pathlib.P
     written = {key for text in texts for key in _HASHTABLE_KEY.findall(text)}
     missing = _nested_keys(list(twin.values())) - written
     assert not missing, f"{module}.ps1 never writes keys the twin returns: {sorted(missing)}"
+
+
+# Calls that change the host. Each must sit inside a block opened by a check-mode guard
+# (``if (-not $module.CheckMode)`` / ``if ($changed -and -not $checkMode)`` ...).
+_WRITES = re.compile(
+    r"\b(New-Item|Set-ItemProperty|Remove-Item|New-NetIPAddress|Set-NetIPAddress|Remove-NetIPAddress"
+    r"|Add-DhcpServerv4\w+|Remove-DhcpServerv4\w+|Set-DhcpServerv4\w+)\b"
+    r"|\.(SetValue|DeleteValue|DeleteSubKeyTree|DeleteSubKey|CreateSubKey|Save)\("
+)
+_GUARD = re.compile(r"(?i)-not\s+\$(module\.CheckMode|checkMode)\b")
+
+
+def _enclosing_openers(lines: list[str], index: int) -> list[str]:
+    """The lines that open the blocks enclosing ``lines[index]`` (by indentation, innermost first)."""
+    depth = len(lines[index]) - len(lines[index].lstrip())
+    found = []
+    for line in reversed(lines[:index]):
+        stripped = line.lstrip()
+        indent = len(line) - len(stripped)
+        if stripped and not stripped.startswith("#") and indent < depth:
+            found.append(stripped)
+            depth = indent
+    return found
+
+
+def unguarded_writes(source: str) -> list[str]:
+    lines = source.splitlines()
+    return [
+        f"line {i + 1}: {line.strip()}"
+        for i, line in enumerate(lines)
+        if _WRITES.search(line) and not line.lstrip().startswith("#")
+        if not any(_GUARD.search(opener) for opener in _enclosing_openers(lines, i))
+    ]
+
+
+def test_write_guard_check_sees_a_guard_and_its_absence() -> None:
+    guarded = "if (-not $module.CheckMode) {\n    try {\n        $k.SetValue('a', 1)\n    }\n}\n"
+    assert unguarded_writes(guarded) == []
+    bare = "if ($changed) {\n    $k.SetValue('a', 1)\n}\n"
+    assert unguarded_writes(bare) == ["line 2: $k.SetValue('a', 1)"]
+
+
+@pytest.mark.parametrize("module", PS_MODULES)
+def test_every_write_is_guarded_by_check_mode(module: str) -> None:
+    source = _source(module)
+    assert unguarded_writes(source) == [], f"{module}.ps1 writes outside a check-mode guard"
