@@ -100,7 +100,11 @@ $replaced = @()
 if ($null -ne $old) {
     $oldStart = ConvertTo-SnNumber $old.start
     $oldEnd = ConvertTo-SnNumber $old.end
-    $replaced = @($before | Where-Object { (ConvertTo-SnNumber $_.start) -eq $oldStart -and (ConvertTo-SnNumber $_.end) -eq $oldEnd })
+    # The controller never sends replaces equal to start-end; were it sent, removing it would
+    # lose the very range this ensures, so an exact match is never a replaced one.
+    $replaced = @($before | Where-Object {
+            (ConvertTo-SnNumber $_.start) -eq $oldStart -and (ConvertTo-SnNumber $_.end) -eq $oldEnd -and $exact -notcontains $_
+        })
 }
 $overlaps = @($before | Where-Object {
         (ConvertTo-SnNumber $_.start) -le $end -and $start -le (ConvertTo-SnNumber $_.end) -and
