@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from sessionnet_vip.errors import VipError
-from sessionnet_vip.windows import citrix_site_sim, sim_network
+from sessionnet_vip.windows import citrix, citrix_site_sim, rds, sim_network
 from sessionnet_vip.windows import registry as reg
 from sessionnet_vip.windows.profiles import DEFAULT_PROFILE, PROFILES, SERVER_2019_BUILD
 
@@ -37,11 +37,10 @@ DEFAULT_ADAPTERS: Final = ({"name": "Ethernet", "mac": "00-15-5D-00-00-10", "ipv
 
 #: The Winsock catalog entry Microsoft has removed for RD IP Virtualization on Server 2019+
 #: (support article "remote-desktop-ip-virtualization"; seeded so the fix has something to do).
-LSP_CATALOG_KEY: Final = r"HKLM:\SYSTEM\CurrentControlSet\Services\WinSock2\Parameters\AppId_Catalog\2C69D9F1"
-CITRIX_VDA_KEY: Final = r"HKLM:\SOFTWARE\Citrix\VirtualDesktopAgent"
-CITRIX_UNINSTALL_KEY: Final = (
-    r"HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall\Citrix Virtual Desktop Agent"
-)
+#: The key paths are defined once, in :mod:`rds` and :mod:`citrix`; these names are aliases.
+LSP_CATALOG_KEY: Final = rds.LSP_CATALOG_KEY
+CITRIX_VDA_KEY: Final = citrix.VDA_KEY
+CITRIX_UNINSTALL_KEY: Final = citrix.VDA_UNINSTALL_KEY
 SIMULATED_VDA_VERSION: Final = "2402.0.100.629"
 
 
