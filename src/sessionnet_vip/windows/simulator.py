@@ -221,6 +221,11 @@ class _Registry:
         }
 
 
+def _view_option() -> dict[str, Any]:
+    """The ``view`` option every registry path of a simulated module takes (a fresh copy each time)."""
+    return {"type": "str", "default": "64", "choices": ["64", "32"]}
+
+
 #: Options of each simulated module, written like an Ansible argument spec. CI checks that
 #: these equal the options documented in plugins/modules/<module>.py and the .ps1 ``$spec``.
 SPECS: Final[dict[str, dict[str, Any]]] = {
@@ -235,7 +240,7 @@ SPECS: Final[dict[str, dict[str, Any]]] = {
                 "type": {"type": "str", "choices": list(reg.REG_TYPES)},
                 "data": {"type": "raw"},
                 "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
-                "view": {"type": "str", "default": "64", "choices": ["64", "32"]},
+                "view": _view_option(),
                 "reboot_required": {"type": "bool", "default": False},
             },
         },
@@ -245,7 +250,7 @@ SPECS: Final[dict[str, dict[str, Any]]] = {
             "default": [],
             "options": {
                 "path": {"type": "str", "required": True},
-                "view": {"type": "str", "default": "64", "choices": ["64", "32"]},
+                "view": _view_option(),
                 "reboot_required": {"type": "bool", "default": False},
             },
         },
@@ -258,7 +263,7 @@ SPECS: Final[dict[str, dict[str, Any]]] = {
             "default": [],
             "options": {
                 "path": {"type": "str", "required": True},
-                "view": {"type": "str", "default": "64", "choices": ["64", "32"]},
+                "view": _view_option(),
             },
         },
     },
