@@ -25,7 +25,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from sessionnet_vip.addressing import Span, format_address, format_span, normalise, parse_span
+from sessionnet_vip.addressing import (
+    Span,
+    covers,
+    format_address,
+    format_span,
+    normalise,
+    parse_address,
+    parse_network,
+    parse_span,
+    span_of_network,
+)
 from sessionnet_vip.errors import VipError
 
 #: Most addresses one call may add or remove (a /20 worth); larger ranges are a mistake.
@@ -89,7 +99,7 @@ def parse_adapters(facts_adapters: Sequence[Mapping[str, Any]]) -> list[Adapter]
     for i, raw in enumerate(facts_adapters or []):
         addresses = tuple(
             IfAddress(
-                int(ipaddress.IPv4Address(str(ip["address"]))),
+                parse_address(str(ip["address"]), f"adapters[{i}] address"),
                 int(ip["prefix_length"]),
                 bool(ip.get("skip_as_source")),
             )
@@ -127,7 +137,7 @@ def parse_ranges(ranges: Iterable[object], what: str = "ranges") -> list[Span]:
 def _matches(adapter: Adapter, span: Span) -> ipaddress.IPv4Network | None:
     for ip in sorted(adapter.addresses, key=lambda a: (a.skip_as_source, a.address)):
         net = ip.network
-        if int(net.network_address) <= span.first and span.last <= int(net.broadcast_address):
+        if covers([span_of_network(net)], span):
             return net
     return None
 
@@ -250,7 +260,7 @@ def compress(addresses: Iterable[int]) -> list[str]:
 def describe(addresses: Sequence[Mapping[str, Any]]) -> list[str]:
     """Readable address list of an adapter for the diff: source addresses, then compressed virtual ranges."""
     sources = sorted(
-        (int(ipaddress.IPv4Address(str(a["address"]))), int(a["prefix_length"]))
+        (parse_address(str(a["address"]), "adapter address"), int(a["prefix_length"]))
         for a in addresses
         if not a.get("skip_as_source")
     )
@@ -258,7 +268,7 @@ def describe(addresses: Sequence[Mapping[str, Any]]) -> list[str]:
     for a in addresses:
         if a.get("skip_as_source"):
             virtual.setdefault(int(a["prefix_length"]), []).append(
-                int(ipaddress.IPv4Address(str(a["address"])))
+                parse_address(str(a["address"]), "adapter address")
             )
     out = [f"{format_address(a)}/{p} (source)" for a, p in sources]
     for prefix in sorted(virtual):
@@ -271,12 +281,12 @@ def bound_ranges(facts_adapters: Sequence[Mapping[str, Any]], subnet: str) -> li
 
     Used to give the planner a server's current range as its ``existing`` assignment.
     """
-    net = ipaddress.IPv4Network(str(subnet))
+    net = span_of_network(parse_network(str(subnet), "subnet"))
     found = [
         ip.address
         for adapter in parse_adapters(facts_adapters)
         for ip in adapter.addresses
-        if ip.skip_as_source and int(net.network_address) <= ip.address <= int(net.broadcast_address)
+        if ip.skip_as_source and net.first <= ip.address <= net.last
     ]
     return [
         {"start": format_address(s.first), "end": format_address(s.last), "size": s.size}
@@ -296,11 +306,9 @@ def address_state_request(params: Mapping[str, Any]) -> dict[str, Any]:
         lists[key] = []
         for i, value in enumerate(params.get(key) or []):
             try:
-                lists[key].append(str(ipaddress.IPv4Address(str(value).strip())))
-            except ValueError:
-                raise BindingError(
-                    f"{key}[{i}]: {value!r} is not an IPv4 address; write it as A.B.C.D"
-                ) from None
+                lists[key].append(format_address(parse_address(str(value), f"{key}[{i}]")))
+            except VipError as exc:
+                raise BindingError(str(exc)) from None
     both = sorted(set(lists["present"]) & set(lists["absent"]), key=ipaddress.IPv4Address)
     if both:
         raise BindingError(f"{', '.join(both)} given in both present and absent")
@@ -317,4 +325,4 @@ def address_state_request(params: Mapping[str, Any]) -> dict[str, Any]:
 
 def compress_texts(addresses: Iterable[str]) -> list[str]:
     """:func:`compress` for dotted-quad texts."""
-    return compress(int(ipaddress.IPv4Address(str(a))) for a in addresses)
+    return compress(parse_address(str(a), "address") for a in addresses)

@@ -81,7 +81,7 @@ def shape_scope(raw: Mapping[str, Any]) -> dict[str, Any]:
             }
             for r in raw.get("reservations") or []
         ),
-        key=lambda r: int(ipaddress.IPv4Address(r["ip_address"])),
+        key=lambda r: parse_address(r["ip_address"], f"{what} reservation"),
     )
     leases = sorted(
         {parse_address(str(lease.get("ip_address")), f"{what} lease") for lease in raw.get("leases") or []}
@@ -106,7 +106,7 @@ def shape_scopes(raw: Mapping[str, Any], dhcp_server: str | None = None) -> list
     scopes = [shape_scope(s) for s in raw.get("scopes") or []]
     for scope in scopes:
         scope["dhcp_server"] = dhcp_server
-    return sorted(scopes, key=lambda s: int(ipaddress.IPv4Address(s["scope"])))
+    return sorted(scopes, key=lambda s: parse_address(s["scope"], "DHCP scope ID"))
 
 
 def scope_info_request(scope_ids: Sequence[str], include_leases: bool) -> dict[str, Any]:

@@ -15,9 +15,9 @@ A simulated host with the ``dhcp_server`` feature starts with one scope that mat
 from __future__ import annotations
 
 import copy
-import ipaddress
 from typing import Any, Final
 
+from sessionnet_vip.addressing import format_address, parse_address
 from sessionnet_vip.errors import VipError
 
 
@@ -26,11 +26,10 @@ class SimulatedModuleError(VipError):
 
 
 def _ip(value: object) -> int:
-    return int(ipaddress.IPv4Address(str(value)))
+    return parse_address(str(value), "simulated module address")
 
 
-def _text(value: int) -> str:
-    return str(ipaddress.IPv4Address(value))
+_text = format_address
 
 
 def default_scopes() -> list[dict[str, Any]]:

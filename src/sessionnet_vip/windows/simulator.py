@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from sessionnet_vip.errors import VipError
-from sessionnet_vip.windows import citrix_site_sim, sim_network
+from sessionnet_vip.windows import citrix, citrix_site_sim, rds, sim_network
 from sessionnet_vip.windows import registry as reg
 from sessionnet_vip.windows.profiles import DEFAULT_PROFILE, PROFILES, SERVER_2019_BUILD
 
@@ -37,11 +37,10 @@ DEFAULT_ADAPTERS: Final = ({"name": "Ethernet", "mac": "00-15-5D-00-00-10", "ipv
 
 #: The Winsock catalog entry Microsoft has removed for RD IP Virtualization on Server 2019+
 #: (support article "remote-desktop-ip-virtualization"; seeded so the fix has something to do).
-LSP_CATALOG_KEY: Final = r"HKLM:\SYSTEM\CurrentControlSet\Services\WinSock2\Parameters\AppId_Catalog\2C69D9F1"
-CITRIX_VDA_KEY: Final = r"HKLM:\SOFTWARE\Citrix\VirtualDesktopAgent"
-CITRIX_UNINSTALL_KEY: Final = (
-    r"HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall\Citrix Virtual Desktop Agent"
-)
+#: The key paths are defined once, in :mod:`rds` and :mod:`citrix`; these names are aliases.
+LSP_CATALOG_KEY: Final = rds.LSP_CATALOG_KEY
+CITRIX_VDA_KEY: Final = citrix.VDA_KEY
+CITRIX_UNINSTALL_KEY: Final = citrix.VDA_UNINSTALL_KEY
 SIMULATED_VDA_VERSION: Final = "2402.0.100.629"
 
 
@@ -222,6 +221,11 @@ class _Registry:
         }
 
 
+def _view_option() -> dict[str, Any]:
+    """The ``view`` option every registry path of a simulated module takes (a fresh copy each time)."""
+    return {"type": "str", "default": "64", "choices": ["64", "32"]}
+
+
 #: Options of each simulated module, written like an Ansible argument spec. CI checks that
 #: these equal the options documented in plugins/modules/<module>.py and the .ps1 ``$spec``.
 SPECS: Final[dict[str, dict[str, Any]]] = {
@@ -236,7 +240,7 @@ SPECS: Final[dict[str, dict[str, Any]]] = {
                 "type": {"type": "str", "choices": list(reg.REG_TYPES)},
                 "data": {"type": "raw"},
                 "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
-                "view": {"type": "str", "default": "64", "choices": ["64", "32"]},
+                "view": _view_option(),
                 "reboot_required": {"type": "bool", "default": False},
             },
         },
@@ -246,7 +250,7 @@ SPECS: Final[dict[str, dict[str, Any]]] = {
             "default": [],
             "options": {
                 "path": {"type": "str", "required": True},
-                "view": {"type": "str", "default": "64", "choices": ["64", "32"]},
+                "view": _view_option(),
                 "reboot_required": {"type": "bool", "default": False},
             },
         },
@@ -259,7 +263,7 @@ SPECS: Final[dict[str, dict[str, Any]]] = {
             "default": [],
             "options": {
                 "path": {"type": "str", "required": True},
-                "view": {"type": "str", "default": "64", "choices": ["64", "32"]},
+                "view": _view_option(),
             },
         },
     },

@@ -98,3 +98,28 @@ def test_non_windows_real_host_is_refused_clearly() -> None:
     with pytest.raises(AnsibleActionFail, match="not a Windows host.*sessionnet_simulated_windows_state"):
         gateway.call_windows(action, "vip_info", {}, {"inventory_hostname": "linux01"})
     assert action.executed == []
+
+
+@pytest.mark.parametrize(("state", "modules"), [("disabled", ["registry_state"]), ("enabled", ["vip_info"])])
+def test_prefer_loopback_calls_windows_only_as_needed(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, state: str, modules: list[str]
+) -> None:
+    """state: disabled needs no facts (one round trip); enabled reads facts first and, on a host
+    without a VDA, is refused before anything is written."""
+    from ansible_collections.sessionnet.virtual_ip.plugins.action.citrix_prefer_loopback import ActionModule
+
+    log = tmp_path / "calls.jsonl"
+    monkeypatch.setenv("SESSIONNET_GATEWAY_LOG", str(log))
+    action = ActionModule.__new__(ActionModule)
+    action.__dict__.update(FakeAction().__dict__)
+    task_vars = {
+        "inventory_hostname": "sim01",
+        "sessionnet_simulated_windows_state": str(tmp_path / "s.json"),
+    }
+    params = {"state": state, "processes": ["C:\\App\\app.exe"], "force": False}
+    if state == "disabled":
+        assert action.execute(params, task_vars)["state"] == "disabled"
+    else:
+        with pytest.raises(ValueError, match="no Citrix VDA"):
+            action.execute(params, task_vars)
+    assert [json.loads(x)["module"] for x in log.read_text().splitlines()] == modules
