@@ -82,12 +82,15 @@ class EngineProc:
             self.proc.wait()
             raise AssertionError(f"engine exited with {self.proc.returncode}:\n" + "".join(self.lines))
 
+    def argv(self, *args: str) -> list[str]:
+        """``vipctl --socket SOCKET ARGS...`` aimed at this engine, inside its namespace."""
+        return in_netns(
+            self.lab, [sys.executable, "-m", "sessionnet_vip", "--socket", str(self.socket), *args]
+        )
+
     def vipctl(self, *args: str) -> Any:
         out = subprocess.run(
-            in_netns(
-                self.lab,
-                [sys.executable, "-m", "sessionnet_vip", "--socket", str(self.socket), *args, "--json"],
-            ),
+            self.argv(*args, "--json"),
             capture_output=True,
             text=True,
             env=env(),
@@ -162,18 +165,8 @@ def engine_factory(tmp_path: Path) -> Iterator[Any]:
         return eng
 
     def run(eng: EngineProc, session: int, argv: list[str] | None = None) -> Agent:
-        cmd = [
-            sys.executable,
-            "-m",
-            "sessionnet_vip",
-            "--socket",
-            str(eng.socket),
-            "run",
-            "--session",
-            str(session),
-        ]
         proc = subprocess.Popen(
-            in_netns(eng.lab, [*cmd, "--json", "--", *(argv or [PYTHON, str(AGENT)])]),
+            eng.argv("run", "--session", str(session), "--json", "--", *(argv or [PYTHON, str(AGENT)])),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
