@@ -10,9 +10,9 @@ from typing import Any
 
 from sessionnet_vip.cli import add_json_flag, emit
 from sessionnet_vip.engine.allocator import session_id_of
+from sessionnet_vip.engine.cli import session_request
 from sessionnet_vip.engine.config import DEFAULT_CONTROL_SOCKET, load_config
-from sessionnet_vip.engine.server import request
-from sessionnet_vip.errors import VipError
+from sessionnet_vip.engine.server import request, result_of
 
 
 def _target(p: argparse.ArgumentParser) -> None:
@@ -30,10 +30,7 @@ def _socket(args: argparse.Namespace) -> Path:
 
 
 def _call(args: argparse.Namespace, req: dict[str, Any]) -> Any:
-    reply = request(_socket(args), req)
-    if not reply.get("ok"):
-        raise VipError(str(reply.get("error", "the engine refused the request")))
-    return reply["result"]
+    return result_of(request(_socket(args), req))
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -61,11 +58,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_logon(args: argparse.Namespace) -> int:
-    req: dict[str, Any] = {"op": "logon", "session": session_id_of(args.session)}
-    for key in ("user", "uid", "pid"):
-        if getattr(args, key) is not None:
-            req[key] = getattr(args, key)
-    res = _call(args, req)
+    res = _call(args, session_request("logon", args))
     plane = "in the data plane" if res.get("data_plane", {}).get("active") else "allocator only"
     emit(
         args,
@@ -76,7 +69,7 @@ def _cmd_logon(args: argparse.Namespace) -> int:
 
 
 def _cmd_logoff(args: argparse.Namespace) -> int:
-    res = _call(args, {"op": "logoff", "session": session_id_of(args.session)})
+    res = _call(args, session_request("logoff", args))
     moved = f"; {len(res['evacuated'])} process(es) left the session untranslated" if res["evacuated"] else ""
     emit(
         args,

@@ -19,10 +19,9 @@ from typing import Any
 from sessionnet_vip.cli import add_json_flag, emit
 from sessionnet_vip.engine.allocator import session_id_of
 from sessionnet_vip.engine.config import DEFAULT_CONTROL_SOCKET, EngineConfig, load_config
-from sessionnet_vip.engine.server import Service, request
+from sessionnet_vip.engine.server import Service, request, result_of
 from sessionnet_vip.engine.service import Engine, explain_decision
 from sessionnet_vip.engine.translation import SessionAddresses
-from sessionnet_vip.errors import VipError
 
 
 def _add_target(p: argparse.ArgumentParser) -> None:
@@ -47,9 +46,16 @@ def _call(args: argparse.Namespace, req: dict[str, Any]) -> Any:
             engine.close()
     else:
         reply = request(args.socket or DEFAULT_CONTROL_SOCKET, req)
-    if not reply.get("ok"):
-        raise VipError(str(reply.get("error", "the engine refused the request")))
-    return reply["result"]
+    return result_of(reply)
+
+
+def session_request(op: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Request ``op`` for ``args.session``, with the owner (--user/--uid/--pid) where given."""
+    req: dict[str, Any] = {"op": op, "session": session_id_of(args.session)}
+    for key in ("user", "uid", "pid"):
+        if getattr(args, key, None) is not None:
+            req[key] = getattr(args, key)
+    return req
 
 
 def _when(ts: float | None) -> str:
@@ -112,11 +118,7 @@ def _cmd_leases(args: argparse.Namespace) -> int:
 
 
 def _cmd_allocate(args: argparse.Namespace) -> int:
-    req: dict[str, Any] = {"op": "allocate", "session": session_id_of(args.session)}
-    for key in ("user", "uid", "pid"):
-        if getattr(args, key) is not None:
-            req[key] = getattr(args, key)
-    res = _call(args, req)
+    res = _call(args, session_request("allocate", args))
     if res["vip"] is None:
         text = f"session {res['session_id']}: {res['message']}\nloopback {res['loopback']}"
     else:
@@ -127,7 +129,7 @@ def _cmd_allocate(args: argparse.Namespace) -> int:
 
 
 def _cmd_release(args: argparse.Namespace) -> int:
-    res = _call(args, {"op": "release", "session": session_id_of(args.session)})
+    res = _call(args, session_request("release", args))
     if res["released"]:
         held = f", held until {_when(res['held_until'])}" if res["held_until"] is not None else ""
         text = f"session {res['session_id']}: released {res['address']}{held}"
@@ -154,9 +156,7 @@ def _explain_offline(config: EngineConfig, req: dict[str, Any]) -> dict[str, Any
             reply = engine.request(req)
         finally:
             engine.close()
-        if not reply.get("ok"):
-            raise VipError(str(reply.get("error")))
-        result: dict[str, Any] = reply["result"]
+        result: dict[str, Any] = result_of(reply)
         return result
     import ipaddress
     import socket

@@ -14,7 +14,8 @@ import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from sessionnet_vip.errors import VipError
+from sessionnet_vip.addressing import parse_network, parse_span, span_of_network, usable_hosts
+from sessionnet_vip.errors import AddressError, VipError
 
 
 class PoolError(VipError):
@@ -47,40 +48,28 @@ class AddressRange:
         return self.text or f"{self.first}-{self.last}"
 
 
-def _address(text: str, entry: str) -> ipaddress.IPv4Address:
-    try:
-        return ipaddress.IPv4Address(text.strip())
-    except ValueError:
-        raise PoolError(
-            f"pool entry {entry!r}: {text.strip()!r} is not an IPv4 address; "
-            "write a range as A.B.C.D-E.F.G.H or a CIDR such as 198.51.100.0/28"
-        ) from None
-
-
 def parse_range(entry: object) -> AddressRange:
-    """Parse one pool entry (``A.B.C.D-E.F.G.H``, a single address, or a CIDR)."""
+    """Parse one pool entry (``A.B.C.D-E.F.G.H``, a single address, or a CIDR).
+
+    The text is read by :mod:`sessionnet_vip.addressing` (one interval parser for the whole
+    project); a CIDR of /30 or wider gives its usable hosts, a /31 or /32 every address.
+    """
     if not isinstance(entry, str) or not entry.strip():
         raise PoolError(
             f"pool entry {entry!r} is not a string; write a range as A.B.C.D-E.F.G.H "
             "or a CIDR such as 198.51.100.0/28"
         )
     text = entry.strip()
-    if "/" in text:
-        try:
-            net = ipaddress.IPv4Network(text, strict=True)
-        except ValueError as exc:
-            raise PoolError(
-                f"pool entry {text!r} is not a valid IPv4 CIDR ({exc}); "
-                "give the network address, e.g. 198.51.100.0/28"
-            ) from None
-        if net.prefixlen >= 31:
-            return AddressRange(net.network_address, net.broadcast_address, text)
-        return AddressRange(net.network_address + 1, net.broadcast_address - 1, text)
-    if "-" in text:
-        low, _, high = text.partition("-")
-        return AddressRange(_address(low, text), _address(high, text), text)
-    addr = _address(text, text)
-    return AddressRange(addr, addr, text)
+    what = f"pool entry {text!r}"
+    try:
+        if "/" in text:
+            net = parse_network(text, what)
+            span = span_of_network(net) if net.prefixlen >= 31 else usable_hosts(net, what)
+        else:
+            span = parse_span(text, what)
+    except AddressError as exc:
+        raise PoolError(f"{exc} (a pool entry is A.B.C.D-E.F.G.H, A.B.C.D or A.B.C.D/N)") from None
+    return AddressRange(ipaddress.IPv4Address(span.first), ipaddress.IPv4Address(span.last), text)
 
 
 @dataclass(frozen=True)

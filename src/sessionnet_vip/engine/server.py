@@ -224,6 +224,13 @@ class Service:
         return 0
 
 
+def result_of(reply: dict[str, Any]) -> Any:
+    """The ``result`` of an engine reply, or :class:`VipError` with the engine's refusal."""
+    if not reply.get("ok"):
+        raise VipError(str(reply.get("error", "the engine refused the request")))
+    return reply["result"]
+
+
 def request(socket_path: Path, req: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
     """Send one request to an engine and return its reply (client side of the protocol)."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

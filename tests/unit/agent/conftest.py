@@ -25,8 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sessionnet_vip.engine.linux import DataPlane
-from sessionnet_vip.engine.linux.lab import Lab, LabError
+from sessionnet_vip.engine.linux.lab import Lab
 
 REPO = Path(__file__).resolve().parents[3]
 SRC = REPO / "src"
@@ -42,26 +41,10 @@ def env() -> dict[str, str]:
     return e
 
 
-@pytest.fixture(scope="session")
-def kernel_ready() -> None:
-    if os.geteuid() != 0:
-        pytest.skip("the agent end-to-end tests need root (cgroup moves, bpf(), network namespaces)")
-    probe = DataPlane.probe()
-    if not probe.ok:
-        pytest.skip(f"kernel data plane unavailable: {probe.reason}")
-
-
 @pytest.fixture(scope="module")
-def lab(kernel_ready: None) -> Iterator[Lab]:
-    scratch = Lab(name=f"snv-agent-{os.getpid()}", subnet=ipaddress.IPv4Network("192.0.2.0/24"))
-    try:
-        scratch.create()
-    except LabError as exc:
-        pytest.skip(f"cannot create a network namespace: {exc}")
-    try:
+def lab(kernel_ready: None, scratch_netns: Any) -> Iterator[Lab]:
+    with scratch_netns(f"snv-agent-{os.getpid()}", ipaddress.IPv4Network("192.0.2.0/24")) as scratch:
         yield scratch
-    finally:
-        scratch.destroy()
 
 
 def in_netns(lab: Lab | None, argv: list[str]) -> list[str]:
@@ -99,12 +82,15 @@ class EngineProc:
             self.proc.wait()
             raise AssertionError(f"engine exited with {self.proc.returncode}:\n" + "".join(self.lines))
 
+    def argv(self, *args: str) -> list[str]:
+        """``vipctl --socket SOCKET ARGS...`` aimed at this engine, inside its namespace."""
+        return in_netns(
+            self.lab, [sys.executable, "-m", "sessionnet_vip", "--socket", str(self.socket), *args]
+        )
+
     def vipctl(self, *args: str) -> Any:
         out = subprocess.run(
-            in_netns(
-                self.lab,
-                [sys.executable, "-m", "sessionnet_vip", "--socket", str(self.socket), *args, "--json"],
-            ),
+            self.argv(*args, "--json"),
             capture_output=True,
             text=True,
             env=env(),
@@ -179,18 +165,8 @@ def engine_factory(tmp_path: Path) -> Iterator[Any]:
         return eng
 
     def run(eng: EngineProc, session: int, argv: list[str] | None = None) -> Agent:
-        cmd = [
-            sys.executable,
-            "-m",
-            "sessionnet_vip",
-            "--socket",
-            str(eng.socket),
-            "run",
-            "--session",
-            str(session),
-        ]
         proc = subprocess.Popen(
-            in_netns(eng.lab, [*cmd, "--json", "--", *(argv or [PYTHON, str(AGENT)])]),
+            eng.argv("run", "--session", str(session), "--json", "--", *(argv or [PYTHON, str(AGENT)])),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 from sessionnet_vip.addressing import virtual_loopback_address
 from sessionnet_vip.engine.linux.lab import Lab
 
-from .conftest import AGENT, PYTHON, VIPS, env, in_netns
+from .conftest import AGENT, PYTHON, VIPS, env
 
 LOOP = {1: str(virtual_loopback_address(1)), 2: str(virtual_loopback_address(2))}
 
@@ -88,11 +87,10 @@ def test_child_translated_only_with_inherit_children(lab: Lab, engine_factory: A
 def test_name_lookups_answer_with_the_session_addresses(lab: Lab, engine_factory: Any) -> None:
     eng = engine_factory(lab)
     eng.wait_ready()
-    base = [sys.executable, "-m", "sessionnet_vip", "--socket", str(eng.socket), "run"]
     seen = {}
     for n in (1, 2):
         out = subprocess.run(
-            in_netns(lab, [*base, "--session", str(n), "--", PYTHON, "-c", LOOKUP]),
+            eng.argv("run", "--session", str(n), "--", PYTHON, "-c", LOOKUP),
             capture_output=True,
             text=True,
             env=env(),
@@ -156,21 +154,7 @@ def test_allocator_only_when_the_probe_fails(engine_factory: Any, tmp_path: Path
     assert f"cgroup_parent {not_cgroup} is not a directory of the cgroup v2 hierarchy" in dp["reason"]
     assert "allocator only" in dp["reason"]
     out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sessionnet_vip",
-            "--socket",
-            str(eng.socket),
-            "run",
-            "--session",
-            "7",
-            "-v",
-            "--",
-            PYTHON,
-            "-c",
-            "print('ran')",
-        ],
+        eng.argv("run", "--session", "7", "-v", "--", PYTHON, "-c", "print('ran')"),
         capture_output=True,
         text=True,
         env=env(),
@@ -186,18 +170,7 @@ def test_run_reports_a_missing_command(engine_factory: Any, tmp_path: Path) -> N
     eng = engine_factory(None, data_plane={"enabled": False})
     eng.wait_ready()
     out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sessionnet_vip",
-            "--socket",
-            str(eng.socket),
-            "run",
-            "--session",
-            "1",
-            "--",
-            str(tmp_path / "missing"),
-        ],
+        eng.argv("run", "--session", "1", "--", str(tmp_path / "missing")),
         capture_output=True,
         text=True,
         env=env(),

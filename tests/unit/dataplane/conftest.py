@@ -21,35 +21,18 @@ from typing import Any
 import pytest
 
 from sessionnet_vip.engine.linux import Assigner, DataPlane, SessionOptions
-from sessionnet_vip.engine.linux.lab import Lab, LabError
+from sessionnet_vip.engine.linux.lab import Lab
 
 AGENT = Path(__file__).with_name("agent.py")
 VIPS = (ipaddress.IPv4Address("192.0.2.11"), ipaddress.IPv4Address("192.0.2.12"))
 _counter = itertools.count()
 
 
-@pytest.fixture(scope="session")
-def kernel_ready() -> None:
-    if os.geteuid() != 0:
-        pytest.skip("the data-plane tests need root (cgroup moves, bpf(), ip netns)")
-    probe = DataPlane.probe()
-    if not probe.ok:
-        pytest.skip(f"kernel data plane unavailable: {probe.reason}")
-
-
 @pytest.fixture(scope="module")
-def lab(kernel_ready: None) -> Iterator[Lab]:
-    scratch = Lab(name=f"snv-test-{os.getpid()}")
-    try:
-        scratch.create()
-    except LabError as exc:
-        pytest.skip(f"cannot create a network namespace: {exc}")
-    try:
-        assigner = Assigner(netns=scratch.name)
-        assigner.assign(VIPS)
+def lab(kernel_ready: None, scratch_netns: Any) -> Iterator[Lab]:
+    with scratch_netns(f"snv-test-{os.getpid()}") as scratch:
+        Assigner(netns=scratch.name).assign(VIPS)
         yield scratch
-    finally:
-        scratch.destroy()
 
 
 @pytest.fixture

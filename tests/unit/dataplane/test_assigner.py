@@ -6,28 +6,22 @@ import ipaddress
 import os
 import subprocess
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from sessionnet_vip.engine.linux import Assigner, AssignError
-from sessionnet_vip.engine.linux.lab import Lab, LabError
+from sessionnet_vip.engine.linux.lab import Lab
 
 NET = ipaddress.IPv4Network("198.51.100.0/24")
 
 
 @pytest.fixture
-def lab() -> Iterator[Lab]:
+def lab(scratch_netns: Any) -> Iterator[Lab]:
     if os.geteuid() != 0:
         pytest.skip("the assigner tests need root (ip netns, ip addr)")
-    scratch = Lab(name=f"snv-assign-{os.getpid()}", subnet=NET)
-    try:
-        scratch.create()
-    except LabError as exc:
-        pytest.skip(f"cannot create a network namespace: {exc}")
-    try:
+    with scratch_netns(f"snv-assign-{os.getpid()}", NET) as scratch:
         yield scratch
-    finally:
-        scratch.destroy()
 
 
 def addresses_of(lab: Lab, interface: str) -> set[str]:
