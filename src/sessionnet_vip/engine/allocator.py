@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from sessionnet_vip.addressing import virtual_loopback_address
+from sessionnet_vip.addressing import virtual_loopback_address, virtual_loopback_session
 from sessionnet_vip.engine.pool import Pool
 from sessionnet_vip.engine.store import Lease, LeaseStore, StoreCounts, Transaction, read_boot_id
 from sessionnet_vip.errors import VipError
@@ -37,7 +37,7 @@ log = logging.getLogger("sessionnet_vip.engine")
 
 def session_id_of(value: object) -> int:
     """Validate a session ID against the loopback scheme (0 .. MAX_SESSION_ID)."""
-    return int(virtual_loopback_address(value)) - int(ipaddress.IPv4Address("127.0.0.1"))
+    return virtual_loopback_session(virtual_loopback_address(value))
 
 
 def _check_text(name: str, value: str | None) -> str | None:
