@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -128,3 +130,78 @@ def simulated_host(
     if adapters is not None:
         host["sessionnet_simulated_windows_adapters"] = adapters
     return host
+
+
+@dataclass
+class MoleculeRun:
+    scenario: str
+    rc: int
+    output: str
+
+    def assert_passed(self, *steps: str) -> None:
+        """The run exited 0 and each of ``steps`` (e.g. ``idempotence``) reported "Executed: Successful".
+
+        A step missing from the scenario's sequence, or skipped, fails here: a green exit code alone
+        does not prove that idempotence was checked.
+        """
+        assert self.rc == 0, self.output[-6000:]
+        for step in steps:
+            # Molecule prints "[s > step] Executed: ...", "s > step: Executed: ..." or "s ➜ step: ...".
+            pattern = rf"\b{re.escape(self.scenario)}\W+{re.escape(step)}\W+Executed: Successful"
+            assert re.search(pattern, self.output), f"{step} did not run successfully:\n{self.output[-4000:]}"
+
+
+RunMolecule = Callable[..., MoleculeRun]
+
+
+def molecule_executable() -> pathlib.Path:
+    exe = pathlib.Path(sys.executable).parent / "molecule"
+    if exe.exists():
+        return exe
+    found = shutil.which("molecule")
+    assert found, "molecule is a dev dependency (pyproject [dev]); install it"
+    return pathlib.Path(found)
+
+
+@pytest.fixture
+def run_molecule(tmp_path: pathlib.Path) -> RunMolecule:
+    """``run_molecule(scenario)``: ``molecule test -s scenario`` in extensions/, output without colour."""
+
+    def run(
+        scenario: str,
+        *,
+        extra_env: dict[str, str] | None = None,
+        package_on_path: bool = True,
+        timeout: int = 900,
+    ) -> MoleculeRun:
+        bindir = pathlib.Path(sys.executable).parent
+        env = dict(os.environ)
+        env.update(
+            {
+                "PATH": f"{bindir}{os.pathsep}{env.get('PATH', '')}",
+                "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
+                "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
+                "ANSIBLE_NOCOLOR": "1",
+                "ANSIBLE_FORCE_COLOR": "0",
+                "NO_COLOR": "1",
+                "PY_COLORS": "0",
+            }
+        )
+        if package_on_path:
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "src"), env.get("PYTHONPATH")) if p)
+        else:
+            env.pop("PYTHONPATH", None)
+        env.update(extra_env or {})
+        proc = subprocess.run(
+            [str(molecule_executable()), "test", "-s", scenario],
+            cwd=ROOT / "extensions",
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
+        return MoleculeRun(scenario, proc.returncode, plain)
+
+    return run

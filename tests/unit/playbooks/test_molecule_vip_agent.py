@@ -16,7 +16,8 @@ import pytest
 
 from sessionnet_vip.engine.linux import DataPlane
 
-ROOT = Path(__file__).resolve().parents[3]
+from .conftest import RunMolecule
+
 BIN = Path(sys.executable).parent
 
 
@@ -36,23 +37,9 @@ def _prerequisites() -> str | None:
     return None
 
 
-def test_molecule_vip_agent() -> None:
+def test_molecule_vip_agent(run_molecule: RunMolecule) -> None:
     reason = _prerequisites()
     if reason is not None:
         pytest.skip(reason)
-    env = dict(os.environ)
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    env["ANSIBLE_COLLECTIONS_PATH"] = str(ROOT / ".work" / "pytest-collections")
-    env.pop("PYTHONPATH", None)  # the engine must run from the venv the role installs
-    molecule = str(BIN / "molecule") if (BIN / "molecule").exists() else "molecule"
-    result = subprocess.run(
-        [molecule, "test", "-s", "vip_agent"],
-        cwd=ROOT / "extensions",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
-    assert "idempotence" in result.stdout + result.stderr
+    # package_on_path=False: the engine must run from the venv the role installs.
+    run_molecule("vip_agent", package_on_path=False).assert_passed("converge", "idempotence", "verify")
