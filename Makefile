@@ -9,7 +9,7 @@ WORK := .work
 COLLECTIONS := $(WORK)/collections
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: all venv demo test build install-collection clean
+.PHONY: all venv demo test build install-collection clean system-deps
 
 all: test
 
@@ -37,7 +37,10 @@ demo: install-collection
 	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(COLLECTIONS) ANSIBLE_STDOUT_CALLBACK=default \
 	  $(VENV)/bin/ansible-playbook -i playbooks/inventory/demo.yml playbooks/demo.yml
 
-test: venv
+system-deps:
+	scripts/install-system-deps.sh
+
+test: venv system-deps
 	scripts/run-checks
 
 clean:
