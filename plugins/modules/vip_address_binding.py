@@ -15,7 +15,7 @@ description:
     whose subnet holds the ranges, with C(SkipAsSource=true) so that the adapter's primary address
     stays the source of outgoing traffic and the only one registered in DNS; or that the range's
     virtual addresses are removed (O(state=absent)).
-  - Seed document "Make Virtual IP Addresses Available to Applications" (Citrix) says the server binds
+  - Citrix XenApp 6.5 "Make Virtual IP Addresses Available to Applications" says the server binds
     the assigned addresses "to the NIC that matches the same subnet as the virtual addresses".
   - Reads the host's adapters once (as M(sessionnet.virtual_ip.vip_info)) and decides on the
     controller; then changes only what differs, in one call for the whole range (a range of 500

@@ -3,9 +3,12 @@
 One horizontal bar per subnet, from the network address to the broadcast address, cut into
 segments: network/broadcast, gateway, reserved, DHCP reservations and leases, each server's
 range (labelled with its name and size; hatched where an exclusion must be added), DHCP
-exclusions, DHCP pool and free space. The first address of each segment is written above the
-bar (and the last address of each server range); server labels sit below, on as many lanes as
-they need; a legend and a table of every segment follow.
+exclusions, DHCP pool and free space. The first address of every segment (and the subnet's last
+address) is written above the bar, slanted; where segments are too narrow for their labels, the
+labels are spread apart (:func:`spread`) and joined to their address by a leader line, and the
+drawing widens when the bar is too short for all of them, so no two labels overlap and none is
+left out. Server labels sit below, on as many lanes as they need; a legend and a table of every
+segment follow.
 
 Widths follow the number of addresses for subnets up to 1,024 addresses; for larger subnets
 they follow its square root, so a /16 stays readable. Every segment is at least
@@ -27,7 +30,7 @@ from sessionnet_vip.planning import STATUS_INVALID, PlanResult, SubnetReport, bu
 
 WIDTH = 1200
 MARGIN = 20
-BAR_Y = 130
+BAR_Y = 150
 BAR_HEIGHT = 40
 MIN_SEGMENT_WIDTH = 4.0
 #: Room right of the bar for the last (slanted) address.
@@ -35,7 +38,17 @@ RIGHT_ROOM = 50
 #: Subnets with more addresses than this are drawn with widths following sqrt(size).
 LINEAR_LIMIT = 1024
 _CHAR_WIDTH = 6.6  # average width of a 11-12 px sans-serif character
-_EDGE_LABEL_GAP = 12.0
+#: Slant of the address labels above the bar, in degrees from the horizontal.
+EDGE_LABEL_ANGLE = 55.0
+#: Font size of the address labels, and the distance between the baselines of two neighbouring
+#: slanted labels (measured across them) that keeps their glyphs apart.
+EDGE_LABEL_SIZE = 10
+_EDGE_LABEL_LINE = 12.5
+#: Smallest horizontal distance between two address labels: parallel baselines this far apart
+#: horizontally are ``_EDGE_LABEL_LINE`` apart across the text.
+EDGE_LABEL_PITCH = _EDGE_LABEL_LINE / math.sin(math.radians(EDGE_LABEL_ANGLE))
+#: Height of the leader line between an address and its (possibly shifted) label.
+_LEADER = 16
 
 #: kind -> (fill colour, legend text)
 KINDS: dict[str, tuple[str, str]] = {
@@ -183,6 +196,25 @@ def widths(sizes: Sequence[int], total_width: float, linear: bool) -> list[float
     return [minimum if f else w * free_width / free_weight for w, f in zip(weights, fixed, strict=True)]
 
 
+def spread(desired: Sequence[float], pitch: float, low: float, high: float) -> list[float]:
+    """Positions for labels wanted at ``desired`` (ascending), each at least ``pitch`` from the next.
+
+    Labels keep their order and move as little as this simple two-pass rule allows: first pushed
+    right where they crowd, then pulled back left of ``high``. Every position stays within
+    ``[low, high]`` when ``(len(desired) - 1) * pitch <= high - low``; the caller widens the
+    drawing when it is not.
+    """
+    out: list[float] = []
+    for want in desired:
+        out.append(max(want, low) if not out else max(want, out[-1] + pitch))
+    limit = high
+    for i in range(len(out) - 1, -1, -1):
+        if out[i] > limit:
+            out[i] = limit
+        limit = out[i] - pitch
+    return out
+
+
 def _text(x: float, y: float, text: str, size: int = 12, anchor: str = "start", extra: str = "") -> str:
     return (
         f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}"{extra}>'
@@ -196,7 +228,10 @@ def render_subnet(report: SubnetReport) -> str:
     segs = segments(report)
     count = subnet.cidr.num_addresses
     linear = count <= LINEAR_LIMIT
-    bar_width = WIDTH - 2 * MARGIN - RIGHT_ROOM
+    # one address label per segment start plus the last address: widen the drawing when the
+    # bar is too short to hold them all side by side
+    bar_width = max(WIDTH - 2 * MARGIN - RIGHT_ROOM, math.ceil(len(segs) * EDGE_LABEL_PITCH))
+    width = bar_width + 2 * MARGIN + RIGHT_ROOM
     ws = widths([s.span.size for s in segs], bar_width, linear)
     xs: list[float] = []
     x = float(MARGIN)
@@ -247,21 +282,22 @@ def render_subnet(report: SubnetReport) -> str:
         'stroke="#616161" stroke-width="1"/>'
     )
 
-    # first address of each segment above the bar (servers and edges win when crowded)
-    edges: list[tuple[int, float, str, str]] = []
+    # the first address of every segment and the last address above the bar, slanted; crowded
+    # labels are spread apart and joined to their address by a leader line
+    edges: list[tuple[float, str, str]] = []
     for seg, x0 in zip(segs, xs, strict=True):
-        important = seg.kind in ("server", "invalid", "edge")
         colour = seg.colour if seg.kind in ("server", "invalid") else "#212121"
-        edges.append((0 if important else 1, x0, format_address(seg.span.first), colour))
-    edges.append((0, xs[-1] + ws[-1], format_address(segs[-1].span.last), "#212121"))
-    placed: list[float] = []
-    for _, ex, text, colour in sorted(edges, key=lambda e: (e[0], e[1])):
-        if any(abs(ex - p) < _EDGE_LABEL_GAP for p in placed):
-            continue
-        placed.append(ex)
-        body.append(f'<line x1="{ex:.2f}" y1="{BAR_Y - 6}" x2="{ex:.2f}" y2="{BAR_Y}" stroke="#616161"/>')
-        rotate = f' transform="rotate(-55 {ex + 3:.1f} {BAR_Y - 9})" fill="{colour}"'
-        body.append(_text(ex + 3, BAR_Y - 9, text, 10, extra=rotate))
+        edges.append((x0, format_address(seg.span.first), colour))
+    edges.append((xs[-1] + ws[-1], format_address(segs[-1].span.last), "#212121"))
+    at = spread([e[0] for e in edges], EDGE_LABEL_PITCH, MARGIN, MARGIN + bar_width)
+    top = BAR_Y - _LEADER
+    for (ex, text, colour), lx in zip(edges, at, strict=True):
+        body.append(
+            f'<polyline points="{ex:.2f},{BAR_Y} {ex:.2f},{BAR_Y - 5} {lx:.2f},{top + 3} {lx:.2f},{top}" '
+            'fill="none" stroke="#616161" stroke-width="0.8"/>'
+        )
+        rotate = f' transform="rotate({-EDGE_LABEL_ANGLE:g} {lx + 2:.2f} {top - 2})" fill="{colour}"'
+        body.append(_text(lx + 2, top - 2, text, EDGE_LABEL_SIZE, extra=f' class="address"{rotate}'))
 
     # server labels (name, size, range) on lanes below the bar, one per planned range
     firsts = [seg.span.first for seg in segs]
@@ -288,7 +324,7 @@ def render_subnet(report: SubnetReport) -> str:
         where = format_span(rng) + (" (exclusion to add)" if carved else "")
         text_w = max(len(name) * _CHAR_WIDTH * 1.05, len(where) * _CHAR_WIDTH * 0.9)
         centre = (x_of(rng.first) + x_of(rng.last + 1 - 1e-9)) / 2
-        left = min(max(centre - text_w / 2, MARGIN), WIDTH - MARGIN - text_w)
+        left = min(max(centre - text_w / 2, MARGIN), width - MARGIN - text_w)
         lane = 0
         while lane < len(lanes) and any(left < b + 10 and a < left + text_w + 10 for a, b in lanes[lane]):
             lane += 1
@@ -313,7 +349,7 @@ def render_subnet(report: SubnetReport) -> str:
     for kind, (colour, text) in KINDS.items():
         if kind not in used and kind not in ("free", "pool", "server"):
             continue
-        if x + 30 + len(text) * _CHAR_WIDTH > WIDTH - MARGIN:
+        if x + 30 + len(text) * _CHAR_WIDTH > width - MARGIN:
             x = float(MARGIN)
             y += 20
         body.append(
@@ -324,7 +360,7 @@ def render_subnet(report: SubnetReport) -> str:
         x += 30 + len(text) * _CHAR_WIDTH
     if any(s.carved for s in segs):
         text = "exclusion to add"
-        if x + 30 + len(text) * _CHAR_WIDTH > WIDTH - MARGIN:
+        if x + 30 + len(text) * _CHAR_WIDTH > width - MARGIN:
             x = float(MARGIN)
             y += 20
         body.append(
@@ -376,13 +412,13 @@ def render_subnet(report: SubnetReport) -> str:
 
     head = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
-        f'viewBox="0 0 {WIDTH} {height}" font-family="DejaVu Sans, Arial, sans-serif">\n'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Arial, sans-serif">\n'
         f"<title>{escape(f'Virtual IP plan of subnet {subnet.cidr}')}</title>\n"
         '<defs><pattern id="carved" width="6" height="6" patternUnits="userSpaceOnUse" '
         'patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="6" stroke="#000000" '
         'stroke-width="1.5" stroke-opacity="0.45"/></pattern></defs>\n'
-        f'<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#ffffff"/>\n'
+        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>\n'
     )
     return head + "\n".join(body) + "\n</svg>\n"
 
@@ -418,4 +454,4 @@ def write_svgs(result: PlanResult, directory: str | Path) -> list[Path]:
     return written
 
 
-__all__ = ["file_name", "plan_with_maps", "render_plan", "render_subnet", "segments", "widths", "write_svgs"]
+__all__ = ["file_name", "plan_with_maps", "render_plan", "render_subnet", "segments", "spread", "widths", "write_svgs"]
