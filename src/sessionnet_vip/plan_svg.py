@@ -107,7 +107,7 @@ def _layers(report: SubnetReport) -> list[tuple[list[Span], str, str, str, str, 
     # valid ranges are painted over invalid ones they overlap
     ranked = sorted(report.placements, key=lambda p: (p.status == STATUS_INVALID, p.server))
     for placement in ranked:
-        carved = normalise(span for _, span in placement.carved)
+        carved = normalise(span for _scope, span in placement.carved)
         plain = subtract(list(placement.ranges), carved)
         if placement.status == STATUS_INVALID:
             kind, colour = "invalid", KINDS["invalid"][0]
@@ -118,7 +118,7 @@ def _layers(report: SubnetReport) -> list[tuple[list[Span], str, str, str, str, 
         label = f"{placement.server} · {placement.size}"
         layers.append((plain, kind, label, colour, detail, False))
         if carved:
-            scopes = ", ".join(sorted({scope for scope, _ in placement.carved}))
+            scopes = ", ".join(sorted({scope for scope, _span in placement.carved}))
             layers.append(
                 (carved, kind, label, colour, f"{detail}; exclusion to add in scope {scopes}", True)
             )
@@ -250,7 +250,7 @@ def render_subnet(report: SubnetReport) -> str:
     body.append(_text(MARGIN, 28, title, 18, extra=' font-weight="bold"'))
     summary = (
         f"{len(servers)} server(s), {planned} address(es) planned; {free} free outside DHCP scopes; "
-        f"{sum(s.size for _, s in report.carvable)} free inside scope pools"
+        f"{sum(s.size for _scope, s in report.carvable)} free inside scope pools"
     )
     invalid = [p for p in report.placements if p.status == STATUS_INVALID]
     if invalid:
@@ -320,7 +320,7 @@ def render_subnet(report: SubnetReport) -> str:
             name += f" of {placement.size}"
         if is_invalid:
             name += " (INVALID)"
-        carved = any(span.first <= rng.last and rng.first <= span.last for _, span in placement.carved)
+        carved = any(span.first <= rng.last and rng.first <= span.last for _scope, span in placement.carved)
         where = format_span(rng) + (" (exclusion to add)" if carved else "")
         text_w = max(len(name) * _CHAR_WIDTH * 1.05, len(where) * _CHAR_WIDTH * 0.9)
         centre = (x_of(rng.first) + x_of(rng.last + 1 - 1e-9)) / 2

@@ -72,15 +72,16 @@ def read_logind_sessions(directory: Path) -> dict[int, LogindSession] | None:
         except OSError:
             continue  # removed while reading: the session is ending
         kv = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
-
-        def num(key: str, kv: dict[str, str] = kv) -> int | None:
-            value = kv.get(key, "")
-            return int(value) if value.isdigit() else None
-
         out[int(path.name)] = LogindSession(
-            int(path.name), kv.get("USER"), num("UID"), num("LEADER"), kv.get("STATE")
+            int(path.name), kv.get("USER"), _number(kv, "UID"), _number(kv, "LEADER"), kv.get("STATE")
         )
     return out
+
+
+def _number(kv: dict[str, str], key: str) -> int | None:
+    """The value of ``key`` as a number, or ``None`` when it is missing or not a number."""
+    value = kv.get(key, "")
+    return int(value) if value.isdigit() else None
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,7 @@ def _store(site: dict[str, Any], args: Mapping[str, Any]) -> tuple[str, dict[str
         return f"gpo:{match}", site["stores"][f"gpo:{match}"]
     controller = str(args.get("controller") or "localhost")
     known = {c.casefold() for c in site["controllers"]}
-    if controller.casefold() not in known and controller.split(".")[0].casefold() not in known:
+    if controller.casefold() not in known and controller.split(".", maxsplit=1)[0].casefold() not in known:
         raise CitrixSiteError(
             f"cannot connect to Delivery Controller {controller!r} (New-PSDrive -Controller); "
             f"this simulated controller answers as {', '.join(site['controllers'])}"
