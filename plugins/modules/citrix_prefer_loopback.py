@@ -40,15 +40,17 @@ options:
     description: Write even though RD IP Virtualization is not enabled (a warning quotes the Citrix caution).
     type: bool
     default: false
+extends_documentation_fragment:
+  - sessionnet.virtual_ip.attributes
+  - sessionnet.virtual_ip.windows
+  - sessionnet.virtual_ip.package
 attributes:
   check_mode:
-    description: Can run in check mode and report what would change without changing it.
     support: full
   diff_mode:
-    description: Returns the changed values as C(before)/C(after) in diff mode.
+    details: Returns the changed values as C(before)/C(after) in diff mode.
     support: full
   platform:
-    description: Target operating system.
     support: full
     platforms: windows
 notes:

@@ -87,15 +87,16 @@ options:
         C(true) on an older build has no effect (with a warning); C(false) on 2019+ warns when the
         entry is present.
     type: bool
+extends_documentation_fragment:
+  - sessionnet.virtual_ip.attributes
+  - sessionnet.virtual_ip.windows
+  - sessionnet.virtual_ip.package
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
   platform:
-    description: Target OS/families that can be operated against.
     support: full
     platforms: windows
 notes:
@@ -106,8 +107,6 @@ notes:
     O(state=disabled) the module warns when that key still turns IP virtualization on.
   - O(state=disabled) is accepted on every edition (it only removes values).
   - Microsoft supports RD IP Virtualization on Windows Server 2019 and later on-premises only.
-  - For a host whose inventory sets C(sessionnet_simulated_windows_state), the collection's simulator
-    answers instead of Windows and the result has RV(simulated=true).
 seealso:
   - module: sessionnet.virtual_ip.vip_info
   - module: sessionnet.virtual_ip.registry_state

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pathlib
 import re
+import sys
 import types
 
 import pytest
@@ -74,8 +75,18 @@ def test_missing_package_names_it() -> None:
     def importer(name: str) -> types.ModuleType:
         raise ImportError(f"No module named {name!r}")
 
-    with pytest.raises(AnsibleError, match="sessionnet-vip.*pip install sessionnet-vip==9.9.9"):
+    with pytest.raises(AnsibleError) as err:
         package.require_sessionnet_vip("9.9.9", importer=importer)
+    message = str(err.value)
+    # it leads with the one command that works: pip install of the collection's own directory
+    # (which holds pyproject.toml and src/), with the Python that runs Ansible
+    root = pathlib.Path(package._COLLECTION_ROOT)
+    assert message.startswith(
+        f"Install the Python package 'sessionnet-vip' shipped in the sessionnet.virtual_ip collection: "
+        f"{sys.executable} -m pip install {root} -- "
+    )
+    assert (root / "pyproject.toml").is_file() and (root / "src" / "sessionnet_vip").is_dir()
+    assert "No module named 'sessionnet_vip'" in message
 
 
 def test_mismatched_version_refused() -> None:
