@@ -13,6 +13,7 @@
 #include <ws2tcpip.h>
 #include <mswsock.h>
 #include <windows.h>
+#include <iphlpapi.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -209,21 +210,98 @@ static void bind_source(SOCKET s, const struct translated *t)
     WSASetLastError(saved);
 }
 
-/* Rule W1: the address to retry a refused connect with, 0 for none. */
-static int fallback_sa(const struct translated *t, struct sockaddr_storage *out)
+/* ---- rule W1: the Windows wildcard semantic ----
+ * On Windows a 0.0.0.0 listener is reachable on 127.0.0.1. After B1 it sits on the session VIP
+ * only, so a translated in-session connect to 127.0.0.1:PORT (or 0.0.0.0:PORT) goes to the VIP
+ * when nothing listens on the session loopback's PORT (nor on a wildcard) but something listens
+ * on VIP:PORT. Decided before connecting (GetExtendedTcpTable, TCP_TABLE_OWNER_PID_LISTENER), so
+ * it also holds for non-blocking sockets and ConnectEx. */
+typedef DWORD(WINAPI *tcptable_fn)(PVOID, PDWORD, BOOL, ULONG, TCP_TABLE_CLASS, ULONG);
+
+static void *tcp_table(ULONG family)
+{
+    static tcptable_fn get;
+    DWORD size = 0;
+    void *buf = NULL;
+    int tries;
+    if (!get) {
+        HMODULE m = LoadLibraryW(L"iphlpapi.dll");
+        get = m ? (tcptable_fn)(void *)GetProcAddress(m, "GetExtendedTcpTable") : NULL;
+        if (!get)
+            return NULL;
+    }
+    for (tries = 0; tries < 4; tries++) {
+        DWORD rc = get(buf, &size, FALSE, family, TCP_TABLE_OWNER_PID_LISTENER, 0);
+        if (rc == NO_ERROR)
+            return buf;
+        HeapFree(GetProcessHeap(), 0, buf);
+        buf = NULL;
+        if (rc != ERROR_INSUFFICIENT_BUFFER)
+            return NULL;
+        buf = HeapAlloc(GetProcessHeap(), 0, size + 4096);
+        if (!buf)
+            return NULL;
+        size += 4096;
+    }
+    HeapFree(GetProcessHeap(), 0, buf);
+    return NULL;
+}
+
+/* Bit 1: a listener on `addr`:port (v4, or v4-mapped in the v6 table); bit 2: on a wildcard. */
+static int listeners(uint32_t addr, u_short port_net)
+{
+    int found = 0;
+    DWORD i;
+    MIB_TCPTABLE_OWNER_PID *t4 = tcp_table(AF_INET);
+    MIB_TCP6TABLE_OWNER_PID *t6 = tcp_table(AF_INET6);
+    if (t4) {
+        for (i = 0; i < t4->dwNumEntries; i++) {
+            if ((u_short)t4->table[i].dwLocalPort != port_net)
+                continue;
+            if (ntohl(t4->table[i].dwLocalAddr) == addr)
+                found |= 1;
+            else if (t4->table[i].dwLocalAddr == 0)
+                found |= 2;
+        }
+        HeapFree(GetProcessHeap(), 0, t4);
+    }
+    if (t6) {
+        for (i = 0; i < t6->dwNumEntries; i++) {
+            const UCHAR *a = t6->table[i].ucLocalAddr;
+            if ((u_short)t6->table[i].dwLocalPort != port_net)
+                continue;
+            if (vip_is_v4mapped(a) && vip_v4_of_mapped(a) == addr)
+                found |= 1;
+            else if (IN6_IS_ADDR_UNSPECIFIED((const IN6_ADDR *)(const void *)a))
+                found |= 2;
+        }
+        HeapFree(GetProcessHeap(), 0, t6);
+    }
+    return found;
+}
+
+static void apply_wildcard_rule(struct translated *t)
 {
     uint32_t vip;
-    if (!t->has_original4)
-        return 0;
+    u_short port;
+    if (!t->has_original4 || !t->len)
+        return;
     vip = vip_connect_fallback4(&g_s, t->original4);
     if (!vip)
-        return 0;
-    memcpy(out, &t->addr, (size_t)t->len);
-    if (out->ss_family == AF_INET)
-        ((struct sockaddr_in *)out)->sin_addr.s_addr = htonl(vip);
-    else
-        vip_make_mapped(vip, ((struct sockaddr_in6 *)out)->sin6_addr.s6_addr);
-    return 1;
+        return;
+    port = t->addr.ss_family == AF_INET ? ((struct sockaddr_in *)&t->addr)->sin_port
+                                        : ((struct sockaddr_in6 *)&t->addr)->sin6_port;
+    if (listeners(g_s.loopback, port) != 0 || (listeners(vip, port) & 1) == 0)
+        return;
+    debug("W1: nothing listens on the session loopback port %u, the session VIP does: connecting there",
+          (unsigned)ntohs(port));
+    if (t->addr.ss_family == AF_INET) {
+        ((struct sockaddr_in *)&t->addr)->sin_addr.s_addr = htonl(vip);
+        ((struct sockaddr_in *)&t->source)->sin_addr.s_addr = htonl(vip);
+    } else {
+        vip_make_mapped(vip, ((struct sockaddr_in6 *)&t->addr)->sin6_addr.s6_addr);
+        vip_make_mapped(vip, ((struct sockaddr_in6 *)&t->source)->sin6_addr.s6_addr);
+    }
 }
 
 static void report_sa(struct sockaddr *sa, int len)
@@ -252,43 +330,30 @@ static int WSAAPI my_bind(SOCKET s, const struct sockaddr *name, int namelen)
 static int WSAAPI my_connect(SOCKET s, const struct sockaddr *name, int namelen)
 {
     struct translated t;
-    struct sockaddr_storage fb;
-    int rc;
     if (translate_sa(VIP_CALL_CONNECT, name, namelen, &t) == T_DENIED) {
         WSASetLastError(WSAEACCES);
         return SOCKET_ERROR;
     }
     if (!t.changed && !t.source_len)
         return real_connect(s, name, namelen);
+    apply_wildcard_rule(&t);
     bind_source(s, &t);
-    rc = real_connect(s, (const struct sockaddr *)&t.addr, t.len);
-    /* W1: connect may be called again on the same socket after WSAECONNREFUSED. */
-    if (rc == SOCKET_ERROR && WSAGetLastError() == WSAECONNREFUSED && fallback_sa(&t, &fb)) {
-        debug("W1: nothing listens on the session loopback; retrying on the session VIP");
-        rc = real_connect(s, (const struct sockaddr *)&fb, t.len);
-    }
-    return rc;
+    return real_connect(s, (const struct sockaddr *)&t.addr, t.len);
 }
 
 static int WSAAPI my_WSAConnect(SOCKET s, const struct sockaddr *name, int namelen, LPWSABUF cd, LPWSABUF ced,
                                 LPQOS sq, LPQOS gq)
 {
     struct translated t;
-    struct sockaddr_storage fb;
-    int rc;
     if (translate_sa(VIP_CALL_CONNECT, name, namelen, &t) == T_DENIED) {
         WSASetLastError(WSAEACCES);
         return SOCKET_ERROR;
     }
     if (!t.changed && !t.source_len)
         return real_WSAConnect(s, name, namelen, cd, ced, sq, gq);
+    apply_wildcard_rule(&t);
     bind_source(s, &t);
-    rc = real_WSAConnect(s, (const struct sockaddr *)&t.addr, t.len, cd, ced, sq, gq);
-    if (rc == SOCKET_ERROR && WSAGetLastError() == WSAECONNREFUSED && fallback_sa(&t, &fb)) {
-        debug("W1: nothing listens on the session loopback; retrying on the session VIP");
-        rc = real_WSAConnect(s, (const struct sockaddr *)&fb, t.len, cd, ced, sq, gq);
-    }
-    return rc;
+    return real_WSAConnect(s, (const struct sockaddr *)&t.addr, t.len, cd, ced, sq, gq);
 }
 
 static BOOL PASCAL my_ConnectEx(SOCKET s, const struct sockaddr *name, int namelen, PVOID buf, DWORD len,
@@ -301,6 +366,7 @@ static BOOL PASCAL my_ConnectEx(SOCKET s, const struct sockaddr *name, int namel
     }
     if (!t.changed)
         return real_ConnectEx(s, name, namelen, buf, len, sent, ov);
+    apply_wildcard_rule(&t);
     return real_ConnectEx(s, (const struct sockaddr *)&t.addr, t.len, buf, len, sent, ov);
 }
 
@@ -524,7 +590,27 @@ static int WSAAPI my_GetAddrInfoW(PCWSTR node, PCWSTR service, const ADDRINFOW *
 
 /* WSAConnectByName: a numeric or local name is translated like connect (C1, isolation, L1/L2);
  * other names go through unchanged. Returns 0 (pass through), 1 (use out), -1 (refused). */
-static int byname_target(const char *node, char out[48])
+static int socket_family(SOCKET s)
+{
+    WSAPROTOCOL_INFOW info;
+    int len = sizeof(info);
+    if (getsockopt(s, SOL_SOCKET, SO_PROTOCOL_INFOW, (char *)&info, &len) != 0)
+        return AF_UNSPEC;
+    return info.iAddressFamily;
+}
+
+/* An IPv4 answer for WSAConnectByName, v4-mapped on an AF_INET6 socket. */
+static void byname_v4(SOCKET s, uint32_t a, char out[48])
+{
+    char b[16];
+    fmt4(a, b);
+    if (socket_family(s) == AF_INET6)
+        snprintf(out, 48, "::ffff:%s", b);
+    else
+        snprintf(out, 48, "%s", b);
+}
+
+static int byname_target(SOCKET s, const char *node, char out[48])
 {
     IN_ADDR a4;
     IN6_ADDR a6;
@@ -538,7 +624,7 @@ static int byname_target(const char *node, char out[48])
             return -1;
         if (d.address == ntohl(a4.s_addr))
             return 0;
-        fmt4(d.address, out);
+        byname_v4(s, d.address, out);
         return 1;
     }
     if (inet_pton(AF_INET6, node, &a6) == 1) {
@@ -554,7 +640,7 @@ static int byname_target(const char *node, char out[48])
     a = vip_lookup(&g_s, name_kind(node));
     if (!a)
         return 0;
-    fmt4(a, out);
+    byname_v4(s, a, out);
     return 1;
 }
 
@@ -562,7 +648,7 @@ static BOOL WSAAPI my_WSAConnectByNameA(SOCKET s, LPCSTR node, LPCSTR service, L
                                         LPSOCKADDR ra, const struct timeval *tv, LPWSAOVERLAPPED ov)
 {
     char out[48];
-    int r = byname_target(node, out);
+    int r = byname_target(s, node, out);
     if (r < 0) {
         WSASetLastError(WSAEACCES);
         return FALSE;
@@ -577,7 +663,7 @@ static BOOL WSAAPI my_WSAConnectByNameW(SOCKET s, LPWSTR node, LPWSTR service, L
     wchar_t w[48];
     int r = 0;
     if (node && WideCharToMultiByte(CP_UTF8, 0, node, -1, n, sizeof(n), NULL, NULL))
-        r = byname_target(n, out);
+        r = byname_target(s, n, out);
     if (r < 0) {
         WSASetLastError(WSAEACCES);
         return FALSE;

@@ -143,6 +143,18 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     Rule("C2", _SOCKET_SENDS, "another `127.0.0.0/8` address", {}),
     Rule("C3", _SOCKET_SENDS, "any other address", {}, {Mode.VIRTUAL_IP: Target.VIP}),
+    # Windows only (docs/windows-data-plane.md): a Windows 0.0.0.0 listener answers on
+    # 127.0.0.1 too; after B1 it sits on the VIP only. Not a match of its own in translate():
+    # the Windows DLL applies it to a C1 connect when the session loopback's PORT has no
+    # listener and the session VIP's PORT has one.
+    Rule(
+        "W1",
+        (Call.CONNECT,),
+        "C1 target whose PORT has no listener on the session loopback but one on the VIP "
+        "(Windows data plane only)",
+        {Mode.VIRTUAL_IP: Target.VIP},
+        {Mode.VIRTUAL_IP: Target.VIP},
+    ),
     Rule("N1", (Call.GETSOCKNAME, Call.GETPEERNAME), "any address", {}),
     Rule(
         "L1",
