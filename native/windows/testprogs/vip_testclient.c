@@ -6,10 +6,12 @@
  *        vip_testclient.exe hostname
  *        vip_testclient.exe bind HOST PORT          (bind and print getsockname)
  *        vip_testclient.exe spawn ARGS...           (runs itself with ARGS, returns its code)
+ *        vip_testclient.exe spawnline COMMANDLINE   (CreateProcess of a whole command line)
  *        vip_testclient.exe bench HOST PORT N       (N binds of HOST:0, N connects to HOST:PORT) */
 #include <winsock2.h>
 #include <ws2tcpip.h>
 #include <mswsock.h>
+#include <shellapi.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,6 +218,26 @@ static int do_spawn(void)
     return (int)code;
 }
 
+static int do_spawnline(void)
+{
+    int argc = 0;
+    wchar_t **argv = CommandLineToArgvW(GetCommandLineW(), &argc);
+    STARTUPINFOW si;
+    PROCESS_INFORMATION pi;
+    DWORD code = 1;
+    if (!argv || argc != 3)
+        return 2;
+    memset(&si, 0, sizeof(si));
+    si.cb = sizeof(si);
+    if (!CreateProcessW(NULL, argv[2], NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi)) {
+        printf("ERR spawnline %lu\n", GetLastError());
+        return 1;
+    }
+    WaitForSingleObject(pi.hProcess, INFINITE);
+    GetExitCodeProcess(pi.hProcess, &code);
+    return (int)code;
+}
+
 static double now_us(void)
 {
     LARGE_INTEGER f, c;
@@ -256,6 +278,8 @@ int main(int argc, char **argv)
     WSAStartup(MAKEWORD(2, 2), &wsa);
     if (argc >= 2 && !strcmp(argv[1], "spawn"))
         rc = do_spawn();
+    else if (argc == 3 && !strcmp(argv[1], "spawnline"))
+        rc = do_spawnline();
     else if (argc == 4 && (!strcmp(argv[1], "connect") || !strcmp(argv[1], "wsaconnect")
                            || !strcmp(argv[1], "connectex") || !strcmp(argv[1], "quit")))
         rc = do_connect(argv[1], argv[2], atoi(argv[3]));

@@ -178,9 +178,15 @@ def wine(windows_build: Path) -> Iterator[Wine]:
             reg.unlink()
             shutil.copy2(template / reg.name, reg)
         server = subprocess.Popen(["ip", "netns", "exec", ns, str(WINESERVER), "-p", "-f"], env=w.env)
-        # The first client connects to (and waits for) the persistent server.
-        first = w.run(w.test_program("vip_testclient"), "hostname", timeout=120)
-        assert first.stdout.startswith("OK "), first
+        # The first program starts Wine's helper processes (services.exe, ...), which outlive it
+        # and inherit its stdio: give it a file, not a pipe, and wait for the process itself.
+        warm = prefix / "warm-up.txt"
+        with warm.open("w") as out:
+            code = subprocess.run(
+                w.argv(w.test_program("vip_testclient"), "hostname"),
+                env=w.env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, timeout=300, check=False,
+            ).returncode  # fmt: skip
+        assert code == 0 and warm.read_text().startswith("OK "), warm.read_text()
         yield w
     finally:
         subprocess.run([str(WINESERVER), "-k"], env=w.env, capture_output=True, check=False)
