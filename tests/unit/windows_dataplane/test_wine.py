@@ -178,7 +178,9 @@ def test_lookups_of_localhost_and_the_host_name(wine: Wine, sessions: list[Sessi
     ident = ["--mode", "client_address", "--loopback", s.loopback, "--client-address", "203.0.113.7"]
     assert client(wine, ident, "lookup", host).stdout.split() == ["GAI", "203.0.113.7", "GHBN", "203.0.113.7"]
     # WSAConnectByName of localhost follows the lookup rule too
-    assert ok_line(client(wine, s.flags(), "byname", "localhost", str(PORT2))).startswith(f"OK {s.tag} localhost ")
+    assert ok_line(client(wine, s.flags(), "byname", "localhost", str(PORT2))).startswith(
+        f"OK {s.tag} localhost "
+    )
 
 
 def test_udp_sendto_reaches_own_session(wine: Wine, sessions: list[Session]) -> None:
@@ -242,7 +244,9 @@ def test_engine_mode_translates_as_the_engine_says(wine: Wine, sessions: list[Se
     assert result.stderr.strip() == ""
 
 
-def test_engine_mode_unlisted_program_starts_untranslated(wine: Wine, sessions: list[Session], stub_engine) -> None:  # type: ignore[no-untyped-def]
+def test_engine_mode_unlisted_program_starts_untranslated(
+    wine: Wine, sessions: list[Session], stub_engine
+) -> None:  # type: ignore[no-untyped-def]
     exe = wine.test_program("vip_testclient")
     pipe, _ = stub_engine(_reply(_placement(sessions[0], exe, mode="none", translated=False, matched=None)))
     result = client(wine, ["--pipe", pipe], "connect", "127.0.0.1", str(PORT2))
@@ -286,7 +290,12 @@ def test_ifeo_debugger_command_line(wine: Wine, sessions: list[Session], stub_en
     line = f'{value} "{exe}" connect 127.0.0.1 {PORT2}'
     runner = wine.build / "tests" / "x64" / "vip_testclient.exe"
     result = subprocess.run(
-        wine.argv(runner, "spawnline", line), env=wine.env, capture_output=True, text=True, timeout=60, check=False
+        wine.argv(runner, "spawnline", line),
+        env=wine.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert ok_line(result).startswith(f"OK {s.tag} localhost local={s.loopback}:{PORT2}")
     assert _request(proc) == {"op": "plan", "command": exe}
@@ -306,7 +315,11 @@ def test_ifeo_debugger_command_line(wine: Wine, sessions: list[Session], stub_en
         (["--vip"], 2, "needs a value"),
         (["--isolate-loopback", "--", "x.exe"], 2, "standalone options"),
         (["--vip", "192.0.2.11", "--loopback", "127.0.0.2", "x.exe"], 2, "put '--' before the program"),
-        (["--vip", "192.0.2.11", "--loopback", "127.0.0.2", "--", "C:\\nowhere\\missing.exe"], 127, "not found"),
+        (
+            ["--vip", "192.0.2.11", "--loopback", "127.0.0.2", "--", "C:\\nowhere\\missing.exe"],
+            127,
+            "not found",
+        ),
     ],
 )
 def test_bad_launcher_input(wine: Wine, args: list[str], code: int, needle: str) -> None:
