@@ -247,21 +247,25 @@ static void *tcp_table(ULONG family)
     return NULL;
 }
 
-/* Bit 1: a listener on `addr`:port (v4, or v4-mapped in the v6 table); bit 2: on a wildcard. */
-static int listeners(uint32_t addr, u_short port_net)
+/* For each of the two addresses: bit 1 a TCP listener on it at port (v4, or v4-mapped in the v6
+ * table), bit 2 one on a wildcard address at that port. One fetch of each table. */
+static void listeners(uint32_t loopback, uint32_t vip, u_short port_net, int *on_loopback, int *on_vip)
 {
-    int found = 0;
     DWORD i;
     MIB_TCPTABLE_OWNER_PID *t4 = tcp_table(AF_INET);
     MIB_TCP6TABLE_OWNER_PID *t6 = tcp_table(AF_INET6);
+    *on_loopback = *on_vip = 0;
     if (t4) {
         for (i = 0; i < t4->dwNumEntries; i++) {
+            uint32_t a = ntohl(t4->table[i].dwLocalAddr);
             if ((u_short)t4->table[i].dwLocalPort != port_net)
                 continue;
-            if (ntohl(t4->table[i].dwLocalAddr) == addr)
-                found |= 1;
-            else if (t4->table[i].dwLocalAddr == 0)
-                found |= 2;
+            if (a == 0)
+                *on_loopback |= 2;
+            else if (a == loopback)
+                *on_loopback |= 1;
+            else if (a == vip)
+                *on_vip |= 1;
         }
         HeapFree(GetProcessHeap(), 0, t4);
     }
@@ -270,14 +274,15 @@ static int listeners(uint32_t addr, u_short port_net)
             const UCHAR *a = t6->table[i].ucLocalAddr;
             if ((u_short)t6->table[i].dwLocalPort != port_net)
                 continue;
-            if (vip_is_v4mapped(a) && vip_v4_of_mapped(a) == addr)
-                found |= 1;
-            else if (IN6_IS_ADDR_UNSPECIFIED((const IN6_ADDR *)(const void *)a))
-                found |= 2;
+            if (IN6_IS_ADDR_UNSPECIFIED((const IN6_ADDR *)(const void *)a))
+                *on_loopback |= 2;
+            else if (vip_is_v4mapped(a) && vip_v4_of_mapped(a) == loopback)
+                *on_loopback |= 1;
+            else if (vip_is_v4mapped(a) && vip_v4_of_mapped(a) == vip)
+                *on_vip |= 1;
         }
         HeapFree(GetProcessHeap(), 0, t6);
     }
-    return found;
 }
 
 static void apply_wildcard_rule(struct translated *t)
@@ -291,8 +296,12 @@ static void apply_wildcard_rule(struct translated *t)
         return;
     port = t->addr.ss_family == AF_INET ? ((struct sockaddr_in *)&t->addr)->sin_port
                                         : ((struct sockaddr_in6 *)&t->addr)->sin6_port;
-    if (listeners(g_s.loopback, port) != 0 || (listeners(vip, port) & 1) == 0)
-        return;
+    {
+        int on_loopback, on_vip;
+        listeners(g_s.loopback, vip, port, &on_loopback, &on_vip);
+        if (on_loopback != 0 || on_vip == 0)
+            return;
+    }
     debug("W1: nothing listens on the session loopback port %u, the session VIP does: connecting there",
           (unsigned)ntohs(port));
     if (t->addr.ss_family == AF_INET) {
