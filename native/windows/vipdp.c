@@ -13,7 +13,6 @@
 #include <ws2tcpip.h>
 #include <mswsock.h>
 #include <windows.h>
-#include <iphlpapi.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -213,76 +212,25 @@ static void bind_source(SOCKET s, const struct translated *t)
 /* ---- rule W1: the Windows wildcard semantic ----
  * On Windows a 0.0.0.0 listener is reachable on 127.0.0.1. After B1 it sits on the session VIP
  * only, so a translated in-session connect to 127.0.0.1:PORT (or 0.0.0.0:PORT) goes to the VIP
- * when nothing listens on the session loopback's PORT (nor on a wildcard) but something listens
- * on VIP:PORT. Decided before connecting (GetExtendedTcpTable, TCP_TABLE_OWNER_PID_LISTENER), so
- * it also holds for non-blocking sockets and ConnectEx. */
-typedef DWORD(WINAPI *tcptable_fn)(PVOID, PDWORD, BOOL, ULONG, TCP_TABLE_CLASS, ULONG);
-
-static void *tcp_table(ULONG family)
+ * when the session loopback's PORT is free but the session VIP's PORT is taken. Decided before
+ * connecting, so it also holds for non-blocking sockets and ConnectEx. The probe is a bind of a
+ * scratch TCP socket (WSAEADDRINUSE = taken), a few microseconds; the listener tables of
+ * iphlpapi would also work but cost milliseconds (owner lookup) under Wine. */
+static int port_taken(uint32_t addr, u_short port_net)
 {
-    static tcptable_fn get;
-    DWORD size = 0;
-    void *buf = NULL;
-    int tries;
-    if (!get) {
-        HMODULE m = LoadLibraryW(L"iphlpapi.dll");
-        get = m ? (tcptable_fn)(void *)GetProcAddress(m, "GetExtendedTcpTable") : NULL;
-        if (!get)
-            return NULL;
-    }
-    for (tries = 0; tries < 4; tries++) {
-        DWORD rc = get(buf, &size, FALSE, family, TCP_TABLE_OWNER_PID_LISTENER, 0);
-        if (rc == NO_ERROR)
-            return buf;
-        HeapFree(GetProcessHeap(), 0, buf);
-        buf = NULL;
-        if (rc != ERROR_INSUFFICIENT_BUFFER)
-            return NULL;
-        buf = HeapAlloc(GetProcessHeap(), 0, size + 4096);
-        if (!buf)
-            return NULL;
-        size += 4096;
-    }
-    HeapFree(GetProcessHeap(), 0, buf);
-    return NULL;
-}
-
-/* For each of the two addresses: bit 1 a TCP listener on it at port (v4, or v4-mapped in the v6
- * table), bit 2 one on a wildcard address at that port. One fetch of each table. */
-static void listeners(uint32_t loopback, uint32_t vip, u_short port_net, int *on_loopback, int *on_vip)
-{
-    DWORD i;
-    MIB_TCPTABLE_OWNER_PID *t4 = tcp_table(AF_INET);
-    MIB_TCP6TABLE_OWNER_PID *t6 = tcp_table(AF_INET6);
-    *on_loopback = *on_vip = 0;
-    if (t4) {
-        for (i = 0; i < t4->dwNumEntries; i++) {
-            uint32_t a = ntohl(t4->table[i].dwLocalAddr);
-            if ((u_short)t4->table[i].dwLocalPort != port_net)
-                continue;
-            if (a == 0)
-                *on_loopback |= 2;
-            else if (a == loopback)
-                *on_loopback |= 1;
-            else if (a == vip)
-                *on_vip |= 1;
-        }
-        HeapFree(GetProcessHeap(), 0, t4);
-    }
-    if (t6) {
-        for (i = 0; i < t6->dwNumEntries; i++) {
-            const UCHAR *a = t6->table[i].ucLocalAddr;
-            if ((u_short)t6->table[i].dwLocalPort != port_net)
-                continue;
-            if (IN6_IS_ADDR_UNSPECIFIED((const IN6_ADDR *)(const void *)a))
-                *on_loopback |= 2;
-            else if (vip_is_v4mapped(a) && vip_v4_of_mapped(a) == loopback)
-                *on_loopback |= 1;
-            else if (vip_is_v4mapped(a) && vip_v4_of_mapped(a) == vip)
-                *on_vip |= 1;
-        }
-        HeapFree(GetProcessHeap(), 0, t6);
-    }
+    struct sockaddr_in in;
+    SOCKET probe = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    int rc, err;
+    if (probe == INVALID_SOCKET)
+        return 0;
+    memset(&in, 0, sizeof(in));
+    in.sin_family = AF_INET;
+    in.sin_port = port_net;
+    in.sin_addr.s_addr = htonl(addr);
+    rc = real_bind(probe, (const struct sockaddr *)&in, sizeof(in));
+    err = WSAGetLastError();
+    closesocket(probe);
+    return rc != 0 && err == WSAEADDRINUSE;
 }
 
 static void apply_wildcard_rule(struct translated *t)
@@ -297,12 +245,13 @@ static void apply_wildcard_rule(struct translated *t)
     port = t->addr.ss_family == AF_INET ? ((struct sockaddr_in *)&t->addr)->sin_port
                                         : ((struct sockaddr_in6 *)&t->addr)->sin6_port;
     {
-        int on_loopback, on_vip;
-        listeners(g_s.loopback, vip, port, &on_loopback, &on_vip);
-        if (on_loopback != 0 || on_vip == 0)
+        int saved = WSAGetLastError();
+        int go = !port_taken(g_s.loopback, port) && port_taken(vip, port);
+        WSASetLastError(saved);
+        if (!go)
             return;
     }
-    debug("W1: nothing listens on the session loopback port %u, the session VIP does: connecting there",
+    debug("W1: the session loopback's port %u is free, the session VIP's is taken: connecting there",
           (unsigned)ntohs(port));
     if (t->addr.ss_family == AF_INET) {
         ((struct sockaddr_in *)&t->addr)->sin_addr.s_addr = htonl(vip);

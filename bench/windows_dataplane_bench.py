@@ -1,0 +1,161 @@
+"""The Windows data plane under Wine: cost of the hooks and of the launcher.
+
+Runs in a scratch network namespace with one persistent ``wineserver -p`` (as the tests do):
+
+* ``bind`` / ``connect``: N binds of ``127.0.0.x:0`` and N connects (each accepted and closed) to a
+  listener the same process bound on the session loopback, by vip_testclient.exe started plainly (baseline: it names the session loopback
+  itself, no hooks) and through viprun (hooks translate ``127.0.0.1`` to the session loopback,
+  with the implicit source bind, and in ``virtual_ip`` mode the W1 listener lookup). Per-call
+  time is measured inside the Windows process (QueryPerformanceCounter); the ratio
+  hooked/baseline is from the same run. Goal: <= 1.05x.
+* ``launcher start-up``: wall time of ``wine64 vip_testclient.exe hostname`` against the same
+  through ``viprun.exe`` (create suspended, settings block, DLL injection, hooks, resume).
+
+Needs root, Wine and ``make windows``. ``python bench/windows_dataplane_bench.py [--n 2000] [--starts 15]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BUILD = REPO / "build" / "windows"
+WINE64 = "/usr/lib/wine/wine64"
+WINESERVER = "/usr/lib/wine/wineserver"
+LOOPBACK, VIP, PORT = "127.0.0.2", "192.0.2.11", 42001
+
+
+def winpath(path: Path) -> str:
+    return "Z:" + str(path).replace("/", "\\")
+
+
+class Env:
+    def __init__(self) -> None:
+        self.ns = f"snv-wb{os.getpid()}"
+        self.prefix = REPO / ".work" / f"wine-bench-{os.getpid()}"
+        self.env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+        self.env.update(
+            WINEPREFIX=str(self.prefix), WINEDEBUG="-all", WINEDLLOVERRIDES="winemenubuilder.exe=d"
+        )
+        self.server: subprocess.Popen[bytes] | None = None
+
+    def argv(self, *args: str) -> list[str]:
+        return ["ip", "netns", "exec", self.ns, WINE64, *args]
+
+    def __enter__(self) -> Env:
+        subprocess.run(["ip", "netns", "add", self.ns], check=True)
+        subprocess.run(["ip", "-n", self.ns, "link", "set", "lo", "up"], check=True)
+        subprocess.run(["ip", "-n", self.ns, "addr", "add", f"{VIP}/32", "dev", "lo"], check=True)
+        template = REPO / ".work" / "wine-template"
+        if not (template / ".sessionnet-ready").exists():
+            template.mkdir(parents=True, exist_ok=True)
+            tenv = dict(self.env, WINEPREFIX=str(template))
+            subprocess.run([WINE64, "wineboot", "--init"], env=tenv, capture_output=True, check=True)
+            subprocess.run([WINESERVER, "-w"], env=tenv, check=True)
+        shutil.rmtree(self.prefix, ignore_errors=True)
+        subprocess.run(["cp", "-al", f"{template}/.", str(self.prefix)], check=True)
+        for reg in self.prefix.glob("*.reg"):
+            reg.unlink()
+            shutil.copy2(template / reg.name, reg)
+        self.server = subprocess.Popen(["ip", "netns", "exec", self.ns, WINESERVER, "-p", "-f"], env=self.env)
+        with (self.prefix / "warm-up.txt").open("w") as out:  # helpers inherit stdio: not a pipe
+            subprocess.run(
+                self.argv(self.client, "hostname"), env=self.env, stdout=out, stderr=out, check=True
+            )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        subprocess.run([WINESERVER, "-k"], env=self.env, capture_output=True, check=False)
+        if self.server is not None:
+            self.server.wait(timeout=30)
+        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True, check=False)
+        shutil.rmtree(self.prefix, ignore_errors=True)
+
+    @property
+    def client(self) -> str:
+        return winpath(BUILD / "tests" / "x64" / "vip_testclient.exe")
+
+    @property
+    def viprun(self) -> str:
+        return str(BUILD / "x64" / "viprun.exe")
+
+    def run(self, *args: str) -> str:
+        return subprocess.run(
+            self.argv(*args), env=self.env, capture_output=True, text=True, check=True, timeout=600
+        ).stdout
+
+
+def per_call(out: str) -> tuple[float, float]:
+    m = re.search(r"BENCH bind_us=([\d.]+) connect_us=([\d.]+)", out)
+    if not m:
+        raise SystemExit(f"unexpected client output: {out!r}")
+    return float(m.group(1)), float(m.group(2))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=2000, help="binds and connects per measurement")
+    parser.add_argument("--rounds", type=int, default=7, help="alternating baseline/hooked rounds")
+    parser.add_argument("--starts", type=int, default=15, help="process starts per start-up figure")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        print("windows_dataplane_bench: needs root (ip netns)", file=sys.stderr)
+        return 2
+    subprocess.run(["make", "--no-print-directory", "-s", "windows"], cwd=REPO, check=True)
+    with Env() as env:
+        n = str(args.n)
+        flags = {"virtual_loopback": ["--mode", "virtual_loopback"], "virtual_ip": ["--vip", VIP]}
+        results: dict[str, list[tuple[float, float]]] = {"baseline": [], **{k: [] for k in flags}}
+        for _ in range(args.rounds):
+            results["baseline"].append(per_call(env.run(env.client, "bench", LOOPBACK, str(PORT), n)))
+            for mode, extra in flags.items():
+                out = env.run(
+                    env.viprun,
+                    *extra,
+                    "--loopback",
+                    LOOPBACK,
+                    "--",
+                    env.client,
+                    "bench",
+                    "127.0.0.1",
+                    str(PORT),
+                    n,
+                )
+                results[mode].append(per_call(out))
+        base_bind = statistics.median(b for b, _ in results["baseline"])
+        base_conn = statistics.median(c for _, c in results["baseline"])
+        print(f"Windows data plane under Wine ({args.n} calls x {args.rounds} rounds, median per call)")
+        print(f"  baseline (no hooks)        bind {base_bind:8.2f} us   connect {base_conn:8.2f} us")
+        for mode in flags:
+            b = statistics.median(x for x, _ in results[mode])
+            c = statistics.median(y for _, y in results[mode])
+            print(
+                f"  hooked, {mode:<18} bind {b:8.2f} us ({b / base_bind:4.2f}x)   connect {c:8.2f} us ({c / base_conn:4.2f}x)"
+            )
+
+        def wall(*argv: str) -> float:
+            times = []
+            for _ in range(args.starts):
+                t0 = time.perf_counter()
+                env.run(*argv)
+                times.append(time.perf_counter() - t0)
+            return statistics.median(times) * 1000
+
+        plain = wall(env.client, "hostname")
+        launched = wall(env.viprun, "--vip", VIP, "--loopback", LOOPBACK, "--", env.client, "hostname")
+        print(
+            f"  start-up: plain {plain:7.1f} ms   through viprun {launched:7.1f} ms ({launched / plain:4.2f}x, +{launched - plain:.1f} ms)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
