@@ -2,6 +2,8 @@
 
 Runs in a scratch network namespace with one persistent ``wineserver -p`` (as the tests do):
 
+* ``untouched``: the same through viprun, but on an address no rule changes (the session
+  loopback itself): the price of the hooks alone.
 * ``bind`` / ``connect``: N binds of ``127.0.0.x:0`` and N connects (each accepted and closed) to a
   listener the same process bound on the session loopback, by vip_testclient.exe started plainly (baseline: it names the session loopback
   itself, no hooks) and through viprun (hooks translate ``127.0.0.1`` to the session loopback,
@@ -112,11 +114,16 @@ def main() -> int:
     subprocess.run(["make", "--no-print-directory", "-s", "windows"], cwd=REPO, check=True)
     with Env() as env:
         n = str(args.n)
-        flags = {"virtual_loopback": ["--mode", "virtual_loopback"], "virtual_ip": ["--vip", VIP]}
+        # name -> (viprun options, address the program uses)
+        flags = {
+            "untouched (C2/B3)": (["--mode", "virtual_loopback"], LOOPBACK),
+            "virtual_loopback": (["--mode", "virtual_loopback"], "127.0.0.1"),
+            "virtual_ip": (["--vip", VIP], "127.0.0.1"),
+        }
         results: dict[str, list[tuple[float, float]]] = {"baseline": [], **{k: [] for k in flags}}
         for _ in range(args.rounds):
             results["baseline"].append(per_call(env.run(env.client, "bench", LOOPBACK, str(PORT), n)))
-            for mode, extra in flags.items():
+            for mode, (extra, address) in flags.items():
                 out = env.run(
                     env.viprun,
                     *extra,
@@ -125,7 +132,7 @@ def main() -> int:
                     "--",
                     env.client,
                     "bench",
-                    "127.0.0.1",
+                    address,
                     str(PORT),
                     n,
                 )
