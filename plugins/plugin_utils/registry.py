@@ -47,7 +47,8 @@ def read_facts(action, task_vars, extra_keys=()):
     """Run vip_info once and return its documented, shaped result."""
     facts = import_from_package("windows.facts")
     keys = facts.registry_request() + [dict(k) for k in extra_keys]
-    raw = call_windows(action, "vip_info", {"registry_keys": keys}, task_vars)
+    raw = call_windows(action, "vip_info", {"registry_keys": keys, "cim_classes": facts.cim_request()}, task_vars)
     shaped = facts.shape(raw)
     shaped["registry"] = raw.get("registry") or []
+    shaped["cim"] = raw.get("cim") or []
     return shaped

@@ -158,6 +158,21 @@ def dhcp_exclusion_range(state: dict[str, Any], args: dict[str, Any], check_mode
     return result
 
 
+def address_facts(adapter: dict[str, Any]) -> list[dict[str, Any]]:
+    """The IPv4 addresses of a simulated adapter as Get-NetIPAddress shows them.
+
+    ``prefix_origin`` is ``Dhcp`` for the seeded address of a DHCP adapter and ``Manual`` otherwise;
+    ``address_state`` is ``Preferred`` unless the state file says otherwise (``Duplicate``).
+    """
+    out = []
+    for ip in adapter.get("ipv4") or []:
+        item = copy.deepcopy(ip)
+        item.setdefault("prefix_origin", "Manual")
+        item.setdefault("address_state", "Preferred")
+        out.append(item)
+    return out
+
+
 def vip_address_state(state: dict[str, Any], args: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     index = int(args["interface_index"])
     adapter = next((a for a in state.get("adapters") or [] if int(a["index"]) == index), None)
@@ -165,17 +180,29 @@ def vip_address_state(state: dict[str, Any], args: dict[str, Any], check_mode: b
         raise SimulatedModuleError(f"vip_address_state: no network adapter has interface index {index}")
     prefix = int(args["prefix_length"])
     skip = bool(args.get("skip_as_source", True))
-    before = copy.deepcopy(adapter["ipv4"])
+    before = address_facts(adapter)
     current = {_ip(ip["address"]): ip for ip in adapter["ipv4"]}
     after = copy.deepcopy(adapter["ipv4"])
     added: list[str] = []
     updated: list[str] = []
     removed: list[str] = []
+    taken = {_ip(a) for a in adapter.get("taken_on_link") or []}
+    total = len(args.get("present") or []) + len(args.get("absent") or [])
     for text in args.get("present") or []:
         found = current.get(_ip(text))
         if found is None:
+            if adapter.get("dhcp") and not check_mode:
+                # Windows: a DHCP-enabled IPv4 interface cannot also hold static addresses.
+                raise SimulatedModuleError(
+                    f"vip_address_state: {text} on interface {index} ({adapter['name']}) failed after 0 of "
+                    f"{total} address(es): Inconsistent parameters PolicyStore PersistentStore and Dhcp Enabled"
+                )
             added.append(text)
-            after.append({"address": _text(_ip(text)), "prefix_length": prefix, "skip_as_source": skip})
+            entry: dict[str, Any] = {"address": _text(_ip(text)), "prefix_length": prefix, "skip_as_source": skip}
+            if _ip(text) in taken and not check_mode:
+                # Duplicate address detection: another machine on the link holds it.
+                entry["address_state"] = "Duplicate"
+            after.append(entry)
         elif bool(found.get("skip_as_source")) != skip:
             updated.append(text)
             for ip in after:
@@ -187,13 +214,12 @@ def vip_address_state(state: dict[str, Any], args: dict[str, Any], check_mode: b
     changed = bool(added or updated or removed)
     if changed and not check_mode:
         adapter["ipv4"] = after
-    total = len(args.get("present") or []) + len(args.get("absent") or [])
     return {
         "changed": changed,
         "interface_index": index,
         "interface_alias": adapter["name"],
         "before": before,
-        "after": after,
+        "after": address_facts({"ipv4": after}),
         "added": added,
         "updated": updated,
         "removed": removed,
@@ -224,6 +250,7 @@ SPECS: Final[dict[str, dict[str, Any]]] = {
         "present": {"type": "list", "elements": "str", "default": []},
         "absent": {"type": "list", "elements": "str", "default": []},
         "skip_as_source": {"type": "bool", "default": True},
+        "dad_wait_seconds": {"type": "int", "default": 5},
     },
 }
 

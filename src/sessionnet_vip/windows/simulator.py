@@ -29,7 +29,7 @@ from typing import Any, Final
 from sessionnet_vip.errors import VipError
 from sessionnet_vip.windows import citrix, citrix_site_sim, rds, sim_network
 from sessionnet_vip.windows import registry as reg
-from sessionnet_vip.windows.profiles import DEFAULT_PROFILE, PROFILES, SERVER_2019_BUILD
+from sessionnet_vip.windows.profiles import DEFAULT_PROFILE, PROFILES, SERVER_2012_BUILD, SERVER_2019_BUILD
 
 STATE_SCHEMA: Final = 1
 FEATURES: Final = ("rds", "citrix_vda", "dhcp_server", "citrix_ddc")
@@ -79,6 +79,16 @@ def validate_seed(seed: HostSeed) -> None:
                     f"sessionnet_simulated_windows_adapters[{index}].ipv4: {cidr!r} is not an address/prefix "
                     "like 10.20.0.10/24"
                 ) from exc
+        if not isinstance(adapter.get("dhcp", False), bool):
+            raise SimulatorError(f"sessionnet_simulated_windows_adapters[{index}].dhcp must be true or false")
+        for text in adapter.get("taken_on_link") or []:
+            try:
+                ipaddress.IPv4Address(str(text))
+            except ValueError as exc:
+                raise SimulatorError(
+                    f"sessionnet_simulated_windows_adapters[{index}].taken_on_link: {text!r} is not an IPv4 "
+                    "address (list the addresses other machines on this adapter's network hold)"
+                ) from exc
 
 
 def new_state(seed: HostSeed) -> dict[str, Any]:
@@ -106,22 +116,29 @@ def new_state(seed: HostSeed) -> dict[str, Any]:
         "calls": 0,
     }
     for index, adapter in enumerate(seed.adapters):
-        state["adapters"].append(
-            {
-                "name": str(adapter["name"]),
-                "index": int(adapter.get("index", index + 10)),
-                "mac": str(adapter.get("mac") or f"00-15-5D-00-00-{index + 16:02X}"),
-                "status": "Up",
-                "ipv4": [
-                    {
-                        "address": str(ipaddress.IPv4Interface(str(c)).ip),
-                        "prefix_length": ipaddress.IPv4Interface(str(c)).network.prefixlen,
-                        "skip_as_source": False,
-                    }
-                    for c in adapter.get("ipv4") or []
-                ],
-            }
-        )
+        dhcp = bool(adapter.get("dhcp", False))
+        entry: dict[str, Any] = {
+            "name": str(adapter["name"]),
+            "index": int(adapter.get("index", index + 10)),
+            "mac": str(adapter.get("mac") or f"00-15-5D-00-00-{index + 16:02X}"),
+            "status": "Up",
+            "ipv4": [
+                {
+                    "address": str(ipaddress.IPv4Interface(str(c)).ip),
+                    "prefix_length": ipaddress.IPv4Interface(str(c)).network.prefixlen,
+                    "skip_as_source": False,
+                    **({"prefix_origin": "Dhcp"} if dhcp else {}),
+                }
+                for c in adapter.get("ipv4") or []
+            ],
+        }
+        if dhcp:
+            entry["dhcp"] = True
+        if adapter.get("taken_on_link"):
+            # SIMULATION only: addresses other machines on this adapter's link hold (an added one
+            # becomes Duplicate, as duplicate address detection marks it on Windows).
+            entry["taken_on_link"] = [str(ipaddress.IPv4Address(str(a))) for a in adapter["taken_on_link"]]
+        state["adapters"].append(entry)
     sim_network.seed_dhcp(state, list(seed.features))
     sim = _Registry(state["registry"])
     if profile.build >= SERVER_2019_BUILD and profile.installation_type == "Server":
@@ -129,6 +146,12 @@ def new_state(seed: HostSeed) -> dict[str, Any]:
         sim.set_value(key, "64", "AppFullPath", "string", r"C:\Windows\System32\svchost.exe")
         sim.set_value(key, "64", "PermittedLspCategories", "dword", str(0x40000000))
     if "rds" in seed.features:
+        # WMI Win32_TSVirtualIP (root\cimv2\TerminalServices), one instance; the loopback
+        # property exists from Windows Server 2012 on (Microsoft Learn, Win32_TSVirtualIP).
+        tsvip: dict[str, Any] = {"VirtualIPActive": 0, "VirtualIPMode": 0}
+        if profile.build >= SERVER_2012_BUILD:
+            tsvip[rds.WMI_LOOPBACK_PROPERTY] = 0
+        state["cim"] = {rds.WMI_NAMESPACE.casefold(): {rds.WMI_CLASS.casefold(): [tsvip]}}
         state["sessions"] = [
             {
                 "id": 2,
@@ -264,6 +287,16 @@ SPECS: Final[dict[str, dict[str, Any]]] = {
             "options": {
                 "path": {"type": "str", "required": True},
                 "view": _view_option(),
+            },
+        },
+        "cim_classes": {
+            "type": "list",
+            "elements": "dict",
+            "default": [],
+            "options": {
+                "namespace": {"type": "str", "required": True},
+                "class_name": {"type": "str", "required": True},
+                "properties": {"type": "list", "elements": "str", "required": True},
             },
         },
     },
@@ -424,13 +457,49 @@ class Simulator:
             "hostname": state.get("hostname"),
             "os": copy.deepcopy(state["os"]),
             "features": {"rds_session_host": "rds" in features, "dhcp_server": "dhcp_server" in features},
-            "adapters": copy.deepcopy(state.get("adapters") or []),
+            "adapters": [
+                {
+                    "name": a["name"],
+                    "index": a["index"],
+                    "mac": a.get("mac"),
+                    "status": a.get("status"),
+                    "dhcp": bool(a.get("dhcp")),
+                    "ipv4": sim_network.address_facts(a),
+                }
+                for a in state.get("adapters") or []
+            ],
             "sessions": copy.deepcopy(state.get("sessions") or []),
             "registry": [
                 sim.read_key(reg.parse_key(item["path"]), str(item.get("view") or "64"))
                 for item in args.get("registry_keys") or []
             ],
+            "cim": [read_cim_class(state, item) for item in args.get("cim_classes") or []],
         }
+
+
+def _cim_instances(state: dict[str, Any], namespace: str, class_name: str) -> list[dict[str, Any]] | None:
+    """The simulated instances of a CIM class, or ``None`` when the class does not exist."""
+    found = (state.get("cim") or {}).get(namespace.casefold(), {}).get(class_name.casefold())
+    return None if found is None else list(found)
+
+
+def read_cim_class(state: dict[str, Any], item: Mapping[str, Any]) -> dict[str, Any]:
+    """Twin of the ``cim_classes`` read of ``vip_info.ps1`` (Get-CimInstance)."""
+    namespace, class_name = str(item["namespace"]), str(item["class_name"])
+    entry: dict[str, Any] = {
+        "namespace": namespace,
+        "class_name": class_name,
+        "available": False,
+        "error": None,
+        "instances": [],
+    }
+    instances = _cim_instances(state, namespace, class_name)
+    if instances is None:
+        entry["error"] = "Invalid class (simulated Get-CimInstance)"
+        return entry
+    entry["available"] = True
+    entry["instances"] = [{p: inst.get(p) for p in item.get("properties") or []} for inst in instances]
+    return entry
 
 
 def seed_from_hostvars(hostvars: Mapping[str, Any], hostname: str = "SIMHOST") -> HostSeed:

@@ -234,6 +234,11 @@ BINDING_REFUSALS: list[tuple[list[dict[str, Any]], list[dict[str, Any]], str]] =
         "broadcast",
     ),
     ([{"name": "Ethernet", "ipv4": ["10.20.0.11/24"]}], [{"start": "10.20.0.250"}], "end"),
+    (
+        [{"name": "Ethernet", "ipv4": ["10.20.0.11/24"], "dhcp": True}],
+        [{"start": "10.20.0.200", "end": "10.20.0.209"}],
+        "gets its IPv4 address from DHCP",
+    ),
 ]
 
 

@@ -247,3 +247,22 @@ def test_write_guard_check_sees_a_guard_and_its_absence() -> None:
 def test_every_write_is_guarded_by_check_mode(module: str) -> None:
     source = _source(module)
     assert unguarded_writes(source) == [], f"{module}.ps1 writes outside a check-mode guard"
+
+
+# --- vip_address_state.ps1: an adapter without IPv4 addresses, and the final read ---------------
+
+
+def test_address_read_treats_object_not_found_as_none_and_final_read_is_handled() -> None:
+    """Get-NetIPAddress on an adapter without IPv4 addresses reports "No matching MSFT_NetIPAddress
+    objects" (category ObjectNotFound): the read must treat it as an empty list, and the read-back
+    after changes must sit inside the try/catch that reports partial progress."""
+    source = _source("vip_address_state")
+    helper = re.search(r"(?ms)^function Get-SnAddressList \{.*?^\}", source)
+    assert helper, "vip_address_state.ps1 has no Get-SnAddressList"
+    assert "-ErrorAction Stop" not in helper.group(0)
+    assert "ObjectNotFound" in helper.group(0) and "throw" in helper.group(0)
+    lines = source.splitlines()
+    reads = [i for i, line in enumerate(lines) if re.search(r"Result\.after = (Get-SnAddressList|Wait-Sn)", line)]
+    assert reads, "the read-back of the addresses is missing"
+    for i in reads:
+        assert any(opener.startswith("try") for opener in _enclosing_openers(lines, i)), lines[i]
