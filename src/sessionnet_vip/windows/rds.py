@@ -34,6 +34,13 @@ LSP_CATALOG_BACKUP_KEY: Final = (
     r"HKLM:\SYSTEM\CurrentControlSet\Services\WinSock2\Parameters\AppId_Catalog\Backup_2C69D9F1"
 )
 
+#: Default contents of the entry (KB 4501072 and Microsoft Learn "Remote Desktop IP Virtualization
+#: in Windows Server 2019 and Windows Server 2022"): (name, type, data).
+LSP_CATALOG_DEFAULTS: Final[tuple[tuple[str, str, object], ...]] = (
+    ("AppFullPath", "string", r"C:\Windows\System32\svchost.exe"),
+    ("PermittedLspCategories", "dword", 0x40000000),
+)
+
 WMI_NAMESPACE: Final = r"root\cimv2\TerminalServices"
 WMI_CLASS: Final = "Win32_TSVirtualIP"
 WMI_LOOPBACK_PROPERTY: Final = "VirtualizeLoopbackAddressesEnabled"  # uint32 0/1

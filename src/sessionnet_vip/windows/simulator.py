@@ -143,8 +143,8 @@ def new_state(seed: HostSeed) -> dict[str, Any]:
     sim = _Registry(state["registry"])
     if profile.build >= SERVER_2019_BUILD and profile.installation_type == "Server":
         key = reg.parse_key(LSP_CATALOG_KEY)
-        sim.set_value(key, "64", "AppFullPath", "string", r"C:\Windows\System32\svchost.exe")
-        sim.set_value(key, "64", "PermittedLspCategories", "dword", str(0x40000000))
+        for name, reg_type, data in rds.LSP_CATALOG_DEFAULTS:
+            sim.set_value(key, "64", name, reg_type, reg.data_to_wire(reg_type, data))
     if "rds" in seed.features:
         # WMI Win32_TSVirtualIP (root\cimv2\TerminalServices), one instance; the loopback
         # property exists from Windows Server 2012 on (Microsoft Learn, Win32_TSVirtualIP).
@@ -225,6 +225,23 @@ class _Registry:
         for k in [k for k in self.keys if k == ident or k.startswith(ident + "\\")]:
             del self.keys[k]
 
+    def move_tree(self, source: reg.RegKey, target: reg.RegKey, view: str) -> None:
+        """Rename ``source`` (and everything below it) to ``target``, keeping values and kinds."""
+        src = self._id(source, view)
+        self._ensure(target, view)
+        target_entry = self.keys[self._id(target, view)]
+        target_spelled = target_entry["path"]
+        moved = {k: v for k, v in self.keys.items() if k == src or k.startswith(src + "\\")}
+        src_spelled = reg.display_path(source, view)
+        for ident, entry in moved.items():
+            del self.keys[ident]
+            rest_id = ident[len(src) :]
+            rest_path = entry["path"][len(src_spelled) :] if entry["path"].casefold().startswith(
+                src_spelled.casefold()
+            ) else ""
+            new_id = self._id(target, view) + rest_id
+            self.keys[new_id] = {"path": target_spelled + rest_path, "values": entry["values"]}
+
     def read_key(self, key: reg.RegKey, view: str) -> dict[str, Any]:
         ident = self._id(key, view)
         entry = self.keys.get(ident)
@@ -274,6 +291,30 @@ SPECS: Final[dict[str, dict[str, Any]]] = {
             "options": {
                 "path": {"type": "str", "required": True},
                 "view": _view_option(),
+                "reboot_required": {"type": "bool", "default": False},
+            },
+        },
+        "keys_moved": {
+            "type": "list",
+            "elements": "dict",
+            "default": [],
+            "options": {
+                "path": {"type": "str", "required": True},
+                "to": {"type": "str", "required": True},
+                "view": _view_option(),
+                "reboot_required": {"type": "bool", "default": False},
+            },
+        },
+        "cim_properties": {
+            "type": "list",
+            "elements": "dict",
+            "default": [],
+            "options": {
+                "namespace": {"type": "str", "required": True},
+                "class_name": {"type": "str", "required": True},
+                "property": {"type": "str", "required": True},
+                "value": {"type": "int", "required": True},
+                "method": {"type": "str", "required": True},
                 "reboot_required": {"type": "bool", "default": False},
             },
         },
@@ -411,6 +452,27 @@ class Simulator:
     @staticmethod
     def _registry_state(state: dict[str, Any], args: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         sim = _Registry(state["registry"])
+        # keys_moved and cim_properties are checked before anything changes (like the .ps1)
+        moves = []
+        for item in args.get("keys_moved") or []:
+            source, target = reg.parse_key(item["path"]), reg.parse_key(item["to"])
+            view = str(item.get("view") or "64")
+            ends = {"source": sim.exists(source, view), "target": sim.exists(target, view)}
+            if ends["source"] and ends["target"]:
+                raise SimulatorError(
+                    f"keys_moved: both {item['path']} and {item['to']} exist (view {view}); nothing was written. "
+                    "Compare them and remove one"
+                )
+            moves.append((item, source, target, view, ends))
+        cim_found = []
+        for item in args.get("cim_properties") or []:
+            instances = _cim_instances(state, str(item["namespace"]), str(item["class_name"]))
+            if not instances or item["property"] not in instances[0]:
+                raise SimulatorError(
+                    f"cim_properties ({item['namespace']}:{item['class_name']}) has no instance with property "
+                    f"{item['property']}; nothing was written"
+                )
+            cim_found.append((item, instances[0]))
         out_values: list[dict[str, Any]] = []
         changed = False
         for item in args.get("values") or []:
@@ -446,7 +508,38 @@ class Simulator:
                 changed = True
                 if not check_mode:
                     sim.delete_tree(key, view)
-        return {"changed": changed, "values": out_values, "keys": out_keys}
+        out_moves = []
+        for item, source, target, view, ends in moves:
+            if ends["source"] and not ends["target"]:
+                changed = True
+                if not check_mode:
+                    sim.move_tree(source, target, view)
+            out_moves.append(
+                {
+                    "path": item["path"],
+                    "to": item["to"],
+                    "view": view,
+                    "source_existed": ends["source"],
+                    "target_existed": ends["target"],
+                }
+            )
+        out_cim = []
+        for item, instance in cim_found:
+            before = instance.get(item["property"])
+            if before is None or int(before) != int(item["value"]):
+                changed = True
+                if not check_mode:
+                    instance[item["property"]] = int(item["value"])
+            out_cim.append(
+                {
+                    "namespace": item["namespace"],
+                    "class_name": item["class_name"],
+                    "property": item["property"],
+                    "exists": True,
+                    "before": before,
+                }
+            )
+        return {"changed": changed, "values": out_values, "keys": out_keys, "moves": out_moves, "cim": out_cim}
 
     @staticmethod
     def _vip_info(state: dict[str, Any], args: dict[str, Any], check_mode: bool) -> dict[str, Any]:

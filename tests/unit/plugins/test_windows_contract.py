@@ -207,7 +207,7 @@ def test_ps_result_keys_are_the_simulator_twins(module: str, tmp_path: pathlib.P
 # (``if (-not $module.CheckMode)`` / ``if ($changed -and -not $checkMode)`` ...).
 _WRITES = re.compile(
     r"\b(New-Item|Set-ItemProperty|Remove-Item|New-NetIPAddress|Set-NetIPAddress|Remove-NetIPAddress"
-    r"|Add-DhcpServerv4\w+|Remove-DhcpServerv4\w+|Set-DhcpServerv4\w+)\b"
+    r"|Add-DhcpServerv4\w+|Remove-DhcpServerv4\w+|Set-DhcpServerv4\w+|Invoke-DhcpServerv4\w+|Invoke-CimMethod)\b"
     r"|\.(SetValue|DeleteValue|DeleteSubKeyTree|DeleteSubKey|CreateSubKey|Save)\("
 )
 _GUARD = re.compile(r"(?i)-not\s+\$(module\.CheckMode|checkMode)\b")
