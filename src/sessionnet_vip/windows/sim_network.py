@@ -112,10 +112,36 @@ def _ranges(scope: dict[str, Any]) -> list[dict[str, str]]:
 def dhcp_exclusion_range(state: dict[str, Any], args: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     scopes = _require_dhcp(state, "dhcp_exclusion_range")
     scope = next((s for s in scopes if _ip(s["scope_id"]) == _ip(args["scope"])), None)
-    result: dict[str, Any] = {"changed": False, "refused": None, "scope": None, "before": [], "after": []}
-    if scope is None:
-        result["refused"] = "scope_missing"
+    result: dict[str, Any] = {
+        "changed": False,
+        "refused": None,
+        "scope": None,
+        "before": [],
+        "after": [],
+        "scope_error": None,
+        "failover": None,
+        "replicated": False,
+        "replication_error": None,
+    }
+    service_error = (state.get("dhcp") or {}).get("service_error")
+    if service_error:
+        # Get-DhcpServerv4Scope fails for another reason than a missing scope (service, rights, RPC)
+        result["scope_error"] = {
+            "message": f"Failed to get the scope {args['scope']}: {service_error}",
+            "category": "ConnectionError",
+            "error_id": "WIN32 1722,Get-DhcpServerv4Scope",
+        }
         return result
+    if scope is None:
+        result["scope_error"] = {
+            "message": f"Failed to get the scope {args['scope']} on this DHCP server (simulated)",
+            "category": "ObjectNotFound",
+            "error_id": "DHCP 20005,Get-DhcpServerv4Scope",
+        }
+        return result
+    failover = scope.get("failover")
+    if failover:
+        result["failover"] = {k: failover.get(k) for k in ("name", "partner_server", "mode", "state")}
     result["scope"] = {
         "scope_id": scope["scope_id"],
         "start": scope["start_range"],
@@ -155,6 +181,16 @@ def dhcp_exclusion_range(state: dict[str, Any], args: dict[str, Any], check_mode
     result["changed"] = after != before
     if result["changed"] and not check_mode:
         scope["exclusions"] = [{"start_range": e["start"], "end_range": e["end"]} for e in after]
+        if failover and args.get("replicate_failover", True):
+            # Invoke-DhcpServerv4FailoverReplication -ScopeId: the partner gets the scope's configuration
+            if failover.get("partner_reachable", True):
+                failover["replicated_exclusions"] = copy.deepcopy(scope["exclusions"])
+                result["replicated"] = True
+            else:
+                result["replication_error"] = (
+                    f"Failed to replicate scope {scope['scope_id']} to {failover.get('partner_server')}: "
+                    "The RPC server is unavailable. (simulated)"
+                )
     return result
 
 
@@ -243,6 +279,7 @@ SPECS: Final[dict[str, dict[str, Any]]] = {
             "type": "dict",
             "options": {"start": {"type": "str", "required": True}, "end": {"type": "str", "required": True}},
         },
+        "replicate_failover": {"type": "bool", "default": True},
     },
     "vip_address_state": {
         "interface_index": {"type": "int", "required": True},
