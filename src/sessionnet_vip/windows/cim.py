@@ -32,7 +32,7 @@ class CimInputError(VipError):
 class CimProperty:
     namespace: str
     class_name: str
-    property: str
+    property_name: str
     value: int
     method: str
     reboot_required: bool = False
@@ -73,7 +73,7 @@ def cim_to_wire(prop: CimProperty) -> dict[str, Any]:
     return {
         "namespace": prop.namespace,
         "class_name": prop.class_name,
-        "property": prop.property,
+        "property": prop.property_name,
         "value": prop.value,
         "method": prop.method,
     }
@@ -97,7 +97,7 @@ def shape_cim(
         have = got.get("before")
         if not exists:
             raise VipError(
-                f"{want.label} has no instance with {want.property} on this host ({got.get('error') or 'not found'}); "
+                f"{want.label} has no instance with {want.property_name} on this host ({got.get('error') or 'not found'}); "
                 "nothing was set"
             )
         differs = have is None or int(have) != want.value
@@ -105,7 +105,7 @@ def shape_cim(
             {
                 "namespace": want.namespace,
                 "class_name": want.class_name,
-                "property": want.property,
+                "property": want.property_name,
                 "before": None if have is None else int(have),
                 "after": want.value,
                 "changed": differs,
@@ -114,6 +114,6 @@ def shape_cim(
         if differs:
             changed = True
             reboot = reboot or want.reboot_required
-            before.setdefault(want.label, {})[want.property] = {"type": "uint32", "value": have}
-            after.setdefault(want.label, {})[want.property] = {"type": "uint32", "value": want.value}
+            before.setdefault(want.label, {})[want.property_name] = {"type": "uint32", "value": have}
+            after.setdefault(want.label, {})[want.property_name] = {"type": "uint32", "value": want.value}
     return results, changed, reboot, before, after
