@@ -110,7 +110,7 @@ attributes:
 notes:
   - O(store=domain_gpo) and a remote O(controller) are a second hop from the WinRM session. With
     NTLM, or Kerberos without delegation, mounting the store fails with access denied; the task then
-    fails saying so. Run it with C(become: true) and C(become_method: runas), or use CredSSP or
+    fails saying so. Run it with C(become=true) and C(become_method=runas), or use CredSSP or
     Kerberos delegation (see the collection docs, page C(citrix_virtual_loopback.md)).
   - Setting paths under the provider's C(Settings) tree are discovered at run time by internal name.
   - The port exclusion values are sent as strings C("N") or C("A-B"); whether every Citrix release accepts
