@@ -224,15 +224,29 @@ def vip_address_state(state: dict[str, Any], args: dict[str, Any], check_mode: b
     removed: list[str] = []
     taken = {_ip(a) for a in adapter.get("taken_on_link") or []}
     total = len(args.get("present") or []) + len(args.get("absent") or [])
+    done = 0
     for text in args.get("present") or []:
         found = current.get(_ip(text))
         if found is None:
             if adapter.get("dhcp") and not check_mode:
-                # Windows: a DHCP-enabled IPv4 interface cannot also hold static addresses.
-                raise SimulatedModuleError(
-                    f"vip_address_state: {text} on interface {index} ({adapter['name']}) failed after 0 of "
-                    f"{total} address(es): Inconsistent parameters PolicyStore PersistentStore and Dhcp Enabled"
-                )
+                # Windows: a DHCP-enabled IPv4 interface cannot also hold static addresses. Like the
+                # .ps1, fail naming the address and report the progress made so far.
+                if added or updated:
+                    adapter["ipv4"] = after
+                return {
+                    "failed": True,
+                    "msg": f"vip_address_state: {text} on interface {index} ({adapter['name']}) failed after "
+                    f"{done} of {total} address(es): Inconsistent parameters PolicyStore PersistentStore and "
+                    "Dhcp Enabled",
+                    "changed": bool(added or updated),
+                    "interface_index": index,
+                    "interface_alias": adapter["name"],
+                    "before": before,
+                    "added": added,
+                    "updated": updated,
+                    "removed": [],
+                    "progress": {"total": total, "done": done},
+                }
             added.append(text)
             entry: dict[str, Any] = {"address": _text(_ip(text)), "prefix_length": prefix, "skip_as_source": skip}
             if _ip(text) in taken and not check_mode:
@@ -244,6 +258,7 @@ def vip_address_state(state: dict[str, Any], args: dict[str, Any], check_mode: b
             for ip in after:
                 if _ip(ip["address"]) == _ip(text):
                     ip["skip_as_source"] = skip
+        done += 1
     gone = {_ip(t) for t in args.get("absent") or [] if _ip(t) in current}
     removed = [_text(a) for a in sorted(gone)]
     after = [ip for ip in after if _ip(ip["address"]) not in gone]

@@ -16,7 +16,6 @@ import pytest
 
 from sessionnet_vip.errors import VipError
 from sessionnet_vip.windows import binding, facts
-from sessionnet_vip.windows.sim_network import SimulatedModuleError
 from sessionnet_vip.windows.simulator import HostSeed, Simulator
 
 RANGE = [{"start": "10.20.0.200", "end": "10.20.0.209"}]
@@ -62,8 +61,10 @@ def test_the_windows_side_fails_on_a_dhcp_adapter_like_new_netipaddress(tmp_path
     sim = host(tmp_path, dhcp=True)
     args = {"interface_index": 10, "prefix_length": 24, "present": ["10.20.0.200"], "absent": []}
     assert sim.call("vip_address_state", args, check_mode=True)["added"] == ["10.20.0.200"]
-    with pytest.raises(SimulatedModuleError, match="Inconsistent parameters PolicyStore PersistentStore and Dhcp"):
-        sim.call("vip_address_state", args)
+    failed = sim.call("vip_address_state", args)
+    assert failed["failed"] is True and failed["changed"] is False
+    assert "Inconsistent parameters PolicyStore PersistentStore and Dhcp Enabled" in failed["msg"]
+    assert failed["progress"] == {"total": 1, "done": 0} and failed["added"] == []
     assert [ip["address"] for ip in sim.read_state()["adapters"][0]["ipv4"]] == ["10.20.0.11"]
 
 
