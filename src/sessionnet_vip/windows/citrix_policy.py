@@ -147,6 +147,13 @@ def _names(values: Sequence[object] | None, option: str) -> list[str]:
             raise CitrixPolicyError(
                 f"{option}[{index}] {item!r}: give the name as Studio shows it, without surrounding spaces"
             )
+        if "\\" in item or "/" in item:
+            # Since XenDesktop 7.16 a filter is addressed by its value as a provider path
+            # (<policy>\Filters\<type>\<value>): a separator would split it.
+            raise CitrixPolicyError(
+                f"{option}[{index}] {item!r}: the Citrix provider addresses a Delivery Group filter by its name as a "
+                "path, so it may not contain \\ or /; rename the Delivery Group or filter it in Studio"
+            )
         if item.casefold() not in seen:
             seen.add(item.casefold())
             out.append(item)

@@ -224,8 +224,7 @@ def vip_address_state(state: dict[str, Any], args: dict[str, Any], check_mode: b
     removed: list[str] = []
     taken = {_ip(a) for a in adapter.get("taken_on_link") or []}
     total = len(args.get("present") or []) + len(args.get("absent") or [])
-    done = 0
-    for text in args.get("present") or []:
+    for done, text in enumerate(args.get("present") or []):
         found = current.get(_ip(text))
         if found is None:
             if adapter.get("dhcp") and not check_mode:
@@ -258,7 +257,6 @@ def vip_address_state(state: dict[str, Any], args: dict[str, Any], check_mode: b
             for ip in after:
                 if _ip(ip["address"]) == _ip(text):
                     ip["skip_as_source"] = skip
-        done += 1
     gone = {_ip(t) for t in args.get("absent") or [] if _ip(t) in current}
     removed = [_text(a) for a in sorted(gone)]
     after = [ip for ip in after if _ip(ip["address"]) not in gone]

@@ -156,6 +156,7 @@ def test_full_request_to_module_args() -> None:
             "internal",
         ),
         ({"name": "p", "programs": ["a.exe"], "delivery_groups": [" dg"]}, "delivery_groups"),
+        ({"name": "p", "programs": ["a.exe"], "delivery_groups": ["EU\\Sales"]}, r"may not contain \\ or /"),
         ({"name": "Unfiltered", "state": "absent"}, "cannot be removed"),
     ],
 )
@@ -351,3 +352,15 @@ def test_second_hop_access_denied_says_what_to_do() -> None:
         for hint in ("second hop", "become: true", "runas", "CredSSP", "delegation"):
             assert hint in str(err.value), hint
     assert run(state, {"name": "p", "programs": ["a.exe"]})["changed"] is True  # local: no second hop
+
+
+def test_brackets_in_names_round_trip_on_the_simulated_controller() -> None:
+    """[ and ] are wildcards for -Path; the hand uses -LiteralPath, so such names are accepted."""
+    state = ddc_state()
+    options = {"name": "VL [EU]", "programs": ["a.exe"], "delivery_groups": ["Sales [EU]"]}
+    first = run(state, options)
+    assert first["changed"] is True
+    assert first["after"]["filters"] == [
+        {"type": "DesktopGroup", "value": "Sales [EU]", "mode": "Allow", "enabled": True}
+    ]
+    assert run(state, options)["changed"] is False
