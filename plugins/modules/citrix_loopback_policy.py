@@ -82,6 +82,8 @@ options:
     description:
       - Delivery Group names the policy applies to (C(DesktopGroup) filters, mode Allow). When
         given, these are exactly the policy's Delivery Group filters. Omitted leaves filters alone.
+      - Since XenDesktop 7.16 the provider addresses such a filter by its value as a path, so names
+        with C(\) or C(/) are refused; C([) and C(]) are fine.
     type: list
     elements: str
   store:

@@ -186,8 +186,21 @@ EXAMPLES = r"""
         data: [C:\Program Files\CTI\agent.exe]
         view: "32"
     keys_absent:
+      - path: HKLM:\SOFTWARE\SessionnetTest
+        reboot_required: false
+
+- name: Rename a key (KB 4501072's Winsock catalog fix) and set a WMI property in the same call
+  sessionnet.virtual_ip.registry_state:
+    keys_moved:
       - path: HKLM:\SYSTEM\CurrentControlSet\Services\WinSock2\Parameters\AppId_Catalog\2C69D9F1
+        to: HKLM:\SYSTEM\CurrentControlSet\Services\WinSock2\Parameters\AppId_Catalog\Backup_2C69D9F1
         reboot_required: true
+    cim_properties:
+      - namespace: root\cimv2\TerminalServices
+        class_name: Win32_TSVirtualIP
+        property: VirtualizeLoopbackAddressesEnabled
+        value: 1
+        method: SetVirtualizeLoopbackAddressesEnabled
 """
 
 RETURN = r"""
