@@ -26,19 +26,19 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from sessionnet_vip.engine.allocator import ReconcileReport, session_id_of
 from sessionnet_vip.engine.config import EngineConfig
-from sessionnet_vip.engine.linux.assigner import Assigner, AssignError
-from sessionnet_vip.engine.linux.cgroups import find_cgroup2
-from sessionnet_vip.engine.linux.dataplane import DataPlane, Probe, SessionOptions
-from sessionnet_vip.engine.linux.procexe import ProcessList, process_exe
 from sessionnet_vip.engine.names import host_names, render_hosts, write_hosts
 from sessionnet_vip.engine.policy import Mode, Policy
 from sessionnet_vip.engine.service import Engine, RequestError
 from sessionnet_vip.engine.sessions import EngineSessions, SessionProvider
 from sessionnet_vip.errors import VipError
+
+if TYPE_CHECKING:  # the Linux data plane, imported at run time only where it is used (Linux)
+    from sessionnet_vip.engine.linux.assigner import Assigner
+    from sessionnet_vip.engine.linux.dataplane import DataPlane, Probe, SessionOptions
 
 log = logging.getLogger("sessionnet_vip.engine")
 
@@ -113,6 +113,9 @@ def make_agent_provider(config: EngineConfig) -> SessionProvider:
 # --- helpers --------------------------------------------------------------------------------
 def probe_data_plane(cgroup_parent: Path | None) -> Probe:
     """:meth:`DataPlane.probe`, plus a check that ``cgroup_parent`` lies in the cgroup v2 tree."""
+    from sessionnet_vip.engine.linux.cgroups import find_cgroup2
+    from sessionnet_vip.engine.linux.dataplane import DataPlane, Probe
+
     if cgroup_parent is not None:
         mount = find_cgroup2()
         try:
@@ -131,6 +134,8 @@ def probe_data_plane(cgroup_parent: Path | None) -> Probe:
 
 def process_list_warnings(policy: Policy) -> list[str]:
     """Entries of the process list that do not exist on disk (or not on PATH)."""
+    from sessionnet_vip.engine.linux.procexe import ProcessList
+
     return list(ProcessList.resolve([e.pattern for e in policy.entries]).warnings)
 
 
@@ -217,6 +222,9 @@ class AgentEngine(Engine):
             self._watcher.start()
 
     def _load(self, parent: Path | None, root_name: str, assign: bool) -> None:
+        from sessionnet_vip.engine.linux.assigner import Assigner
+        from sessionnet_vip.engine.linux.dataplane import DataPlane
+
         plane = DataPlane(root_name=root_name)
         root = plane.load(parent)
         try:
@@ -244,6 +252,8 @@ class AgentEngine(Engine):
     def _assign(self, assigner: Assigner) -> None:
         """Assign each pool address. One on another interface is fatal; one that no interface's
         subnet holds is fatal only with ``enabled: true`` (else reported in ``status``)."""
+        from sessionnet_vip.engine.linux.assigner import AssignError
+
         for address in self.config.pool.addresses():
             try:
                 self.assigned.update(assigner.assign([address]))
@@ -280,6 +290,8 @@ class AgentEngine(Engine):
 
     # -- sessions --------------------------------------------------------------------------
     def _options(self) -> SessionOptions:
+        from sessionnet_vip.engine.linux.dataplane import SessionOptions
+
         return SessionOptions(
             inherit_children=self.config.policy.inherit_children,
             isolate_loopback=self.config.isolate_loopback,
@@ -406,6 +418,8 @@ class AgentEngine(Engine):
         return self._describe(sid, command, alloc)
 
     def _attach(self, sid: int, pid: int, user: str | None, uid: int | None) -> dict[str, Any]:
+        from sessionnet_vip.engine.linux.procexe import process_exe
+
         alloc = self._logon(sid, user, uid)
         exe = process_exe(pid)
         result = self._describe(sid, exe, alloc)

@@ -35,7 +35,10 @@ from sessionnet_vip.errors import VipError
 PTRACE_TRACEME: Final = 0
 PTRACE_CONT: Final = 7
 PTRACE_DETACH: Final = 17
-FORWARDED: Final = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
+if sys.platform == "win32":  # never run there (ptrace); the module still imports
+    FORWARDED: Final = (signal.SIGTERM, signal.SIGINT)
+else:
+    FORWARDED: Final = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 
 
 def _libc() -> Any:

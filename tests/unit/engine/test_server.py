@@ -17,7 +17,8 @@ import pytest
 
 from sessionnet_vip.engine.allocator import EXHAUSTED_MESSAGE
 from sessionnet_vip.engine.config import parse_config
-from sessionnet_vip.engine.server import MAX_REQUEST, Service, prepare_socket_path, request
+from sessionnet_vip.engine.linux.transport import prepare_socket_path
+from sessionnet_vip.engine.server import MAX_REQUEST, Service, request
 from sessionnet_vip.engine.service import Engine
 from sessionnet_vip.engine.sessions import StaticSessions
 from sessionnet_vip.errors import VipError
