@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from sessionnet_vip.engine.transport import Transport
 
 #: The per-platform modules of the engine, by role.
-MODULES: Final = ("transport", "sessions")
+MODULES: Final = ("transport", "sessions", "agentplane")
 
 
 def platform_package(platform: str | None = None) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import IO, Any, Final, Protocol
+from typing import Any, Final, Protocol
 
 #: Longest request line accepted, in bytes.
 MAX_REQUEST: Final = 65536
@@ -51,6 +51,16 @@ class PeerInfo:
 #: What a transport hands each decoded request to: ``(request, peer) -> reply``. The reply is
 #: a mapping ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": str}``.
 Handler = Callable[[object, PeerInfo], dict[str, Any]]
+
+
+class LineReader(Protocol):
+    def readline(self, size: int = -1, /) -> bytes: ...
+
+
+class LineWriter(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+    def flush(self) -> None: ...
 
 
 class ControlServer(Protocol):
@@ -84,12 +94,12 @@ class Transport(Protocol):
         ...
 
 
-def send_reply(wfile: IO[bytes], reply: dict[str, Any]) -> None:
+def send_reply(wfile: LineWriter, reply: dict[str, Any]) -> None:
     wfile.write(json.dumps(reply, sort_keys=True).encode() + b"\n")
     wfile.flush()
 
 
-def serve_lines(rfile: IO[bytes], wfile: IO[bytes], peer: PeerInfo, handler: Handler) -> None:
+def serve_lines(rfile: LineReader, wfile: LineWriter, peer: PeerInfo, handler: Handler) -> None:
     """Answer request lines from ``rfile`` until EOF with ``handler``'s replies on ``wfile``."""
     while True:
         line = rfile.readline(MAX_REQUEST + 1)
