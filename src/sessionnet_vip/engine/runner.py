@@ -82,6 +82,8 @@ def _checked(socket_path: Path, req: dict[str, Any]) -> dict[str, Any]:
 
 
 def _exit_code(status: int) -> int:
+    if sys.platform == "win32":  # POSIX only (mypy --platform win32 checks the rest is unreachable)
+        raise VipError("vipctl run needs Linux; on Windows the launcher and the service do this")
     if os.WIFEXITED(status):
         return os.WEXITSTATUS(status)
     if os.WIFSIGNALED(status):
@@ -102,6 +104,8 @@ def run_in_session(
 
     ``report(dict)`` is called with the engine's ``attach`` answer (for ``--verbose``/``--json``).
     """
+    if sys.platform == "win32":  # POSIX only (mypy --platform win32 checks the rest is unreachable)
+        raise VipError("vipctl run needs Linux; on Windows the launcher and the service do this")
     if not argv:
         raise VipError("run needs a command after '--'; e.g. vipctl run --session 3 -- /usr/bin/app")
     base: dict[str, Any] = {"session": session}
