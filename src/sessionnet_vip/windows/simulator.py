@@ -30,9 +30,10 @@ from sessionnet_vip.errors import VipError
 from sessionnet_vip.windows import citrix, citrix_site_sim, rds, sim_network
 
 if sys.platform == "win32":
-    import msvcrt
 
     def _lock(handle: IO[str]) -> None:
+        import msvcrt
+
         handle.seek(0)
         msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)  # released when the file closes
 else:
