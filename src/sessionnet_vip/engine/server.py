@@ -25,7 +25,7 @@ from sessionnet_vip.errors import VipError
 
 log = logging.getLogger("sessionnet_vip.engine")
 
-__all__ = ["MAX_REQUEST", "PeerInfo", "Service", "request", "result_of", "start_metrics"]
+__all__ = ["MAX_REQUEST", "PeerInfo", "Service", "default_address", "request", "result_of", "start_metrics"]
 
 
 class _Collector:
@@ -141,6 +141,11 @@ def result_of(reply: dict[str, Any]) -> Any:
     if not reply.get("ok"):
         raise VipError(str(reply.get("error", "the engine refused the request")))
     return reply["result"]
+
+
+def default_address() -> str:
+    """Where this platform's engine listens by default (the Linux control socket path)."""
+    return platform.transport().default_address()
 
 
 def request(socket_path: Path | str, req: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
