@@ -18,7 +18,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from sessionnet_vip.engine import platform
+from sessionnet_vip.engine import platform as engine_platform
 from sessionnet_vip.engine.service import Engine
 from sessionnet_vip.engine.transport import MAX_REQUEST, PeerInfo
 from sessionnet_vip.errors import VipError
@@ -99,7 +99,7 @@ class Service:
         )
         for warning in self.engine.config.policy.warnings:
             log.warning("%s", warning)
-        transport = platform.transport()
+        transport = engine_platform.transport()
         address = str(self.socket_path)
         server = transport.make_server(address, self.engine.handle, self.allowed)
         metrics = None
@@ -145,9 +145,9 @@ def result_of(reply: dict[str, Any]) -> Any:
 
 def default_address() -> str:
     """Where this platform's engine listens by default (the Linux control socket path)."""
-    return platform.transport().default_address()
+    return engine_platform.transport().default_address()
 
 
 def request(socket_path: Path | str, req: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
     """Send one request to an engine and return its reply (client side, this platform's transport)."""
-    return platform.transport().request(str(socket_path), req, timeout)
+    return engine_platform.transport().request(str(socket_path), req, timeout)
