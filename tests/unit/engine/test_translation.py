@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sessionnet_vip.addressing import MAX_SESSION_ID, virtual_loopback_address
+from sessionnet_vip.addressing import MAX_SESSION_ID, MIN_SESSION_ID, virtual_loopback_address
 from sessionnet_vip.engine.policy import Mode
 from sessionnet_vip.engine.translation import (
     LOOKUP_CALLS,
@@ -33,7 +33,7 @@ SOCKET_CALLS = [c for c in Call if c not in LOOKUP_CALLS]
 
 sessions = st.builds(
     SessionAddresses.for_session,
-    st.integers(0, MAX_SESSION_ID),
+    st.integers(MIN_SESSION_ID, MAX_SESSION_ID),
     st.one_of(st.none(), st.integers(int(A("198.51.100.1")), int(A("198.51.100.254"))).map(A)),
     st.one_of(st.none(), st.integers(int(A("203.0.113.1")), int(A("203.0.113.254"))).map(A)),
 )
