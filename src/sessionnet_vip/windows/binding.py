@@ -361,14 +361,15 @@ def describe(addresses: Sequence[Mapping[str, Any]]) -> list[str]:
 def bound_ranges(facts_adapters: Sequence[Mapping[str, Any]], subnet: str) -> list[dict[str, Any]]:
     """The virtual (SkipAsSource) addresses a host has in ``subnet``, as planner ranges.
 
-    Used to give the planner a server's current range as its ``existing`` assignment.
+    Used to give the planner a server's current range as its ``existing`` assignment. Addresses
+    Windows marks ``Duplicate`` are not in use, so they are not part of it.
     """
     net = span_of_network(parse_network(str(subnet), "subnet"))
     found = [
         ip.address
         for adapter in parse_adapters(facts_adapters)
         for ip in adapter.addresses
-        if ip.skip_as_source and net.first <= ip.address <= net.last
+        if ip.skip_as_source and not is_duplicate(ip) and net.first <= ip.address <= net.last
     ]
     return [
         {"start": format_address(s.first), "end": format_address(s.last), "size": s.size}

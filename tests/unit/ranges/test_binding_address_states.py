@@ -83,6 +83,11 @@ def test_a_duplicate_address_fails_naming_it_and_is_not_reported_bound(tmp_path:
     assert states["10.20.0.205"] == "Duplicate" and states["10.20.0.204"] == "Preferred"
     with pytest.raises(VipError, match=r"10\.20\.0\.205 on adapter Ethernet is marked Duplicate"):
         binding.plan_binding(shaped, RANGE)
+    # the planner's view of the bound range leaves the duplicate out
+    assert binding.bound_ranges(shaped, "10.20.0.0/24") == [
+        {"start": "10.20.0.200", "end": "10.20.0.204", "size": 5},
+        {"start": "10.20.0.206", "end": "10.20.0.209", "size": 4},
+    ]
     # and it can be removed
     gone = binding.plan_binding(shaped, RANGE, "absent")
     assert binding.format_address(gone.remove[5]) == "10.20.0.205"
