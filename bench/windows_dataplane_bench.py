@@ -2,6 +2,8 @@
 
 Runs in a scratch network namespace with one persistent ``wineserver -p`` (as the tests do):
 
+* ``via viprun, no DLL``: the program started by viprun in engine mode with no engine (so
+  untranslated, no DLL): separates "started by viprun" from "hooked".
 * ``untouched``: the same through viprun, but on an address no rule changes (the session
   loopback itself): the price of the hooks alone.
 * ``bind`` / ``connect``: N binds of ``127.0.0.x:0`` and N connects (each accepted and closed) to a
@@ -116,6 +118,7 @@ def main() -> int:
         n = str(args.n)
         # name -> (viprun options, address the program uses)
         flags = {
+            "via viprun, no DLL": (["--pipe", "\\\\.\\pipe\\snv-bench-nobody"], LOOPBACK),
             "untouched (C2/B3)": (["--mode", "virtual_loopback"], LOOPBACK),
             "virtual_loopback": (["--mode", "virtual_loopback"], "127.0.0.1"),
             "virtual_ip": (["--vip", VIP], "127.0.0.1"),
@@ -124,11 +127,11 @@ def main() -> int:
         for _ in range(args.rounds):
             results["baseline"].append(per_call(env.run(env.client, "bench", LOOPBACK, str(PORT), n)))
             for mode, (extra, address) in flags.items():
+                standalone = [] if extra[0] == "--pipe" else ["--loopback", LOOPBACK]
                 out = env.run(
                     env.viprun,
                     *extra,
-                    "--loopback",
-                    LOOPBACK,
+                    *standalone,
                     "--",
                     env.client,
                     "bench",
