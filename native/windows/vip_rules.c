@@ -1,5 +1,6 @@
 /* Pure rule core; see vip_rules.h. Kept free of Windows headers so the host build used by the
- * unit tests and the DLL compile the same code. */
+ * unit tests and the DLL compile the same code. The row order and cells are those of
+ * sessionnet_vip.engine.translation.RULES (docs/translation-table.md). */
 #include "vip_rules.h"
 
 #include <string.h>
@@ -22,50 +23,107 @@ static void set_rule(char rule[4], const char *id)
     rule[3] = '\0';
 }
 
-void vip_decide4(const struct vip_settings *s, int call, uint32_t address, struct vip_decision4 *out)
+static int is_send(int call)
+{
+    return call == VIP_CALL_CONNECT || call == VIP_CALL_SENDTO;
+}
+
+static int is_report(int call)
+{
+    return call == VIP_CALL_GETSOCKNAME || call == VIP_CALL_GETPEERNAME || call == VIP_CALL_RECVFROM;
+}
+
+/* I1: another session's loopback (by the loopback rule every 127/8 address but 127.0.0.1 and the
+ * session's own belongs to some session). */
+static int other_loopback(const struct vip_settings *s, uint32_t v4)
+{
+    return vip_is_session_loopback(v4) && v4 != VIP_LOCALHOST4 && v4 != s->loopback;
+}
+
+/* The cells of one row for the IPv4 address the row names: result and source (0 = untouched /
+ * none), or a refusal. kind: 'B' bind-any (B1/B4), 'L' bind-localhost (B2/B5), 'X' B6,
+ * 'H' send-to-this-host (C1/C4), 'R' send-remote (C3/C6), 'P' report (R1), '=' untouched. */
+static void cells(const struct vip_settings *s, char kind, uint32_t *result, uint32_t *source, int *refused)
 {
     uint32_t mode = s->mode;
+    *result = 0;
+    *source = 0;
+    *refused = VIP_ALLOWED;
+    switch (kind) {
+    case 'B':
+        if (mode == VIP_MODE_VIRTUAL_IP)
+            *result = s->vip;
+        else if (mode == VIP_MODE_PREFER_LOOPBACK)
+            *result = s->loopback;
+        break;
+    case 'L':
+        if (is_loop_mode(mode))
+            *result = s->loopback;
+        break;
+    case 'X':
+        if (is_loop_mode(mode))
+            *refused = VIP_NOT_AVAILABLE;
+        break;
+    case 'H':
+        if (is_loop_mode(mode))
+            *result = *source = s->loopback;
+        break;
+    case 'R':
+        if (mode == VIP_MODE_VIRTUAL_IP)
+            *source = s->vip;
+        break;
+    case 'P':
+        if (is_loop_mode(mode))
+            *result = VIP_LOCALHOST4;
+        break;
+    default:
+        break;
+    }
+}
+
+void vip_decide4(const struct vip_settings *s, int call, uint32_t address, struct vip_decision4 *out)
+{
+    char kind = '=';
+    uint32_t result, source;
     out->address = address;
     out->source = 0;
-    out->denied = 0;
-    if (call == VIP_CALL_BIND) {
+    out->refused = VIP_ALLOWED;
+    if ((s->flags & VIP_FLAG_ISOLATE_LOOPBACK) && (call == VIP_CALL_BIND || is_send(call))
+        && other_loopback(s, address)) {
+        set_rule(out->rule, "I1");
+        out->refused = VIP_REFUSED;
+        return;
+    }
+    if ((s->flags & VIP_FLAG_REPORT_ORIGINAL) && is_report(call) && address == s->loopback) {
+        set_rule(out->rule, "R1");
+        kind = 'P';
+    } else if (call == VIP_CALL_BIND) {
         if (address == 0) {
             set_rule(out->rule, "B1");
-            if (mode == VIP_MODE_VIRTUAL_IP && s->vip != 0)
-                out->address = s->vip;
-            else if (mode == VIP_MODE_PREFER_LOOPBACK)
-                out->address = s->loopback;
+            kind = 'B';
         } else if (address == VIP_LOCALHOST4) {
             set_rule(out->rule, "B2");
-            if (is_loop_mode(mode))
-                out->address = s->loopback;
+            kind = 'L';
         } else {
             set_rule(out->rule, "B3");
         }
-        return;
-    }
-    if (call == VIP_CALL_CONNECT || call == VIP_CALL_SENDTO) {
+    } else if (is_send(call)) {
         if (address == 0 || address == VIP_LOCALHOST4) {
             set_rule(out->rule, "C1");
-            if (is_loop_mode(mode)) {
-                out->address = s->loopback;
-                out->source = s->loopback;
-            }
+            kind = 'H';
         } else if (vip_is_session_loopback(address)) {
             set_rule(out->rule, "C2");
         } else {
             set_rule(out->rule, "C3");
-            if (mode == VIP_MODE_VIRTUAL_IP)
-                out->source = s->vip;
+            kind = 'R';
         }
-        /* isolate_loopback: another session's loopback (every 127/8 address but 127.0.0.1 and
-         * the session's own) is refused, for every mode of a process carrying the DLL. */
-        if ((s->flags & VIP_FLAG_ISOLATE_LOOPBACK) && vip_is_session_loopback(out->address)
-            && out->address != VIP_LOCALHOST4 && out->address != s->loopback)
-            out->denied = 1;
-        return;
+    } else {
+        set_rule(out->rule, "N1");
     }
-    set_rule(out->rule, "N1");
+    cells(s, kind, &result, &source, &out->refused);
+    if (result)
+        out->address = result;
+    out->source = source;
 }
 
 int vip_is_v4mapped(const uint8_t a[16])
@@ -102,32 +160,59 @@ static int is_loopback6(const uint8_t a[16])
     return memcmp(a, one, 16) == 0;
 }
 
-void vip_decide6(const struct vip_settings *s, int call, const uint8_t address[16], struct vip_decision6 *out)
+void vip_decide6(const struct vip_settings *s, int call, const uint8_t address[16], int v6only,
+                 struct vip_decision6 *out)
 {
-    struct vip_decision4 d4;
-    uint32_t v4;
+    int mapped = vip_is_v4mapped(address), dual = !v6only;
+    uint32_t v4 = mapped ? vip_v4_of_mapped(address) : 0;
+    uint32_t result, source;
+    char kind = '=';
     memcpy(out->address, address, 16);
     memset(out->source, 0, 16);
     out->has_source = 0;
-    out->denied = 0;
-    if (is_any6(address))
-        v4 = 0;
-    else if (is_loopback6(address))
-        v4 = VIP_LOCALHOST4;
-    else if (vip_is_v4mapped(address))
-        v4 = vip_v4_of_mapped(address);
-    else {
-        /* A real IPv6 address: no IPv6 session address exists, nothing to translate. */
-        set_rule(out->rule, call == VIP_CALL_BIND ? "B3" : (call == VIP_CALL_CONNECT || call == VIP_CALL_SENDTO) ? "C3" : "N1");
+    out->refused = VIP_ALLOWED;
+    if ((s->flags & VIP_FLAG_ISOLATE_LOOPBACK) && mapped && (call == VIP_CALL_BIND || is_send(call))
+        && other_loopback(s, v4)) {
+        set_rule(out->rule, "I1");
+        out->refused = VIP_REFUSED;
         return;
     }
-    vip_decide4(s, call, v4, &d4);
-    memcpy(out->rule, d4.rule, 4);
-    out->denied = d4.denied;
-    if (d4.address != v4)
-        vip_make_mapped(d4.address, out->address);
-    if (d4.source != 0) {
-        vip_make_mapped(d4.source, out->source);
+    if ((s->flags & VIP_FLAG_REPORT_ORIGINAL) && mapped && is_report(call) && v4 == s->loopback) {
+        set_rule(out->rule, "R1");
+        kind = 'P';
+    } else if (call == VIP_CALL_BIND) {
+        if ((mapped && v4 == 0) || (is_any6(address) && dual)) {
+            set_rule(out->rule, "B4");
+            kind = 'B';
+        } else if ((mapped && v4 == VIP_LOCALHOST4) || (is_loopback6(address) && dual)) {
+            set_rule(out->rule, "B5");
+            kind = 'L';
+        } else if (is_loopback6(address)) {
+            set_rule(out->rule, "B6");
+            kind = 'X';
+        } else {
+            set_rule(out->rule, "B7");
+        }
+    } else if (is_send(call)) {
+        if ((mapped && (v4 == 0 || v4 == VIP_LOCALHOST4)) || ((is_any6(address) || is_loopback6(address)) && dual)) {
+            set_rule(out->rule, "C4");
+            kind = 'H';
+        } else if (!mapped) {
+            set_rule(out->rule, "C7");
+        } else if (vip_is_session_loopback(v4)) {
+            set_rule(out->rule, "C5");
+        } else {
+            set_rule(out->rule, "C6");
+            kind = 'R';
+        }
+    } else {
+        set_rule(out->rule, "N1");
+    }
+    cells(s, kind, &result, &source, &out->refused);
+    if (result)
+        vip_make_mapped(result, out->address);
+    if (source) {
+        vip_make_mapped(source, out->source);
         out->has_source = 1;
     }
 }
@@ -155,21 +240,4 @@ uint32_t vip_lookup(const struct vip_settings *s, int name_kind)
             return s->client;
     }
     return 0;
-}
-
-uint32_t vip_report4(const struct vip_settings *s, uint32_t address)
-{
-    if ((s->flags & VIP_FLAG_REPORT_ORIGINAL) && s->loopback != 0 && address == s->loopback)
-        return VIP_LOCALHOST4;
-    return address;
-}
-
-void vip_report6(const struct vip_settings *s, uint8_t address[16])
-{
-    if (vip_is_v4mapped(address)) {
-        uint32_t v4 = vip_v4_of_mapped(address);
-        uint32_t r = vip_report4(s, v4);
-        if (r != v4)
-            vip_make_mapped(r, address);
-    }
 }

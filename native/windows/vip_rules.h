@@ -23,7 +23,15 @@ enum vip_call {
     VIP_CALL_CONNECT = 1,
     VIP_CALL_SENDTO = 2,
     VIP_CALL_GETSOCKNAME = 3,
-    VIP_CALL_GETPEERNAME = 4
+    VIP_CALL_GETPEERNAME = 4,
+    VIP_CALL_RECVFROM = 5
+};
+
+/* Why a call is refused (the table's "refused" cells). */
+enum vip_refusal {
+    VIP_ALLOWED = 0,
+    VIP_REFUSED = 1,      /* I1: EPERM on Linux, WSAEACCES on Windows */
+    VIP_NOT_AVAILABLE = 2 /* B6: EADDRNOTAVAIL / WSAEADDRNOTAVAIL */
 };
 
 /* What a looked-up name is (rules L1-L3). */
@@ -51,9 +59,9 @@ struct vip_settings {
 
 /* Result of a socket-call decision. */
 struct vip_decision4 {
-    uint32_t address; /* the address to use instead (== input when untouched) */
+    uint32_t address; /* the address to use instead (== input when untouched or refused) */
     uint32_t source;  /* local address to bind before connect/sendto, 0 = none */
-    int denied;       /* 1: isolate_loopback refuses the destination */
+    int refused;      /* enum vip_refusal */
     char rule[4];     /* "B1", ..., NUL-terminated */
 };
 
@@ -61,17 +69,19 @@ struct vip_decision6 {
     uint8_t address[16];
     uint8_t source[16]; /* v4-mapped, all zero = none */
     int has_source;
-    int denied;
+    int refused;
     char rule[4];
 };
 
-/* Socket calls on an IPv4 address (rules B*, C*, N1 and isolation). */
+/* Socket calls on an IPv4 address (rules I1, B1-B3, C1-C3, R1, N1). */
 void vip_decide4(const struct vip_settings *s, int call, uint32_t address, struct vip_decision4 *out);
 
-/* Socket calls on an IPv6 address: `::`, `::1` and v4-mapped addresses follow the IPv4 rule of
- * 0.0.0.0, 127.0.0.1 and the embedded address, answered v4-mapped; other IPv6 addresses are
- * untouched (the session addresses are IPv4). */
-void vip_decide6(const struct vip_settings *s, int call, const uint8_t address[16], struct vip_decision6 *out);
+/* Socket calls on an IPv6 socket (rules I1, B4-B7, C4-C7, R1, N1): v4-mapped addresses, and
+ * `::`/`::1` on a dual-stack socket (v6only == 0), follow the IPv4 rule of the embedded
+ * address / 0.0.0.0 / 127.0.0.1, answered v4-mapped; `::1` cannot be bound on a v6-only
+ * socket in a loopback mode (B6); other IPv6 addresses are untouched. */
+void vip_decide6(const struct vip_settings *s, int call, const uint8_t address[16], int v6only,
+                 struct vip_decision6 *out);
 
 /* Rule W1 (Windows only): the address to retry a refused in-session connect to 127.0.0.1 or
  * 0.0.0.0 with (the session VIP, where a wildcard listener of the session sits), 0 for none. */
@@ -79,11 +89,6 @@ uint32_t vip_connect_fallback4(const struct vip_settings *s, uint32_t original);
 
 /* Lookups (rules L1-L3): the IPv4 address to answer with, 0 = resolve normally. */
 uint32_t vip_lookup(const struct vip_settings *s, int name_kind);
-
-/* What getsockname/getpeername/recvfrom/accept report: with report_original the session loopback
- * reads as 127.0.0.1; everything else as it is. */
-uint32_t vip_report4(const struct vip_settings *s, uint32_t address);
-void vip_report6(const struct vip_settings *s, uint8_t address[16]);
 
 /* Helpers shared with the DLL. */
 int vip_is_v4mapped(const uint8_t a[16]);

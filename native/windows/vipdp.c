@@ -104,11 +104,30 @@ struct translated {
     struct sockaddr_storage source; /* family 0 = no implicit bind */
     int source_len;
     int changed;
-    uint32_t original4; /* IPv4 (or embedded) original, for the W1 fallback */
+    int error;          /* WSA error for T_DENIED */
+    uint32_t original4; /* the IPv4 form of a C1/C4 target, for W1 */
     int has_original4;
 };
 
-static int translate_sa(int call, const struct sockaddr *sa, int len, struct translated *t)
+/* IPV6_V6ONLY of an AF_INET6 socket (Windows creates them v6-only; a program opts into dual
+ * stack by clearing it). */
+static int is_v6only(SOCKET s)
+{
+    DWORD v = 1;
+    int len = sizeof(v);
+    if (s == INVALID_SOCKET || getsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, (char *)&v, &len) != 0)
+        return 1;
+    return v != 0;
+}
+
+static int refuse(struct translated *t, int refused, const char *rule)
+{
+    t->error = refused == VIP_NOT_AVAILABLE ? WSAEADDRNOTAVAIL : WSAEACCES;
+    debug("%s: refused (%s)", rule, refused == VIP_NOT_AVAILABLE ? "WSAEADDRNOTAVAIL" : "WSAEACCES");
+    return T_DENIED;
+}
+
+static int translate_sa(SOCKET s, int call, const struct sockaddr *sa, int len, struct translated *t)
 {
     memset(t, 0, sizeof(*t));
     if (!sa || len <= 0 || len > (int)sizeof(t->addr))
@@ -120,12 +139,11 @@ static int translate_sa(int call, const struct sockaddr *sa, int len, struct tra
         uint32_t a = ntohl(in->sin_addr.s_addr);
         struct vip_decision4 d;
         vip_decide4(&g_s, call, a, &d);
-        t->original4 = a;
-        t->has_original4 = 1;
-        if (d.denied) {
-            char b[16];
-            debug("%s: refused %s (isolate_loopback)", d.rule, fmt4(a, b));
-            return T_DENIED;
+        if (d.refused)
+            return refuse(t, d.refused, d.rule);
+        if (!strcmp(d.rule, "C1")) {
+            t->original4 = a;
+            t->has_original4 = 1;
         }
         if (d.address != a) {
             char b1[16], b2[16];
@@ -142,17 +160,14 @@ static int translate_sa(int call, const struct sockaddr *sa, int len, struct tra
     } else if (sa->sa_family == AF_INET6 && len >= (int)sizeof(struct sockaddr_in6)) {
         struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&t->addr;
         struct vip_decision6 d;
-        vip_decide6(&g_s, call, in6->sin6_addr.s6_addr, &d);
-        if (vip_is_v4mapped(in6->sin6_addr.s6_addr)) {
-            t->original4 = vip_v4_of_mapped(in6->sin6_addr.s6_addr);
+        vip_decide6(&g_s, call, in6->sin6_addr.s6_addr, is_v6only(s), &d);
+        if (d.refused)
+            return refuse(t, d.refused, d.rule);
+        if (!strcmp(d.rule, "C4")) {
+            t->original4 = vip_is_v4mapped(in6->sin6_addr.s6_addr) ? vip_v4_of_mapped(in6->sin6_addr.s6_addr)
+                           : IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr)    ? VIP_LOCALHOST4
+                                                                       : 0;
             t->has_original4 = 1;
-        } else if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr) || IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr)) {
-            t->original4 = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ? VIP_LOCALHOST4 : 0;
-            t->has_original4 = 1;
-        }
-        if (d.denied) {
-            debug("%s: refused an IPv6 form of another session's loopback (isolate_loopback)", d.rule);
-            return T_DENIED;
         }
         if (memcmp(d.address, in6->sin6_addr.s6_addr, 16) != 0) {
             memcpy(in6->sin6_addr.s6_addr, d.address, 16);
@@ -169,15 +184,6 @@ static int translate_sa(int call, const struct sockaddr *sa, int len, struct tra
         }
     }
     return T_OK;
-}
-
-/* A socket that becomes IPv4-mapped must accept IPv4 traffic: Windows creates AF_INET6 sockets
- * with IPV6_V6ONLY on, which would refuse a v4-mapped bind. */
-static void allow_mapped(SOCKET s, const struct translated *t)
-{
-    DWORD off = 0;
-    if (t->addr.ss_family == AF_INET6 && t->changed)
-        setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, (const char *)&off, sizeof(off));
 }
 
 /* The implicit bind of "src loopback" / "src vip": only on a socket not bound yet. */
@@ -262,15 +268,21 @@ static void apply_wildcard_rule(struct translated *t)
     }
 }
 
-static void report_sa(struct sockaddr *sa, int len)
+/* R1/N1: what getsockname/getpeername/recvfrom/accept show. */
+static void report_sa(int call, struct sockaddr *sa, int len)
 {
     if (!sa || !(g_s.flags & VIP_FLAG_REPORT_ORIGINAL))
         return;
     if (sa->sa_family == AF_INET && len >= (int)sizeof(struct sockaddr_in)) {
         struct sockaddr_in *in = (struct sockaddr_in *)sa;
-        in->sin_addr.s_addr = htonl(vip_report4(&g_s, ntohl(in->sin_addr.s_addr)));
+        struct vip_decision4 d;
+        vip_decide4(&g_s, call, ntohl(in->sin_addr.s_addr), &d);
+        in->sin_addr.s_addr = htonl(d.address);
     } else if (sa->sa_family == AF_INET6 && len >= (int)sizeof(struct sockaddr_in6)) {
-        vip_report6(&g_s, ((struct sockaddr_in6 *)sa)->sin6_addr.s6_addr);
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
+        struct vip_decision6 d;
+        vip_decide6(&g_s, call, in6->sin6_addr.s6_addr, 1, &d);
+        memcpy(in6->sin6_addr.s6_addr, d.address, 16);
     }
 }
 
@@ -278,18 +290,20 @@ static void report_sa(struct sockaddr *sa, int len)
 static int WSAAPI my_bind(SOCKET s, const struct sockaddr *name, int namelen)
 {
     struct translated t;
-    translate_sa(VIP_CALL_BIND, name, namelen, &t);
+    if (translate_sa(s, VIP_CALL_BIND, name, namelen, &t) == T_DENIED) {
+        WSASetLastError(t.error);
+        return SOCKET_ERROR;
+    }
     if (!t.changed)
         return real_bind(s, name, namelen);
-    allow_mapped(s, &t);
     return real_bind(s, (const struct sockaddr *)&t.addr, t.len);
 }
 
 static int WSAAPI my_connect(SOCKET s, const struct sockaddr *name, int namelen)
 {
     struct translated t;
-    if (translate_sa(VIP_CALL_CONNECT, name, namelen, &t) == T_DENIED) {
-        WSASetLastError(WSAEACCES);
+    if (translate_sa(s, VIP_CALL_CONNECT, name, namelen, &t) == T_DENIED) {
+        WSASetLastError(t.error);
         return SOCKET_ERROR;
     }
     if (!t.changed && !t.source_len)
@@ -303,8 +317,8 @@ static int WSAAPI my_WSAConnect(SOCKET s, const struct sockaddr *name, int namel
                                 LPQOS sq, LPQOS gq)
 {
     struct translated t;
-    if (translate_sa(VIP_CALL_CONNECT, name, namelen, &t) == T_DENIED) {
-        WSASetLastError(WSAEACCES);
+    if (translate_sa(s, VIP_CALL_CONNECT, name, namelen, &t) == T_DENIED) {
+        WSASetLastError(t.error);
         return SOCKET_ERROR;
     }
     if (!t.changed && !t.source_len)
@@ -318,8 +332,8 @@ static BOOL PASCAL my_ConnectEx(SOCKET s, const struct sockaddr *name, int namel
                                 LPDWORD sent, LPOVERLAPPED ov)
 {
     struct translated t;
-    if (translate_sa(VIP_CALL_CONNECT, name, namelen, &t) == T_DENIED) {
-        WSASetLastError(WSAEACCES);
+    if (translate_sa(s, VIP_CALL_CONNECT, name, namelen, &t) == T_DENIED) {
+        WSASetLastError(t.error);
         return FALSE;
     }
     if (!t.changed)
@@ -333,8 +347,8 @@ static int WSAAPI my_sendto(SOCKET s, const char *buf, int len, int flags, const
     struct translated t;
     if (!to)
         return real_sendto(s, buf, len, flags, to, tolen);
-    if (translate_sa(VIP_CALL_SENDTO, to, tolen, &t) == T_DENIED) {
-        WSASetLastError(WSAEACCES);
+    if (translate_sa(s, VIP_CALL_SENDTO, to, tolen, &t) == T_DENIED) {
+        WSASetLastError(t.error);
         return SOCKET_ERROR;
     }
     if (!t.changed && !t.source_len)
@@ -349,8 +363,8 @@ static int WSAAPI my_WSASendTo(SOCKET s, LPWSABUF bufs, DWORD n, LPDWORD sent, D
     struct translated t;
     if (!to)
         return real_WSASendTo(s, bufs, n, sent, flags, to, tolen, ov, cr);
-    if (translate_sa(VIP_CALL_SENDTO, to, tolen, &t) == T_DENIED) {
-        WSASetLastError(WSAEACCES);
+    if (translate_sa(s, VIP_CALL_SENDTO, to, tolen, &t) == T_DENIED) {
+        WSASetLastError(t.error);
         return SOCKET_ERROR;
     }
     if (!t.changed && !t.source_len)
@@ -368,8 +382,8 @@ static int WSAAPI my_WSASendMsg(SOCKET s, LPWSAMSG msg, DWORD flags, LPDWORD sen
     int rc;
     if (!msg || !msg->name)
         return real_WSASendMsg(s, msg, flags, sent, ov, cr);
-    if (translate_sa(VIP_CALL_SENDTO, msg->name, msg->namelen, &t) == T_DENIED) {
-        WSASetLastError(WSAEACCES);
+    if (translate_sa(s, VIP_CALL_SENDTO, msg->name, msg->namelen, &t) == T_DENIED) {
+        WSASetLastError(t.error);
         return SOCKET_ERROR;
     }
     if (!t.changed && !t.source_len)
@@ -389,7 +403,7 @@ static int WSAAPI my_getsockname(SOCKET s, struct sockaddr *name, int *namelen)
 {
     int rc = real_getsockname(s, name, namelen);
     if (rc == 0 && namelen)
-        report_sa(name, *namelen);
+        report_sa(VIP_CALL_GETSOCKNAME, name, *namelen);
     return rc;
 }
 
@@ -397,7 +411,7 @@ static int WSAAPI my_getpeername(SOCKET s, struct sockaddr *name, int *namelen)
 {
     int rc = real_getpeername(s, name, namelen);
     if (rc == 0 && namelen)
-        report_sa(name, *namelen);
+        report_sa(VIP_CALL_GETPEERNAME, name, *namelen);
     return rc;
 }
 
@@ -405,7 +419,7 @@ static SOCKET WSAAPI my_accept(SOCKET s, struct sockaddr *addr, int *addrlen)
 {
     SOCKET c = real_accept(s, addr, addrlen);
     if (c != INVALID_SOCKET && addr && addrlen)
-        report_sa(addr, *addrlen);
+        report_sa(VIP_CALL_GETPEERNAME, addr, *addrlen);
     return c;
 }
 
@@ -413,7 +427,7 @@ static SOCKET WSAAPI my_WSAAccept(SOCKET s, struct sockaddr *addr, LPINT addrlen
 {
     SOCKET c = real_WSAAccept(s, addr, addrlen, cond, data);
     if (c != INVALID_SOCKET && addr && addrlen)
-        report_sa(addr, *addrlen);
+        report_sa(VIP_CALL_GETPEERNAME, addr, *addrlen);
     return c;
 }
 
@@ -422,16 +436,16 @@ static void PASCAL my_GetAcceptExSockaddrs(PVOID buf, DWORD rlen, DWORD llen, DW
 {
     real_GetAcceptExSockaddrs(buf, rlen, llen, plen, local, local_len, remote, remote_len);
     if (local && *local && local_len)
-        report_sa(*local, *local_len);
+        report_sa(VIP_CALL_GETSOCKNAME, *local, *local_len);
     if (remote && *remote && remote_len)
-        report_sa(*remote, *remote_len);
+        report_sa(VIP_CALL_GETPEERNAME, *remote, *remote_len);
 }
 
 static int WSAAPI my_recvfrom(SOCKET s, char *buf, int len, int flags, struct sockaddr *from, int *fromlen)
 {
     int rc = real_recvfrom(s, buf, len, flags, from, fromlen);
     if (rc != SOCKET_ERROR && from && fromlen)
-        report_sa(from, *fromlen);
+        report_sa(VIP_CALL_RECVFROM, from, *fromlen);
     return rc;
 }
 
@@ -578,7 +592,7 @@ static int byname_target(SOCKET s, const char *node, char out[48])
     if (inet_pton(AF_INET, node, &a4) == 1) {
         struct vip_decision4 d;
         vip_decide4(&g_s, VIP_CALL_CONNECT, ntohl(a4.s_addr), &d);
-        if (d.denied)
+        if (d.refused)
             return -1;
         if (d.address == ntohl(a4.s_addr))
             return 0;
@@ -587,8 +601,8 @@ static int byname_target(SOCKET s, const char *node, char out[48])
     }
     if (inet_pton(AF_INET6, node, &a6) == 1) {
         struct vip_decision6 d;
-        vip_decide6(&g_s, VIP_CALL_CONNECT, a6.s6_addr, &d);
-        if (d.denied)
+        vip_decide6(&g_s, VIP_CALL_CONNECT, a6.s6_addr, is_v6only(s), &d);
+        if (d.refused)
             return -1;
         if (memcmp(d.address, a6.s6_addr, 16) == 0)
             return 0;

@@ -550,9 +550,10 @@ int wmain(void)
             fputs("viprun: --loopback is required with --vip/--client-address/--mode (the session loopback, e.g. 127.0.0.2)\n", stderr);
             return EXIT_USAGE;
         }
-        if (!parse_ipv4(loopback, &cfg.loopback) || (cfg.loopback >> 24) != 127 || cfg.loopback == VIP_LOCALHOST4
-            || cfg.loopback == 0x7F000000u) {
-            fprintf(stderr, "viprun: --loopback '%ls' is not a session loopback address; give 127.0.0.2 to 127.255.255.255\n", loopback);
+        /* The loopback rule: sessions 1..16,777,213 -> 127.0.0.2..127.255.255.254 (docs/engine.md). */
+        if (!parse_ipv4(loopback, &cfg.loopback) || (cfg.loopback >> 24) != 127 || cfg.loopback <= VIP_LOCALHOST4
+            || cfg.loopback == 0x7FFFFFFFu) {
+            fprintf(stderr, "viprun: --loopback '%ls' is not a session loopback address; give 127.0.0.2 to 127.255.255.254\n", loopback);
             return EXIT_USAGE;
         }
         if (vip && (!parse_ipv4(vip, &cfg.vip) || cfg.vip == 0 || (cfg.vip >> 24) == 127 || (cfg.vip >> 28) >= 14)) {

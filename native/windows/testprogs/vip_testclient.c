@@ -4,7 +4,8 @@
  *        vip_testclient.exe udp HOST PORT           (sendto + recvfrom)
  *        vip_testclient.exe lookup NAME             (getaddrinfo AF_INET + gethostbyname)
  *        vip_testclient.exe hostname
- *        vip_testclient.exe bind HOST PORT          (bind and print getsockname)
+ *        vip_testclient.exe bind HOST PORT          (bind and print getsockname; IPv6 dual-stack)
+ *        vip_testclient.exe bind6only HOST PORT     (the same on a v6-only socket, the Windows default)
  *        vip_testclient.exe spawn ARGS...           (runs itself with ARGS, returns its code)
  *        vip_testclient.exe spawnline COMMANDLINE   (CreateProcess of a whole command line)
  *        vip_testclient.exe bench HOST PORT N       (N binds of HOST:0, N connects to HOST:PORT) */
@@ -179,12 +180,12 @@ static int do_lookup(const char *name)
     return 0;
 }
 
-static int do_bind(const char *host, int port)
+static int do_bind(const char *host, int port, int v6only)
 {
     struct sockaddr_storage ss;
     int len = make_addr(host, port, &ss), l2;
     char text[96];
-    SOCKET s = new_socket(ss.ss_family, SOCK_STREAM);
+    SOCKET s = v6only ? socket(ss.ss_family, SOCK_STREAM, 0) : new_socket(ss.ss_family, SOCK_STREAM);
     if (bind(s, (struct sockaddr *)&ss, len) != 0)
         return err("bind");
     l2 = sizeof(ss);
@@ -299,7 +300,9 @@ int main(int argc, char **argv)
     else if (argc == 4 && !strcmp(argv[1], "udp"))
         rc = do_udp(argv[2], atoi(argv[3]));
     else if (argc == 4 && !strcmp(argv[1], "bind"))
-        rc = do_bind(argv[2], atoi(argv[3]));
+        rc = do_bind(argv[2], atoi(argv[3]), 0);
+    else if (argc == 4 && !strcmp(argv[1], "bind6only"))
+        rc = do_bind(argv[2], atoi(argv[3]), 1);
     else if (argc == 3 && !strcmp(argv[1], "lookup"))
         rc = do_lookup(argv[2]);
     else if (argc == 2 && !strcmp(argv[1], "hostname")) {

@@ -1,6 +1,5 @@
 /* Test server for the Wine tests (built only for tests). It knows nothing of sessionnet: it
- * binds TCP 0.0.0.0:PORT, 127.0.0.1:PORT2 and [::]:PORT3 (plain AF_INET6 socket, Windows
- * defaults) and, with UPORT, UDP 0.0.0.0:UPORT; prints "LISTEN <what> <address>" per socket and
+ * binds TCP 0.0.0.0:PORT, 127.0.0.1:PORT2 and [::]:PORT3 (dual-stack AF_INET6 socket) and, with UPORT, UDP 0.0.0.0:UPORT; prints "LISTEN <what> <address>" per socket and
  * "READY"; answers each TCP client's line with "TAG <what> local=<addr> peer=<addr>" and each
  * UDP datagram with "TAG udp peer=<addr>"; exits after a client sends "QUIT".
  * usage: vip_testserver.exe TAG PORT PORT2 PORT3 [UPORT] */
@@ -47,6 +46,10 @@ static SOCKET listener(int family, const char *addr, int port, const char *what)
         in6->sin6_port = htons((u_short)port);
         inet_pton(AF_INET6, addr, &in6->sin6_addr);
         len = sizeof(*in6);
+    }
+    if (family == AF_INET6) {
+        DWORD off = 0; /* dual stack, as .NET DualMode / Java servers on Windows do */
+        setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, (const char *)&off, sizeof(off));
     }
     if (s == INVALID_SOCKET || bind(s, (struct sockaddr *)&ss, len) != 0 || listen(s, 16) != 0) {
         printf("FAIL %s bind/listen error %d\n", what, WSAGetLastError());

@@ -2,7 +2,7 @@
 namespace whose ``lo`` carries the two session VIPs.
 
 Two sessions each run one unmodified test server (vip_testserver.exe: binds 0.0.0.0:PORT,
-127.0.0.1:PORT2, [::]:PORT3 and UDP 0.0.0.0:UPORT, knows nothing of sessionnet) through viprun
+127.0.0.1:PORT2, dual-stack [::]:PORT3 and UDP 0.0.0.0:UPORT, knows nothing of sessionnet) through viprun
 with the same ports; ``ss`` shows where each really listens, and test clients check
 reachability, isolation, children, lookups and the engine-mode launcher against a stub pipe
 server (vip_stubpipe.exe) speaking the launcher<->engine pipe contract.
@@ -30,7 +30,7 @@ from .conftest import LOOPBACKS, VIPS, Wine, read_line_until, winpath
 
 PORT, PORT2, PORT3 = 41001, 41002, 41003
 UPORTS = (41011, 41012)  # one UDP port per session (Wine limitation above)
-WSAEACCES, WSAECONNREFUSED = 10013, 10061
+WSAEACCES, WSAEADDRNOTAVAIL, WSAECONNREFUSED = 10013, 10049, 10061
 
 
 @dataclass
@@ -154,6 +154,12 @@ def test_binds_and_sources(wine: Wine, sessions: list[Session]) -> None:
     assert ok_line(client(wine, s.flags(), "bind", "0.0.0.0", "0")).startswith(f"OK bound={s.vip}:")
     assert ok_line(client(wine, s.flags(), "bind", "::", "0")).startswith(f"OK bound=[::ffff:{s.vip}]:")
     assert ok_line(client(wine, s.flags(), "bind", "::1", "0")).startswith(f"OK bound=[::ffff:{s.loopback}]:")
+    # v6-only sockets (the Windows default): `::` stays (B7), `::1` is refused (B6)
+    assert ok_line(client(wine, s.flags(), "bind6only", "::", "0")).startswith("OK bound=[::]:")
+    assert ok_line(client(wine, s.flags(), "bind6only", "::1", "0")) == f"ERR bind {WSAEADDRNOTAVAIL}"
+    # I1 covers bind too
+    other = sessions[1].loopback
+    assert ok_line(client(wine, s.flags("--isolate-loopback"), "bind", other, "0")) == f"ERR bind {WSAEACCES}"
     # C3: to another address a virtual_ip program leaves from its VIP
     far = ok_line(client(wine, s.flags(), "connect", sessions[1].vip, str(PORT)))
     assert far.startswith(f"OK S2 any local={sessions[1].vip}:{PORT} peer={s.vip}:"), far
@@ -308,6 +314,11 @@ def test_ifeo_debugger_command_line(wine: Wine, sessions: list[Session], stub_en
         (["--vip", "300.1.2.3", "--loopback", "127.0.0.2", "--", "x.exe"], 2, "--vip '300.1.2.3'"),
         (["--vip", "192.0.2.11", "--loopback", "127.0.0.1", "--", "x.exe"], 2, "--loopback '127.0.0.1'"),
         (["--vip", "192.0.2.11", "--loopback", "10.0.0.2", "--", "x.exe"], 2, "--loopback '10.0.0.2'"),
+        (
+            ["--vip", "192.0.2.11", "--loopback", "127.255.255.255", "--", "x.exe"],
+            2,
+            "127.0.0.2 to 127.255.255.254",
+        ),
         (["--vip", "192.0.2.11", "--", "x.exe"], 2, "--loopback is required"),
         (["--loopback", "127.0.0.2", "--mode", "bogus", "--", "x.exe"], 2, "--mode 'bogus'"),
         (["--vip", "192.0.2.11", "--loopback", "127.0.0.2"], 2, "no PROGRAM"),
