@@ -252,7 +252,7 @@ static void apply_wildcard_rule(struct translated *t)
                                         : ((struct sockaddr_in6 *)&t->addr)->sin6_port;
     {
         int saved = WSAGetLastError();
-        int go = !port_taken(g_s.loopback, port) && port_taken(vip, port);
+        int go = port_taken(vip, port) && !port_taken(g_s.loopback, port); /* VIP first: usually free */
         WSASetLastError(saved);
         if (!go)
             return;
