@@ -12,6 +12,7 @@ installs them from requirements/debian-packages.txt).
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
 import select
 import shutil
@@ -136,8 +137,16 @@ class Wine:
 
 
 def _template_prefix() -> Path:
-    """A booted Wine prefix, made once and reused (``wineboot --init`` takes seconds)."""
+    """A booted Wine prefix, made once and reused (``wineboot --init`` takes seconds); a lock
+    file keeps two concurrent runs from booting it at the same time."""
     template = REPO / ".work" / "wine-template"
+    template.parent.mkdir(parents=True, exist_ok=True)
+    with (template.parent / "wine-template.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _boot_template(template)
+
+
+def _boot_template(template: Path) -> Path:
     marker = template / ".sessionnet-ready"
     version = subprocess.run(
         [str(WINE64), "--version"], capture_output=True, text=True, check=False
