@@ -57,4 +57,4 @@ test: venv system-deps
 	scripts/run-checks
 
 clean:
-	rm -rf $(VENV) $(WORK) tests/output
+	rm -rf $(VENV) $(WORK) tests/output $(WINDOWS_OUT) $(WINDOWS_SHIP)
