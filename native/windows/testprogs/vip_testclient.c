@@ -1,7 +1,7 @@
 /* Test client for the Wine tests (built only for tests). Prints one "OK ..." or "ERR ..." line.
  * usage: vip_testclient.exe connect|wsaconnect|connectex|quit HOST PORT
  *        vip_testclient.exe byname NAME PORT        (WSAConnectByNameA)
- *        vip_testclient.exe udp HOST PORT           (sendto + recvfrom)
+ *        vip_testclient.exe udp|wsasendto|wsasendmsg HOST PORT  (a datagram + recvfrom)
  *        vip_testclient.exe lookup NAME             (getaddrinfo AF_INET + gethostbyname)
  *        vip_testclient.exe hostname
  *        vip_testclient.exe bind HOST PORT          (bind and print getsockname; IPv6 dual-stack)
@@ -130,7 +130,8 @@ static int do_byname(char *name, char *port)
     return converse(s, "HELLO\n");
 }
 
-static int do_udp(const char *host, int port)
+/* how: "udp" (sendto), "wsasendto" (WSASendTo), "wsasendmsg" (WSASendMsg from WSAIoctl) */
+static int do_udp(const char *how, const char *host, int port)
 {
     struct sockaddr_storage ss, from;
     int len = make_addr(host, port, &ss), flen = sizeof(from), got;
@@ -141,8 +142,29 @@ static int do_udp(const char *host, int port)
         return err("address");
     s = new_socket(ss.ss_family, SOCK_DGRAM);
     setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, (const char *)&timeout, sizeof(timeout));
-    if (sendto(s, "PING", 4, 0, (struct sockaddr *)&ss, len) < 0)
+    if (!strcmp(how, "wsasendto")) {
+        WSABUF b = {4, (char *)"PING"};
+        DWORD sent = 0;
+        if (WSASendTo(s, &b, 1, &sent, 0, (struct sockaddr *)&ss, len, NULL, NULL) != 0)
+            return err("sendto");
+    } else if (!strcmp(how, "wsasendmsg")) {
+        GUID guid = WSAID_WSASENDMSG;
+        LPFN_WSASENDMSG fn = NULL;
+        DWORD bytes = 0, sent = 0;
+        WSABUF b = {4, (char *)"PING"};
+        WSAMSG msg;
+        if (WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &guid, sizeof(guid), &fn, sizeof(fn), &bytes, NULL, NULL))
+            return err("ioctl");
+        memset(&msg, 0, sizeof(msg));
+        msg.name = (LPSOCKADDR)&ss;
+        msg.namelen = len;
+        msg.lpBuffers = &b;
+        msg.dwBufferCount = 1;
+        if (fn(s, &msg, 0, &sent, NULL, NULL) != 0)
+            return err("sendto");
+    } else if (sendto(s, "PING", 4, 0, (struct sockaddr *)&ss, len) < 0) {
         return err("sendto");
+    }
     got = recvfrom(s, buf, sizeof(buf) - 1, 0, (struct sockaddr *)&from, &flen);
     if (got < 0)
         return err("recvfrom");
@@ -314,8 +336,8 @@ int main(int argc, char **argv)
         rc = do_connect(argv[1], argv[2], atoi(argv[3]));
     else if (argc == 4 && !strcmp(argv[1], "byname"))
         rc = do_byname(argv[2], argv[3]);
-    else if (argc == 4 && !strcmp(argv[1], "udp"))
-        rc = do_udp(argv[2], atoi(argv[3]));
+    else if (argc == 4 && (!strcmp(argv[1], "udp") || !strcmp(argv[1], "wsasendto") || !strcmp(argv[1], "wsasendmsg")))
+        rc = do_udp(argv[1], argv[2], atoi(argv[3]));
     else if (argc == 4 && !strcmp(argv[1], "bind"))
         rc = do_bind(argv[2], atoi(argv[3]), 0);
     else if (argc == 4 && !strcmp(argv[1], "bind6only"))

@@ -189,10 +189,14 @@ def test_lookups_of_localhost_and_the_host_name(wine: Wine, sessions: list[Sessi
     )
 
 
-def test_udp_sendto_reaches_own_session(wine: Wine, sessions: list[Session]) -> None:
+@pytest.mark.parametrize("how", ["udp", "wsasendto", "wsasendmsg"])
+def test_udp_sends_reach_own_session(wine: Wine, sessions: list[Session], how: str) -> None:
     for s in sessions:
-        line = ok_line(client(wine, s.flags(), "udp", "127.0.0.1", str(UPORTS[s.index])))
+        line = ok_line(client(wine, s.flags(), how, "127.0.0.1", str(UPORTS[s.index])))
         assert line.startswith(f"OK {s.tag} udp peer="), line
+        other = sessions[1 - s.index].loopback
+        refused = ok_line(client(wine, s.flags("--isolate-loopback"), how, other, str(UPORTS[1 - s.index])))
+        assert refused == f"ERR sendto {WSAEACCES}"
 
 
 # ---- engine mode: the launcher<->engine pipe contract against a stub engine ----
