@@ -220,8 +220,8 @@ static void bind_source(SOCKET s, const struct translated *t)
  * only, so a translated in-session connect to 127.0.0.1:PORT (or 0.0.0.0:PORT) goes to the VIP
  * when the session loopback's PORT is free but the session VIP's PORT is taken. Decided before
  * connecting, so it also holds for non-blocking sockets and ConnectEx. The probe is a bind of a
- * scratch TCP socket (WSAEADDRINUSE = taken), a few microseconds; the listener tables of
- * iphlpapi would also work but cost milliseconds (owner lookup) under Wine. */
+ * scratch TCP socket (WSAEADDRINUSE = taken), one socket call each; the listener tables of
+ * iphlpapi would also work but cost tens of milliseconds per call under Wine. */
 static int port_taken(uint32_t addr, u_short port_net)
 {
     struct sockaddr_in in;
