@@ -19,7 +19,9 @@ extends_documentation_fragment:
   - sessionnet.virtual_ip.package
 options:
   _input:
-    description: An IPv4 address from C(127.0.0.1) to C(127.255.255.255).
+    description:
+      - An IPv4 address from C(127.0.0.2) to C(127.255.255.254).
+      - C(127.0.0.1) and C(127.255.255.255) are refused with the reason (no session owns them).
     type: str
     required: true
 seealso:
