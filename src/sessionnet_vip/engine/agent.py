@@ -106,10 +106,10 @@ class AddressAssigner(Protocol):
 
     def release(self) -> object: ...
 
+
 AGENT_OPS: Final = ("attach", "plan", "logon", "logoff", "sessions")
 #: Modes the kernel translates (the data plane applies virtual_ip semantics to each of them).
 KERNEL_MODES: Final = frozenset({Mode.VIRTUAL_IP, Mode.VIRTUAL_LOOPBACK, Mode.PREFER_LOOPBACK})
-
 
 
 class AgentPlatform(Protocol):
@@ -119,7 +119,6 @@ class AgentPlatform(Protocol):
     @property
     def AssignError(self) -> type[VipError]:
         """Raised by an assigner for an address it cannot add."""
-        ...
 
     def probe(self, cgroup_parent: Path | None) -> ProbeResult: ...
 
