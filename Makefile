@@ -9,7 +9,7 @@ WORK := .work
 COLLECTIONS := $(WORK)/collections
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: all venv demo test build install-collection clean system-deps
+.PHONY: all venv demo test build install-collection clean system-deps bpf
 
 all: test
 
@@ -26,6 +26,10 @@ $(VENV)/.installed: pyproject.toml requirements/constraints-py3.12.txt scripts/f
 
 venv: $(VENV)/.installed
 
+# The Linux data plane's eBPF object (clang -target bpf, warnings as errors), shipped in the package.
+bpf:
+	$(MAKE) -C native/bpf
+
 build: venv
 	@mkdir -p $(WORK)/dist
 	$(VENV)/bin/ansible-galaxy collection build --force --output-path $(WORK)/dist .
@@ -40,8 +44,9 @@ demo: install-collection
 system-deps:
 	scripts/install-system-deps.sh
 
-test: venv system-deps
+test: venv system-deps bpf
 	scripts/run-checks
 
 clean:
 	rm -rf $(VENV) $(WORK) tests/output
+	$(MAKE) -C native/bpf clean
