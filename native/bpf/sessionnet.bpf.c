@@ -29,6 +29,7 @@
 #define SNV_SOCK_STREAM 1
 #define SNV_SOCK_DGRAM 2
 #define SNV_EADDRNOTAVAIL 99
+#define SNV_ENETUNREACH 101
 #define SNV_AF_INET 2
 #define SNV_AF_INET6 10
 
@@ -368,6 +369,14 @@ static __always_inline int connect_or_send6(struct bpf_sock_addr *ctx, int send)
 		return 1;
 	if (is_mapped(a6) && isolated(&w, a))
 		return 0;
+	/*
+	 * Rule C8: the kernel refuses a sendmsg6 rewrite of "::1" / "::" to an IPv4-mapped address
+	 * (udpv6_sendmsg: ENOTSUPP), so the datagram cannot reach the session loopback: say so.
+	 */
+	if (send && !is_mapped(a6) && loop_mode(w.mode)) {
+		bpf_set_retval(-SNV_ENETUNREACH);
+		return 0;
+	}
 	send_result(&w, a, &dst, &src);
 	if (dst)
 		store_mapped(ctx, dst);

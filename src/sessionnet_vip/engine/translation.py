@@ -85,10 +85,16 @@ class Target(StrEnum):
     REFUSED = "refused"
     #: the call fails with EADDRNOTAVAIL: the session has no address of that family
     NOT_AVAILABLE = "EADDRNOTAVAIL"
+    #: the call fails with ENETUNREACH: the destination cannot be reached this way
+    UNREACHABLE = "ENETUNREACH"
 
 
 #: Errors a data plane returns for refusing targets (errno names).
-REFUSAL_ERRNO: Final = {Target.REFUSED: "EPERM", Target.NOT_AVAILABLE: "EADDRNOTAVAIL"}
+REFUSAL_ERRNO: Final = {
+    Target.REFUSED: "EPERM",
+    Target.NOT_AVAILABLE: "EADDRNOTAVAIL",
+    Target.UNREACHABLE: "ENETUNREACH",
+}
 
 
 class Option(StrEnum):
@@ -237,6 +243,13 @@ RULES: Final[tuple[Rule, ...]] = (
     Rule("C2", _SOCKET_SENDS, "another `127.0.0.0/8` address", {}),
     Rule("C3", _SOCKET_SENDS, "any other address", {}, {Mode.VIRTUAL_IP: Target.VIP}),
     Rule(
+        "C8",
+        (Call.SENDTO,),
+        "`::1` or `::` on a dual-stack socket (an unconnected datagram cannot be redirected to an "
+        "IPv4-mapped address; `connect()` first)",
+        dict.fromkeys(_LOOP_MODES, Target.UNREACHABLE),
+    ),
+    Rule(
         "C4",
         _SOCKET_SENDS,
         "`::1` or `::` on a dual-stack socket, `::ffff:127.0.0.1` or `::ffff:0.0.0.0` (this host)",
@@ -331,6 +344,8 @@ def _socket_rule_id(call: Call, addr: Address, session: SessionAddresses, v6only
             return "B5"
         return "B6" if addr == LOCALHOST6 else "B7"
     if call in _SOCKET_SENDS:
+        if call is Call.SENDTO and addr in (ANY6, LOCALHOST6) and dual:
+            return "C8"
         if v4 in (ANY, LOCALHOST) or (addr in (ANY6, LOCALHOST6) and dual):
             return "C4"
         if v4 is None:
@@ -436,6 +451,7 @@ _CELL: Final = {
     Target.LOCALHOST: "`127.0.0.1`",
     Target.REFUSED: "refused (EPERM)",
     Target.NOT_AVAILABLE: "refused (EADDRNOTAVAIL)",
+    Target.UNREACHABLE: "refused (ENETUNREACH)",
 }
 
 
