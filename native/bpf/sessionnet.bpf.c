@@ -39,6 +39,7 @@
 #define SNV_SOURCE_VIP (1u << 2)     /* virtual_ip: remote traffic leaves from the VIP */
 #define SNV_REPORT (1u << 3)	     /* report the session loopback as 127.0.0.1 (R1) */
 #define SNV_MODE_SHIFT 8	     /* session flags: bits 8-15 = mode of inherited children */
+#define SNV_FORKED (1u << 16)	     /* process entry copied from its parent at fork() */
 
 /* Modes (sessionnet_vip.engine.policy.Mode). */
 #define SNV_NONE 0
@@ -441,6 +442,56 @@ SEC("cgroup/getpeername6")
 int snv_getpeername6(struct bpf_sock_addr *ctx)
 {
 	return report6(ctx);
+}
+
+/* ---- the same program in a forked child ----------------------------------------------- */
+
+/* Just enough of struct task_struct (CO-RE). */
+struct task_struct___snv {
+	int pid;
+	int tgid;
+} __attribute__((preserve_access_index));
+
+/*
+ * A translated process that forks (a daemonizing server: fork, parent exits) runs the same
+ * program in the child: the child gets the parent's entry, marked SNV_FORKED, before it can
+ * make any call. Threads share the entry already (same tgid).
+ */
+SEC("tp_btf/sched_process_fork")
+int snv_fork(__u64 *ctx)
+{
+	struct task_struct___snv *parent = (struct task_struct___snv *)ctx[0];
+	struct task_struct___snv *child = (struct task_struct___snv *)ctx[1];
+	__u32 ptgid = parent->tgid;
+	__u32 ctgid = child->tgid;
+
+	if (ptgid == ctgid)
+		return 0;
+	struct proc_rec *p = bpf_map_lookup_elem(&snv_procs, &ptgid);
+	if (!p)
+		return 0;
+	struct proc_rec copy = *p;
+
+	copy.flags |= SNV_FORKED;
+	bpf_map_update_elem(&snv_procs, &ctgid, &copy, BPF_ANY);
+	return 0;
+}
+
+/*
+ * A forked child that executes another program is no longer the listed program: its copied
+ * entry goes (the engine, told by the process-events connector, re-adds it if the new
+ * program is listed). Entries the engine made itself stay.
+ */
+SEC("tp_btf/sched_process_exec")
+int snv_exec(__u64 *ctx)
+{
+	struct task_struct___snv *task = (struct task_struct___snv *)ctx[0];
+	__u32 tgid = task->tgid;
+	struct proc_rec *p = bpf_map_lookup_elem(&snv_procs, &tgid);
+
+	if (p && (p->flags & SNV_FORKED))
+		bpf_map_delete_elem(&snv_procs, &tgid);
+	return 0;
 }
 
 char LICENSE[] SEC("license") = "GPL";

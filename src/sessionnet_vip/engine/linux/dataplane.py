@@ -43,6 +43,8 @@ DEFAULT_MAX_PROCESSES: Final = 262144
 
 DEFAULT_ROOT_NAME: Final = "sessionnet"
 VIP_LEAF: Final = "vip"
+#: Translated processes whose children are not translated (only a fork of the same program is).
+SOLO_LEAF: Final = "solo"
 #: The launcher: wait for the engine's go-ahead on a pipe, then exec the command (same PID).
 _LAUNCHER: Final = (
     "import os, sys\n"
@@ -108,9 +110,14 @@ class Session:
     loopback: ipaddress.IPv4Address
     options: SessionOptions
     cgroup: Path
-    vip_cgroup: Path
+    vip_cgroup: Path  #: translated processes whose children are translated too
     cgroup_id: int
     vip_cgroup_id: int
+
+    @property
+    def solo_cgroup(self) -> Path:
+        """Translated processes whose children are not (``inherit_children: false``)."""
+        return self.cgroup / SOLO_LEAF
 
 
 @dataclass
@@ -224,6 +231,8 @@ class DataPlane:
                     self._link_fds.append(obj.attach_cgroup(hook, root_fd))
             finally:
                 os.close(root_fd)
+            for tracer in programs.TRACERS:
+                self._link_fds.append(obj.attach(tracer))
         except LibbpfError as exc:
             self._root = root
             self.close()
@@ -299,6 +308,7 @@ class DataPlane:
         vip_cgroup = cgroup / VIP_LEAF
         cgroups.make(cgroup)
         cgroups.make(vip_cgroup)
+        cgroups.make(cgroup / SOLO_LEAF)
         session = Session(
             session_id,
             address,
@@ -312,7 +322,7 @@ class DataPlane:
         record = programs.SESSION_RECORD.pack(
             address.packed if address is not None else b"\0\0\0\0",
             loop.packed,
-            opts.flags,
+            opts.flags | programs.FLAG_INHERIT_CHILDREN,  # the vip leaf inherits; solo does not
             session_id,
             session.vip_cgroup_id,
         )
@@ -369,6 +379,8 @@ class DataPlane:
         left: list[int] = []
         if session.cgroup.is_dir():
             left = cgroups.pids(session.cgroup) + cgroups.pids(session.vip_cgroup)
+            if session.solo_cgroup.is_dir():
+                left += cgroups.pids(session.solo_cgroup)
             if kill and left and (session.cgroup / "cgroup.kill").exists():
                 (session.cgroup / "cgroup.kill").write_text("1\n")
                 if not cgroups.wait_empty(session.cgroup, timeout):
@@ -391,20 +403,24 @@ class DataPlane:
         mode: Mode | str | None = None,
         options: SessionOptions | None = None,
         move: bool = True,
+        inherit_children: bool | None = None,
     ) -> None:
         """Put running process ``pid`` in session ``session_id``; translate it if ``translated``.
 
         A translated process goes to the session's ``vip`` cgroup and its thread-group ID into
         the processes map with its ``mode`` and per-process ``options`` (``report_original``,
         ``source_vip``; default: the session's); its later children are translated only with
-        ``inherit_children``. ``move=False`` leaves the process in its cgroup (it must be
-        under the session's already).
+        ``inherit_children`` (default: the session's): they share the ``vip`` cgroup, while a
+        process without it goes to the ``solo`` cgroup, where only a fork of the same program
+        stays translated. ``move=False`` leaves the process in its cgroup.
         """
         session = self.session(session_id)
         assert self._bpf is not None
         tgid = _tgid(pid)
+        inherit = session.options.inherit_children if inherit_children is None else inherit_children
         if move:
-            cgroups.move(tgid, session.vip_cgroup if translated else session.cgroup)
+            leaf = (session.vip_cgroup if inherit else session.solo_cgroup) if translated else session.cgroup
+            cgroups.move(tgid, leaf)
         if translated:
             opts = options or session.options
             number = programs.MODE_NUMBERS[Mode(mode if mode is not None else session.options.mode)]
@@ -447,6 +463,7 @@ class DataPlane:
         translated: bool = True,
         mode: Mode | str | None = None,
         options: SessionOptions | None = None,
+        inherit_children: bool | None = None,
         env: Mapping[str, str] | None = None,
         cwd: str | os.PathLike[str] | None = None,
         stdin: int | IO[Any] | None = None,
@@ -481,7 +498,14 @@ class DataPlane:
         finally:
             os.close(read_fd)
         try:
-            self.attach_pid(session_id, proc.pid, translated=translated, mode=mode, options=options)
+            self.attach_pid(
+                session_id,
+                proc.pid,
+                translated=translated,
+                mode=mode,
+                options=options,
+                inherit_children=inherit_children,
+            )
             os.write(write_fd, b"go\n")
         except BaseException:
             proc.kill()

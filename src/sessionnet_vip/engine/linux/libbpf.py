@@ -7,7 +7,8 @@ CO-RE field reads against the running kernel's BTF, loads the programs and attac
 a cgroup as a BPF link (so they detach when the engine exits). Only stable libbpf 1.x API
 calls are used: ``bpf_object__open_file``, ``bpf_object__find_map_by_name``,
 ``bpf_map__set_max_entries``, ``bpf_map__initial_value``, ``bpf_object__load``,
-``bpf_object__find_program_by_name``, ``bpf_program__attach_cgroup``, ``bpf_link__fd``,
+``bpf_object__find_program_by_name``, ``bpf_program__attach_cgroup``,
+``bpf_program__attach``, ``bpf_link__fd``,
 ``bpf_link__destroy``, ``bpf_map__fd``, ``bpf_object__close`` (libbpf API reference,
 https://libbpf.readthedocs.io/en/latest/api.html).
 """
@@ -73,6 +74,7 @@ def _library() -> ctypes.CDLL:
         "bpf_object__load": (ctypes.c_int, [vp]),
         "bpf_object__find_program_by_name": (vp, [vp, cp]),
         "bpf_program__attach_cgroup": (vp, [vp, ctypes.c_int]),
+        "bpf_program__attach": (vp, [vp]),
         "bpf_link__fd": (ctypes.c_int, [vp]),
         "bpf_link__destroy": (ctypes.c_int, [vp]),
         "bpf_object__close": (None, [vp]),
@@ -149,6 +151,18 @@ class BpfObject:
         link: int | None = self._lib.bpf_program__attach_cgroup(prog, cgroup_fd)
         if not link:
             raise _fail(f"cannot attach {program} to the cgroup")
+        self._links.append(link)
+        return int(self._lib.bpf_link__fd(link))
+
+    def attach(self, program: str) -> int:
+        """Attach a tracing ``program`` where its section says (``tp_btf/...``); return the link's fd."""
+        prog: int | None = self._lib.bpf_object__find_program_by_name(self._obj, program.encode())
+        if not prog:
+            raise LibbpfError(f"program {program!r} is not in {self.path}; rebuild it with `make bpf`")
+        ctypes.set_errno(0)
+        link: int | None = self._lib.bpf_program__attach(prog)
+        if not link:
+            raise _fail(f"cannot attach {program}")
         self._links.append(link)
         return int(self._lib.bpf_link__fd(link))
 

@@ -20,6 +20,8 @@ FLAG_SOURCE_VIP: Final = 1 << 2
 FLAG_REPORT_ORIGINAL: Final = 1 << 3
 #: Session flags bits 8-15: the mode of inherited children.
 MODE_SHIFT: Final = 8
+#: Process flags: the entry was copied from the parent at fork() (the kernel sets it).
+FLAG_FORKED: Final = 1 << 16
 
 #: Mode numbers (``SNV_NONE`` ...) as the programs know them.
 MODE_NUMBERS: Final = {
@@ -55,3 +57,5 @@ HOOKS: Final = (
     "snv_getsockname6",
     "snv_getpeername6",
 )
+#: Tracing programs (attached by libbpf from their section names): fork copies, exec drops.
+TRACERS: Final = ("snv_fork", "snv_exec")
