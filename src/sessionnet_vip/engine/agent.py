@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import ipaddress
 import logging
 import os
@@ -30,10 +31,11 @@ from typing import Any, Final, cast
 
 from sessionnet_vip.engine.allocator import ReconcileReport, session_id_of
 from sessionnet_vip.engine.config import EngineConfig
+from sessionnet_vip.engine.linux import cgroups
 from sessionnet_vip.engine.linux.assigner import Assigner, AssignError
 from sessionnet_vip.engine.linux.cgroups import find_cgroup2
-from sessionnet_vip.engine.linux.dataplane import DataPlane, Probe, SessionOptions
-from sessionnet_vip.engine.linux.procexe import ProcessList, process_exe
+from sessionnet_vip.engine.linux.dataplane import DataPlane, Probe, Session, SessionOptions
+from sessionnet_vip.engine.linux.procexe import COMM_LENGTH, ProcessList, process_comm, process_exe
 from sessionnet_vip.engine.names import host_names, render_hosts, write_hosts
 from sessionnet_vip.engine.policy import Mode, Policy
 from sessionnet_vip.engine.service import Engine, RequestError
@@ -43,7 +45,7 @@ from sessionnet_vip.errors import VipError
 log = logging.getLogger("sessionnet_vip.engine")
 
 AGENT_OPS: Final = ("attach", "plan", "logon", "logoff", "sessions")
-#: Modes the kernel translates (the data plane applies virtual_ip semantics to each of them).
+#: Modes the kernel translates (each with its own rules of docs/translation-table.md).
 KERNEL_MODES: Final = frozenset({Mode.VIRTUAL_IP, Mode.VIRTUAL_LOOPBACK, Mode.PREFER_LOOPBACK})
 
 
@@ -134,24 +136,38 @@ def process_list_warnings(policy: Policy) -> list[str]:
     return list(ProcessList.resolve([e.pattern for e in policy.entries]).warnings)
 
 
-def decide_exe(policy: Policy, exe: Path) -> tuple[Mode, str | None]:
-    """The mode of executable ``exe`` (a real path): exact entry first, then entries resolved
-    the way the kernel resolves ``/proc/PID/exe`` (realpath; bare names through PATH)."""
+def decide_exe(policy: Policy, exe: Path, *, comm: str | None = None) -> tuple[Mode, str | None]:
+    """The mode of executable ``exe`` (a real path, ``/proc/PID/exe``) and the entry that lists it.
+
+    Entries are resolved the way the kernel resolves ``/proc/PID/exe`` (realpath; bare names
+    through PATH). An entry that is itself a symlink (``/usr/local/bin/redis-a`` ->
+    ``/usr/bin/redis-server``, or a busybox applet) lists only what is started through that
+    name: with ``comm`` (the process's ``/proc/PID/comm``, the name it was executed by) the
+    target binary started under any other name does not match."""
     decision = policy.decide(str(exe))
-    if decision.mode is not Mode.NONE:
+    if decision.mode is not Mode.NONE and not _is_symlink(decision.matched):
         return decision.mode, decision.matched
     best: tuple[int, Mode, str] | None = None
     for entry in policy.entries:
-        if entry.full_path:
-            hit = os.path.realpath(entry.pattern) == str(exe)
-        else:
-            found = shutil.which(entry.pattern)
-            hit = found is not None and os.path.realpath(found) == str(exe)
-        if hit:
-            rank = (2 if entry.full_path else 0) + (1 if entry.mode is Mode.PREFER_LOOPBACK else 0)
-            if best is None or rank > best[0]:
-                best = (rank, entry.mode, entry.pattern)
+        listed = entry.pattern if entry.full_path else shutil.which(entry.pattern)
+        if listed is None:
+            continue
+        if os.path.realpath(listed) != str(exe):
+            continue
+        renamed = comm is not None and comm != os.path.basename(listed)[:COMM_LENGTH]
+        if renamed and os.path.realpath(listed) != listed:
+            continue  # the target binary, started under another name than the listed one
+        rank = (2 if entry.full_path else 0) + (1 if entry.mode is Mode.PREFER_LOOPBACK else 0)
+        if best is None or rank > best[0]:
+            best = (rank, entry.mode, entry.pattern)
     return (Mode.NONE, None) if best is None else (best[1], best[2])
+
+
+def _is_symlink(pattern: str | None) -> bool:
+    if pattern is None:
+        return False
+    listed = pattern if pattern.startswith("/") else shutil.which(pattern)
+    return listed is not None and os.path.realpath(listed) != listed
 
 
 def _int_field(req: Mapping[str, Any], key: str, *, required: bool) -> int | None:
@@ -174,6 +190,8 @@ class AgentEngine(Engine):
     assigned: dict[str, str] = field(default_factory=dict)
     unassigned: dict[str, str] = field(default_factory=dict)
     followed: set[int] = field(default_factory=set)
+    known: dict[int, ipaddress.IPv4Address | None] = field(default_factory=dict)
+    hosts_written: set[int] = field(default_factory=set)
     list_warnings: list[str] = field(default_factory=list)
     hostname: str | None = None
     _plane_lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
@@ -217,7 +235,10 @@ class AgentEngine(Engine):
             self._watcher.start()
 
     def _load(self, parent: Path | None, root_name: str, assign: bool) -> None:
-        plane = DataPlane(root_name=root_name)
+        settings = self.config.data_plane
+        plane = DataPlane(
+            root_name=root_name, max_sessions=settings.max_sessions, max_processes=settings.max_processes
+        )
         root = plane.load(parent)
         try:
             if assign:
@@ -237,9 +258,85 @@ class AgentEngine(Engine):
             len(self.assigned),
             len(self.unassigned),
         )
-        for lease in self.store.leases(include_held=False):
-            if lease.session_id is not None and lease.address in self.config.pool:
-                self._ensure_session(lease.session_id, lease.address)
+        self._restore(root)
+
+    def _restore(self, root: Path) -> None:
+        """Rebuild the maps after a restart (also after a kill -9 of the previous engine).
+
+        Sessions with a live lease are known again at once (a dictionary entry each: their
+        cgroups, map entry and hosts file are made when their first process is placed). A
+        session cgroup the previous run left behind still holds that session's processes: it
+        is added to the maps again and each process in its ``vip``/``solo`` cgroup is matched
+        by its real executable and translated again, so a server translated before the
+        restart stays translated. Cgroups of sessions without a lease are emptied (processes
+        moved out, untranslated) and removed."""
+        with self._lock:
+            leases = self.store.leases(include_held=False)
+        for lease in leases:
+            if lease.session_id is None or lease.address not in self.config.pool:
+                continue
+            if len(self.known) >= self.config.data_plane.max_sessions:
+                log.error(
+                    "session %d holds %s but the data plane's sessions map is full (%d, "
+                    "data_plane.max_sessions); it is not translated until a session ends",
+                    lease.session_id,
+                    lease.address,
+                    self.config.data_plane.max_sessions,
+                )
+                continue
+            self.known[lease.session_id] = lease.address
+        restored = processes = 0
+        for cgroup in sorted(root.glob("session-*")):
+            try:
+                sid = int(cgroup.name.removeprefix("session-"))
+            except ValueError:
+                continue
+            if sid not in self.known:
+                log.info("session %d left by the previous run has no lease; removing its cgroup", sid)
+                self._adopt_and_drop(sid)
+                continue
+            self._activate(sid)
+            restored += 1
+            processes += self._retranslate(sid)
+        if restored:
+            log.info(
+                "restored %d session(s) and %d translated process(es) of the previous run",
+                restored,
+                processes,
+            )
+
+    def _adopt_and_drop(self, sid: int) -> None:
+        assert self.plane is not None
+        with contextlib.suppress(VipError):
+            self.plane.add_session(sid, None, options=self._options())
+            self.plane.remove_session(sid)
+
+    def _retranslate(self, sid: int) -> int:
+        """Translate again the processes of session ``sid``'s translated cgroups (after a restart)."""
+        assert self.plane is not None
+        session = self.plane.session(sid)
+        count = 0
+        for leaf, inherit in ((session.vip_cgroup, True), (session.solo_cgroup, False)):
+            for pid in cgroups.pids(leaf):
+                try:
+                    exe = process_exe(pid)
+                except VipError:
+                    continue
+                mode, matched = decide_exe(self.config.policy, exe, comm=process_comm(pid))
+                if mode not in KERNEL_MODES and inherit:
+                    mode = Mode.VIRTUAL_IP  # a child under an inheriting process
+                    matched = None
+                if mode not in KERNEL_MODES:
+                    self.plane.attach_pid(sid, pid, translated=False)
+                    continue
+                report, _ = self.config.policy.options_of(matched)
+                opts = dataclasses.replace(session.options, report_original=report)
+                with contextlib.suppress(VipError):
+                    self.plane.attach_pid(
+                        sid, pid, mode=mode, options=opts, move=False, inherit_children=inherit
+                    )
+                    count += 1
+        return count
 
     def _assign(self, assigner: Assigner) -> None:
         """Assign each pool address. One on another interface is fatal; one that no interface's
@@ -283,39 +380,53 @@ class AgentEngine(Engine):
         return SessionOptions(
             inherit_children=self.config.policy.inherit_children,
             isolate_loopback=self.config.isolate_loopback,
+            report_original=self.config.policy.report_original,
         )
 
     def _ensure_session(self, session_id: int, vip: ipaddress.IPv4Address | str | None) -> dict[str, Any]:
-        """Add (or refresh) session ``session_id`` in the data plane and write its hosts file."""
+        """Record session ``session_id`` and add (or refresh) it in the data plane."""
         address = None if vip is None else ipaddress.IPv4Address(str(vip))
         with self._plane_lock:
             if self.plane is None:
                 return {"active": False}
-            current = self.plane.sessions.get(session_id)
-            if current is not None and not current.vip_cgroup.is_dir():
-                log.warning("cgroup of session %d (%s) vanished; re-creating it", session_id, current.cgroup)
-                self.plane.remove_session(session_id)
-                current = None
-            if current is None or current.vip != address:
-                session = self.plane.add_session(session_id, address, options=self._options())
-            else:
-                session = current
-            if self.config.data_plane.names:
-                base = ""
-                with contextlib.suppress(OSError):
-                    base = Path("/etc/hosts").read_text(encoding="utf-8", errors="replace")
-                names = host_names(self.hostname)
-                write_hosts(
-                    self.hosts_file(session_id),
-                    render_hosts(base, session_id, session.loopback, session.vip, names),
-                )
+            self.known[session_id] = address
+            session = self._activate(session_id)
             return {"active": True, "cgroup": str(session.cgroup)}
+
+    def _activate(self, session_id: int) -> Session:
+        """Make session ``session_id``'s cgroups and map entry (idempotent; re-creates vanished ones)."""
+        assert self.plane is not None
+        address = self.known.get(session_id)
+        current = self.plane.sessions.get(session_id)
+        if current is not None and not current.vip_cgroup.is_dir():
+            log.warning("cgroup of session %d (%s) vanished; re-creating it", session_id, current.cgroup)
+            self.plane.remove_session(session_id)
+            current = None
+        if current is None or current.vip != address:
+            return self.plane.add_session(session_id, address, options=self._options())
+        return current
+
+    def _write_hosts(self, session: Session) -> None:
+        """The session's hosts file, written when a translated program of it first starts."""
+        if not self.config.data_plane.names or session.session_id in self.hosts_written:
+            return
+        base = ""
+        with contextlib.suppress(OSError):
+            base = Path("/etc/hosts").read_text(encoding="utf-8", errors="replace")
+        names = host_names(self.hostname)
+        write_hosts(
+            self.hosts_file(session.session_id),
+            render_hosts(base, session.session_id, session.loopback, session.vip, names),
+        )
+        self.hosts_written.add(session.session_id)
 
     def _drop_session(self, session_id: int) -> list[int]:
         with self._plane_lock:
             left: list[int] = []
             if self.plane is not None and session_id in self.plane.sessions:
                 left = self.plane.remove_session(session_id)
+            self.known.pop(session_id, None)
+            self.hosts_written.discard(session_id)
             with contextlib.suppress(FileNotFoundError):
                 self.hosts_file(session_id).unlink()
             self.followed.discard(session_id)
@@ -324,6 +435,15 @@ class AgentEngine(Engine):
     def _logon(
         self, session_id: int, user: str | None = None, uid: int | None = None, pid: int | None = None
     ) -> dict[str, Any]:
+        with self._plane_lock:
+            if self.plane is not None and session_id not in self.known:
+                limit = self.config.data_plane.max_sessions
+                if len(self.known) >= limit:
+                    raise RequestError(
+                        f"session {session_id} is refused: the data plane holds {limit} sessions "
+                        "(data_plane.max_sessions) and all are in use; nothing was allocated. Raise "
+                        "data_plane.max_sessions and restart the engine, or end idle sessions"
+                    )
         req: dict[str, Any] = {"op": "allocate", "session": session_id}
         for key, value in (("user", user), ("uid", uid), ("pid", pid)):
             if value is not None:
@@ -377,14 +497,15 @@ class AgentEngine(Engine):
             return self._plan(sid, Path(command), user, uid)
         return self._attach(sid, cast(int, _int_field(req, "pid", required=True)), user, uid)
 
-    def _describe(self, sid: int, exe: Path, alloc: Mapping[str, Any]) -> dict[str, Any]:
-        mode, matched = decide_exe(self.config.policy, exe)
+    def _describe(
+        self, sid: int, exe: Path, alloc: Mapping[str, Any], *, comm: str | None = None
+    ) -> dict[str, Any]:
+        mode, matched = decide_exe(self.config.policy, exe, comm=comm)
         translated = mode in KERNEL_MODES and self.plane is not None
         names = translated and self.config.data_plane.names
         note = None
-        if mode in (Mode.VIRTUAL_LOOPBACK, Mode.PREFER_LOOPBACK):
-            note = f"mode {mode.value}: the Linux data plane translates this process like virtual_ip"
-        elif mode is Mode.CLIENT_ADDRESS:
+        report, inherit = self.config.policy.options_of(matched)
+        if mode is Mode.CLIENT_ADDRESS:
             note = "mode client_address: no socket translation on Linux (identification only)"
         if mode in KERNEL_MODES and self.plane is None:
             note = f"listed, but the data plane is inactive: {self.plane_reason}"
@@ -396,6 +517,9 @@ class AgentEngine(Engine):
             "mode": mode.value,
             "matched": matched,
             "translated": translated,
+            "isolate_loopback": self.config.isolate_loopback,
+            "report_original": report,
+            "inherit_children": inherit,
             "hosts_file": str(self.hosts_file(sid)) if names else None,
             "note": note,
             "message": alloc.get("message"),
@@ -403,16 +527,19 @@ class AgentEngine(Engine):
 
     def _plan(self, sid: int, command: Path, user: str | None, uid: int | None) -> dict[str, Any]:
         alloc = self._logon(sid, user, uid)
-        return self._describe(sid, command, alloc)
+        result = self._describe(sid, command, alloc)
+        if result["hosts_file"] is not None:
+            with self._plane_lock:
+                if self.plane is not None and sid in self.plane.sessions:
+                    self._write_hosts(self.plane.sessions[sid])
+        return result
 
     def _attach(self, sid: int, pid: int, user: str | None, uid: int | None) -> dict[str, Any]:
         alloc = self._logon(sid, user, uid)
         exe = process_exe(pid)
-        result = self._describe(sid, exe, alloc)
+        result = self._describe(sid, exe, alloc, comm=process_comm(pid))
         result["pid"] = pid
-        with self._plane_lock:
-            if self.plane is not None:
-                self.plane.attach_pid(sid, pid, translated=bool(result["translated"]))
+        self._place(sid, pid, Mode(result["mode"]), result["matched"], translated=bool(result["translated"]))
         log.info(
             "session %d: pid %d (%s) %s",
             sid,
@@ -421,6 +548,20 @@ class AgentEngine(Engine):
             "translated" if result["translated"] else "not translated",
         )
         return result
+
+    def _place(self, sid: int, pid: int, mode: Mode, matched: str | None, *, translated: bool) -> None:
+        """Put ``pid`` in session ``sid`` with its entry's mode and options (kernel maps)."""
+        with self._plane_lock:
+            if self.plane is None:
+                return
+            session = self._activate(sid)
+            if not translated:
+                self.plane.attach_pid(sid, pid, translated=False)
+                return
+            report, inherit = self.config.policy.options_of(matched)
+            opts = dataclasses.replace(session.options, report_original=report)
+            self.plane.attach_pid(sid, pid, mode=mode, options=opts, inherit_children=inherit)
+            self._write_hosts(session)
 
     def _sessions(self) -> list[dict[str, Any]]:
         with self._plane_lock:

@@ -178,6 +178,7 @@ def test_vanished_session_cgroup_is_recreated(kernel_ready: None, tmp_path: Path
         assert res["ok"], res
         cgroup = Path(res["result"]["data_plane"]["cgroup"])
         (cgroup / "vip").rmdir()
+        (cgroup / "solo").rmdir()
         cgroup.rmdir()
         assert engine.request({"op": "sessions"})["result"][0]["cgroup_present"] is False
         assert engine.check_cgroups() == [9]
@@ -186,7 +187,7 @@ def test_vanished_session_cgroup_is_recreated(kernel_ready: None, tmp_path: Path
         try:
             placed = engine.request({"op": "attach", "session": 9, "pid": proc.pid})
             assert placed["ok"] and placed["result"]["translated"] is True
-            assert str(proc.pid) in (cgroup / "vip" / "cgroup.procs").read_text().split()
+            assert str(proc.pid) in (cgroup / "solo" / "cgroup.procs").read_text().split()
         finally:
             proc.communicate(b"")
         assert engine.plane is not None and proc.pid in engine.plane.prune()
