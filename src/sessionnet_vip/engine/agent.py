@@ -45,6 +45,8 @@ from sessionnet_vip.errors import VipError
 log = logging.getLogger("sessionnet_vip.engine")
 
 AGENT_OPS: Final = ("attach", "plan", "logon", "logoff", "sessions")
+#: The pool addresses the engine put on interfaces (state_dir), adopted after a crash.
+ASSIGNED_RECORD: Final = "assigned-addresses.json"
 #: Modes the kernel translates (each with its own rules of docs/translation-table.md).
 KERNEL_MODES: Final = frozenset({Mode.VIRTUAL_IP, Mode.VIRTUAL_LOOPBACK, Mode.PREFER_LOOPBACK})
 
@@ -242,7 +244,12 @@ class AgentEngine(Engine):
         root = plane.load(parent)
         try:
             if assign:
-                self.assigner = Assigner()
+                self.assigner = Assigner(record=self.config.state_dir / ASSIGNED_RECORD)
+                adopted = self.assigner.adopt()
+                if adopted:
+                    log.info(
+                        "adopted %d pool address(es) a previous run left on the interfaces", len(adopted)
+                    )
                 self._assign(self.assigner)
         except BaseException:
             if self.assigner is not None:
@@ -341,14 +348,14 @@ class AgentEngine(Engine):
     def _assign(self, assigner: Assigner) -> None:
         """Assign each pool address. One on another interface is fatal; one that no interface's
         subnet holds is fatal only with ``enabled: true`` (else reported in ``status``)."""
-        for address in self.config.pool.addresses():
-            try:
-                self.assigned.update(assigner.assign([address]))
-            except AssignError as exc:
-                if "already on interface" in str(exc) or self.config.data_plane.enabled == "required":
-                    raise
-                self.unassigned[str(address)] = str(exc)
-                log.warning("%s", exc)
+        placed, errors = assigner.assign_each(list(self.config.pool.addresses()))
+        for why in errors.values():
+            if "already on interface" in why or self.config.data_plane.enabled == "required":
+                raise AssignError(why)
+        self.assigned.update(placed)
+        for address, why in errors.items():
+            self.unassigned[address] = why
+            log.warning("%s", why)
 
     def stop_agent(self) -> None:
         """Stop watching, remove the sessions (processes are evacuated), detach, unassign."""
