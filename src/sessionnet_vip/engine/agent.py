@@ -22,6 +22,7 @@ import dataclasses
 import ipaddress
 import logging
 import os
+import re
 import shutil
 import threading
 from collections.abc import Mapping
@@ -35,6 +36,7 @@ from sessionnet_vip.engine.linux import cgroups
 from sessionnet_vip.engine.linux.assigner import Assigner, AssignError
 from sessionnet_vip.engine.linux.cgroups import find_cgroup2
 from sessionnet_vip.engine.linux.dataplane import DataPlane, Probe, Session, SessionOptions
+from sessionnet_vip.engine.linux.procevents import ProcEvents, ProcEventsError
 from sessionnet_vip.engine.linux.procexe import COMM_LENGTH, ProcessList, process_comm, process_exe
 from sessionnet_vip.engine.names import host_names, render_hosts, write_hosts
 from sessionnet_vip.engine.policy import Mode, Policy
@@ -45,6 +47,8 @@ from sessionnet_vip.errors import VipError
 log = logging.getLogger("sessionnet_vip.engine")
 
 AGENT_OPS: Final = ("attach", "plan", "logon", "logoff", "sessions")
+#: A logind session's scope in a cgroup path (``user.slice/user-1000.slice/session-3.scope``).
+LOGIND_SCOPE: Final = re.compile(r"/session-(\d+)\.scope(?:/|$)")
 #: The pool addresses the engine put on interfaces (state_dir), adopted after a crash.
 ASSIGNED_RECORD: Final = "assigned-addresses.json"
 #: Modes the kernel translates (each with its own rules of docs/translation-table.md).
@@ -199,6 +203,9 @@ class AgentEngine(Engine):
     _plane_lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
     _watcher: threading.Thread | None = field(default=None, repr=False, compare=False)
+    _follower: threading.Thread | None = field(default=None, repr=False, compare=False)
+    _events: ProcEvents | None = field(default=None, repr=False, compare=False)
+    exec_reason: str = "not following exec events"
 
     @classmethod
     def open_agent(cls, config: EngineConfig, **kwargs: Any) -> AgentEngine:
@@ -235,6 +242,88 @@ class AgentEngine(Engine):
         if watch:
             self._watcher = threading.Thread(target=self._watch_loop, name="agent-watch", daemon=True)
             self._watcher.start()
+            if self.plane is not None and settings.follow_exec:
+                self.start_exec_follower()
+
+    def start_exec_follower(self) -> None:
+        """Follow ``execve``/exit of every process (process-events connector) in a thread."""
+        try:
+            self._events = ProcEvents()
+        except ProcEventsError as exc:
+            self.exec_reason = f"{exc}; listed programs are translated only through vipctl run"
+            log.warning("%s", self.exec_reason)
+            return
+        self.exec_reason = "following exec events (process-events connector)"
+        self._follower = threading.Thread(target=self._events_loop, name="agent-exec", daemon=True)
+        self._follower.start()
+
+    def _events_loop(self) -> None:
+        events = self._events
+        assert events is not None
+        while not self._stop.is_set():
+            try:
+                for event in events.read(0.5):
+                    if event.what == "exec":
+                        self.on_exec(event.tgid)
+                    elif event.what == "exit" and event.pid == event.tgid:
+                        self.on_exit(event.tgid)
+            except VipError as exc:
+                log.error("process events: %s", exc)
+            except Exception:
+                log.exception("process events failed; continuing")
+
+    def session_of(self, pid: int) -> int | None:
+        """The session of process ``pid``: its session cgroup of ours, else its logind session
+        (``.../session-N.scope``) when that session is live; ``None`` otherwise."""
+        try:
+            text = Path(f"/proc/{pid}/cgroup").read_text()
+        except OSError:
+            return None
+        rel = next((line[3:] for line in text.splitlines() if line.startswith("0::")), None)
+        if rel is None or self.plane is None:
+            return None
+        mount = find_cgroup2()
+        if mount is not None:
+            try:
+                inside = (mount.path / rel.lstrip("/")).relative_to(self.plane.root)
+            except ValueError:
+                inside = None
+            if inside is not None and inside.parts and inside.parts[0].startswith("session-"):
+                with contextlib.suppress(ValueError):
+                    return int(inside.parts[0].removeprefix("session-"))
+        match = LOGIND_SCOPE.search(rel)
+        if match is None:
+            return None
+        sid = int(match.group(1))
+        if sid in self.known:
+            return sid
+        live = self.provider.live_sessions() if isinstance(self.provider, LogindFollower) else None
+        return sid if live is not None and sid in live else None
+
+    def on_exec(self, pid: int) -> bool:
+        """A process executed a program: translate it if it is listed and in a session."""
+        if self.plane is None:
+            return False
+        sid = self.session_of(pid)
+        if sid is None:
+            return False
+        try:
+            exe = process_exe(pid)
+        except VipError:
+            return False  # already gone
+        mode, matched = decide_exe(self.config.policy, exe, comm=process_comm(pid))
+        if mode not in KERNEL_MODES:
+            return False
+        if sid not in self.known:
+            self._logon(sid)
+        self._place(sid, pid, mode, matched, translated=True)
+        log.info("session %d: pid %d (%s) started; translated (%s)", sid, pid, exe, mode.value)
+        return True
+
+    def on_exit(self, tgid: int) -> None:
+        with self._plane_lock:
+            if self.plane is not None:
+                self.plane.detach_pid(tgid)
 
     def _load(self, parent: Path | None, root_name: str, assign: bool) -> None:
         settings = self.config.data_plane
@@ -362,6 +451,11 @@ class AgentEngine(Engine):
         self._stop.set()
         if self._watcher is not None:
             self._watcher.join(timeout=10)
+        if self._follower is not None:
+            self._follower.join(timeout=10)
+        if self._events is not None:
+            self._events.close()
+            self._events = None
         with self._plane_lock:
             if self.plane is not None:
                 try:
@@ -602,6 +696,7 @@ class AgentEngine(Engine):
                 "unassigned_addresses": dict(self.unassigned),
                 "names": "hosts file per session (vipctl run)" if self.config.data_plane.names else "off",
                 "process_list_warnings": list(self.list_warnings),
+                "exec_events": self.exec_reason,
             }
         return st
 
