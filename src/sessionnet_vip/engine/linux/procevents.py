@@ -17,12 +17,13 @@ process's entry to its child in the kernel, before the child runs.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import os
 import select
 import socket
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -93,25 +94,69 @@ def parse(data: bytes) -> Iterator[ProcEvent]:
         offset += (length + 3) & ~3
 
 
+def _subscribe(rcvbuf: int) -> socket.socket:
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_CONNECTOR)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.bind((0, CN_IDX_PROC))
+        sock.send(_message(PROC_CN_MCAST_LISTEN))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+_CLONE_NEWNET: Final = 0x40000000
+
+
+def _setns(fd: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, _CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def _in_initial_netns(make: Callable[[], socket.socket]) -> socket.socket:
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    try:
+        init = os.open("/proc/1/ns/net", os.O_RDONLY)
+        try:
+            _setns(init)
+            try:
+                return make()
+            finally:
+                _setns(own)
+        finally:
+            os.close(init)
+    finally:
+        os.close(own)
+
+
+def _error(exc: OSError) -> ProcEventsError:
+    if exc.errno in (errno.EPERM, errno.EACCES):
+        return ProcEventsError(f"cannot subscribe to process events ({exc.strerror}); run the engine as root")
+    if exc.errno in (errno.EPROTONOSUPPORT, errno.EAFNOSUPPORT):
+        return ProcEventsError(
+            f"no process-events connector ({exc.strerror}); the kernel needs CONFIG_PROC_EVENTS"
+        )
+    return ProcEventsError(f"cannot subscribe to process events ({exc.strerror})")
+
+
 class ProcEvents:
     """A subscription to the process-events connector; iterate :meth:`read`; :meth:`close`."""
 
     def __init__(self, rcvbuf: int = 8 << 20) -> None:
         try:
-            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_CONNECTOR)
+            self._sock = _subscribe(rcvbuf)
         except OSError as exc:
-            raise ProcEventsError(
-                f"no process-events connector ({exc.strerror}); the kernel needs CONFIG_PROC_EVENTS"
-            ) from None
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-            sock.bind((0, CN_IDX_PROC))
-            sock.send(_message(PROC_CN_MCAST_LISTEN))
-        except OSError as exc:
-            sock.close()
-            hint = "; run the engine as root" if exc.errno in (errno.EPERM, errno.EACCES) else ""
-            raise ProcEventsError(f"cannot subscribe to process events ({exc.strerror}){hint}") from None
-        self._sock = sock
+            if exc.errno != errno.ECONNREFUSED:
+                raise _error(exc) from None
+            # The connector lives in the initial network namespace only: an engine in another
+            # one (a container, a test namespace) opens its socket there (this thread only).
+            try:
+                self._sock = _in_initial_netns(lambda: _subscribe(rcvbuf))
+            except OSError as again:
+                raise _error(again) from None
         self.lost = 0  #: times the kernel dropped events (receive buffer full)
 
     def fileno(self) -> int:
