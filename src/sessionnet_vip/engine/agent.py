@@ -196,7 +196,8 @@ class AgentEngine(Engine):
     assigned: dict[str, str] = field(default_factory=dict)
     unassigned: dict[str, str] = field(default_factory=dict)
     followed: set[int] = field(default_factory=set)
-    known: dict[int, ipaddress.IPv4Address | None] = field(default_factory=dict)
+    #: sessions with a live lease: session ID -> VIP as an int (None: no VIP)
+    known: dict[int, int | None] = field(default_factory=dict)
     hosts_written: set[int] = field(default_factory=set)
     list_warnings: list[str] = field(default_factory=list)
     hostname: str | None = None
@@ -367,20 +368,18 @@ class AgentEngine(Engine):
         restart stays translated. Cgroups of sessions without a lease are emptied (processes
         moved out, untranslated) and removed."""
         with self._lock:
-            leases = self.store.leases(include_held=False)
-        for lease in leases:
-            if lease.session_id is None or lease.address not in self.config.pool:
-                continue
-            if len(self.known) >= self.config.data_plane.max_sessions:
-                log.error(
-                    "session %d holds %s but the data plane's sessions map is full (%d, "
-                    "data_plane.max_sessions); it is not translated until a session ends",
-                    lease.session_id,
-                    lease.address,
-                    self.config.data_plane.max_sessions,
-                )
-                continue
-            self.known[lease.session_id] = lease.address
+            live = self.store.active_sessions(self.config.pool.int_bounds())
+        limit = self.config.data_plane.max_sessions
+        for sid, address in live[:limit]:
+            self.known[sid] = address
+        for sid, address in live[limit:]:
+            log.error(
+                "session %d holds %s but the data plane's sessions map is full (%d, "
+                "data_plane.max_sessions); it is not translated until a session ends",
+                sid,
+                ipaddress.IPv4Address(address),
+                limit,
+            )
         restored = processes = 0
         for cgroup in sorted(root.glob("session-*")):
             try:
@@ -490,14 +489,15 @@ class AgentEngine(Engine):
         with self._plane_lock:
             if self.plane is None:
                 return {"active": False}
-            self.known[session_id] = address
+            self.known[session_id] = None if address is None else int(address)
             session = self._activate(session_id)
             return {"active": True, "cgroup": str(session.cgroup)}
 
     def _activate(self, session_id: int) -> Session:
         """Make session ``session_id``'s cgroups and map entry (idempotent; re-creates vanished ones)."""
         assert self.plane is not None
-        address = self.known.get(session_id)
+        raw = self.known.get(session_id)
+        address = None if raw is None else ipaddress.IPv4Address(raw)
         current = self.plane.sessions.get(session_id)
         if current is not None and not current.vip_cgroup.is_dir():
             log.warning("cgroup of session %d (%s) vanished; re-creating it", session_id, current.cgroup)
