@@ -30,7 +30,7 @@ venv: $(VENV)/.installed
 bpf:
 	$(MAKE) -C native/bpf
 
-build: venv
+build: venv bpf
 	@mkdir -p $(WORK)/dist
 	$(VENV)/bin/ansible-galaxy collection build --force --output-path $(WORK)/dist .
 
