@@ -24,21 +24,17 @@ import logging
 import os
 import re
 import shutil
+import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
 from sessionnet_vip.engine.allocator import ReconcileReport, session_id_of
 from sessionnet_vip.engine.config import EngineConfig
-from sessionnet_vip.engine.linux import cgroups
-from sessionnet_vip.engine.linux.assigner import Assigner, AssignError
-from sessionnet_vip.engine.linux.cgroups import find_cgroup2
-from sessionnet_vip.engine.linux.dataplane import DataPlane, Probe, Session, SessionOptions
-from sessionnet_vip.engine.linux.procevents import ProcEvents, ProcEventsError
-from sessionnet_vip.engine.linux.procexe import COMM_LENGTH, ProcessList, process_comm, process_exe
 from sessionnet_vip.engine.names import host_names, render_hosts, write_hosts
+from sessionnet_vip.engine.platform import platform_module
 from sessionnet_vip.engine.policy import Mode, Policy
 from sessionnet_vip.engine.service import Engine, RequestError
 from sessionnet_vip.engine.sessions import EngineSessions, SessionProvider
@@ -46,13 +42,155 @@ from sessionnet_vip.errors import VipError
 
 log = logging.getLogger("sessionnet_vip.engine")
 
+
+# --- the data plane as the agent sees it (platform-neutral) ---------------------------------
+class ProbeResult(Protocol):
+    """Whether the data plane can run here, and why not."""
+
+    @property
+    def ok(self) -> bool: ...
+
+    @property
+    def reason(self) -> str: ...
+
+
+class PlaneSession(Protocol):
+    """One session in the data plane."""
+
+    @property
+    def session_id(self) -> int: ...
+
+    @property
+    def vip(self) -> ipaddress.IPv4Address | None: ...
+
+    @property
+    def loopback(self) -> ipaddress.IPv4Address: ...
+
+    @property
+    def cgroup(self) -> Path: ...
+
+    @property
+    def vip_cgroup(self) -> Path: ...
+
+    @property
+    def options(self) -> Any: ...
+
+
+class EventSource(Protocol):
+    """Process events (Linux: the process-events connector): ``read`` returns events with
+    ``what`` (``exec``/``exit``/``fork``), ``pid`` and ``tgid``."""
+
+    def read(self, timeout: float) -> list[Any]: ...
+
+    def close(self) -> None: ...
+
+
+class DataPlaneBackend(Protocol):
+    """What :class:`AgentEngine` needs of a data plane (Linux: :class:`engine.linux.DataPlane`)."""
+
+    @property
+    def root(self) -> Path: ...
+
+    @property
+    def sessions(self) -> Mapping[int, PlaneSession]: ...
+
+    def add_session(
+        self, session_id: int, vip: ipaddress.IPv4Address | None, *, options: Any
+    ) -> PlaneSession: ...
+
+    def remove_session(self, session_id: int) -> list[int]: ...
+
+    def session(self, session_id: int) -> PlaneSession: ...
+
+    def attach_pid(
+        self,
+        session_id: int,
+        pid: int,
+        *,
+        translated: bool = True,
+        mode: Mode | str | None = None,
+        options: Any = None,
+        move: bool = True,
+        inherit_children: bool | None = None,
+    ) -> None: ...
+
+    def detach_pid(self, pid: int) -> bool: ...
+
+    def translated_pids(self) -> dict[int, int]: ...
+
+    def prune(self) -> list[int]: ...
+
+    def close(self) -> None: ...
+
+
+class LoadablePlane(DataPlaneBackend, Protocol):
+    def load(self, parent: Path | None = None) -> Path: ...
+
+
+class AddressAssigner(Protocol):
+    """Adds pool addresses to the host's interfaces and removes them again."""
+
+    def assign(self, addresses: Sequence[ipaddress.IPv4Address]) -> dict[str, str]: ...
+
+    def assign_each(
+        self, addresses: Sequence[ipaddress.IPv4Address]
+    ) -> tuple[dict[str, str], dict[str, str]]: ...
+
+    def adopt(self) -> list[str]: ...
+
+    def release(self) -> object: ...
+
+
 AGENT_OPS: Final = ("attach", "plan", "logon", "logoff", "sessions")
-#: A logind session's scope in a cgroup path (``user.slice/user-1000.slice/session-3.scope``).
-LOGIND_SCOPE: Final = re.compile(r"/session-(\d+)\.scope(?:/|$)")
-#: The pool addresses the engine put on interfaces (state_dir), adopted after a crash.
-ASSIGNED_RECORD: Final = "assigned-addresses.json"
 #: Modes the kernel translates (each with its own rules of docs/translation-table.md).
 KERNEL_MODES: Final = frozenset({Mode.VIRTUAL_IP, Mode.VIRTUAL_LOOPBACK, Mode.PREFER_LOOPBACK})
+#: The pool addresses the engine put on interfaces (state_dir), adopted after a crash.
+ASSIGNED_RECORD: Final = "assigned-addresses.json"
+#: A logind session's scope in a cgroup path (``user.slice/user-1000.slice/session-3.scope``).
+LOGIND_SCOPE: Final = re.compile(r"/session-(\d+)\.scope(?:/|$)")
+#: The kernel keeps the first 15 bytes of a program's name as its ``comm`` (TASK_COMM_LEN - 1).
+COMM_LENGTH: Final = 15
+
+
+class AgentPlatform(Protocol):
+    """The platform module of the agent (``engine.<platform>.agentplane``; Linux:
+    :mod:`sessionnet_vip.engine.linux.agentplane`), chosen by :mod:`..platform`."""
+
+    @property
+    def AssignError(self) -> type[VipError]:
+        """Raised by an assigner for an address it cannot add."""
+        ...
+
+    def probe(self, cgroup_parent: Path | None) -> ProbeResult: ...
+
+    def process_list_warnings(self, patterns: list[str]) -> list[str]: ...
+
+    def new_plane(self, root_name: str, *, max_sessions: int, max_processes: int) -> LoadablePlane: ...
+
+    def new_assigner(self, record: Path | None = None) -> AddressAssigner: ...
+
+    def session_options(
+        self, *, inherit_children: bool, isolate_loopback: bool, report_original: bool = False
+    ) -> Any: ...
+
+    def process_exe(self, pid: int) -> Path: ...
+
+    def process_comm(self, pid: int) -> str | None: ...
+
+    def process_cgroup(self, pid: int) -> tuple[Path | None, str | None]:
+        """The process's cgroup as a directory of the hierarchy and as its path in it."""
+        ...
+
+    def leaf_pids(self, session: PlaneSession) -> list[tuple[int, bool]]:
+        """Processes of the session's translated cgroups, with whether children inherit."""
+        ...
+
+    def exec_events(self) -> EventSource: ...
+
+
+def agent_platform() -> AgentPlatform:
+    """This platform's agent module (a :class:`VipError` where there is none)."""
+    return cast(AgentPlatform, platform_module("agentplane"))
 
 
 # --- logind ---------------------------------------------------------------------------------
@@ -119,27 +257,14 @@ def make_agent_provider(config: EngineConfig) -> SessionProvider:
 
 
 # --- helpers --------------------------------------------------------------------------------
-def probe_data_plane(cgroup_parent: Path | None) -> Probe:
-    """:meth:`DataPlane.probe`, plus a check that ``cgroup_parent`` lies in the cgroup v2 tree."""
-    if cgroup_parent is not None:
-        mount = find_cgroup2()
-        try:
-            inside = mount is not None and cgroup_parent.resolve().is_relative_to(mount.path)
-        except OSError:
-            inside = False
-        if not inside or not cgroup_parent.is_dir():
-            where = "no cgroup v2 is mounted" if mount is None else f"cgroup v2 is mounted at {mount.path}"
-            return Probe(
-                False,
-                f"data_plane.cgroup_parent {cgroup_parent} is not a directory of the cgroup v2 hierarchy "
-                f"({where}); fix data_plane.cgroup_parent or leave it out",
-            )
-    return DataPlane.probe()
+def probe_data_plane(cgroup_parent: Path | None) -> ProbeResult:
+    """Can the data plane run here (and ``cgroup_parent`` lies in the cgroup v2 tree)?"""
+    return agent_platform().probe(cgroup_parent)
 
 
 def process_list_warnings(policy: Policy) -> list[str]:
     """Entries of the process list that do not exist on disk (or not on PATH)."""
-    return list(ProcessList.resolve([e.pattern for e in policy.entries]).warnings)
+    return agent_platform().process_list_warnings([e.pattern for e in policy.entries])
 
 
 def decide_exe(policy: Policy, exe: Path, *, comm: str | None = None) -> tuple[Mode, str | None]:
@@ -190,9 +315,9 @@ def _int_field(req: Mapping[str, Any], key: str, *, required: bool) -> int | Non
 class AgentEngine(Engine):
     """The engine with the Linux data plane. Call :meth:`start_agent` / :meth:`stop_agent`."""
 
-    plane: DataPlane | None = None
+    plane: DataPlaneBackend | None = None
     plane_reason: str = "the data plane was not started"
-    assigner: Assigner | None = None
+    assigner: AddressAssigner | None = None
     assigned: dict[str, str] = field(default_factory=dict)
     unassigned: dict[str, str] = field(default_factory=dict)
     followed: set[int] = field(default_factory=set)
@@ -205,7 +330,7 @@ class AgentEngine(Engine):
     _stop: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
     _watcher: threading.Thread | None = field(default=None, repr=False, compare=False)
     _follower: threading.Thread | None = field(default=None, repr=False, compare=False)
-    _events: ProcEvents | None = field(default=None, repr=False, compare=False)
+    _events: EventSource | None = field(default=None, repr=False, compare=False)
     exec_reason: str = "not following exec events"
 
     @classmethod
@@ -249,8 +374,8 @@ class AgentEngine(Engine):
     def start_exec_follower(self) -> None:
         """Follow ``execve``/exit of every process (process-events connector) in a thread."""
         try:
-            self._events = ProcEvents()
-        except ProcEventsError as exc:
+            self._events = agent_platform().exec_events()
+        except VipError as exc:
             self.exec_reason = f"{exc}; listed programs are translated only through vipctl run"
             log.warning("%s", self.exec_reason)
             return
@@ -276,17 +401,12 @@ class AgentEngine(Engine):
     def session_of(self, pid: int) -> int | None:
         """The session of process ``pid``: its session cgroup of ours, else its logind session
         (``.../session-N.scope``) when that session is live; ``None`` otherwise."""
-        try:
-            text = Path(f"/proc/{pid}/cgroup").read_text()
-        except OSError:
-            return None
-        rel = next((line[3:] for line in text.splitlines() if line.startswith("0::")), None)
+        where, rel = agent_platform().process_cgroup(pid)
         if rel is None or self.plane is None:
             return None
-        mount = find_cgroup2()
-        if mount is not None:
+        if where is not None:
             try:
-                inside = (mount.path / rel.lstrip("/")).relative_to(self.plane.root)
+                inside: Path | None = where.relative_to(self.plane.root)
             except ValueError:
                 inside = None
             if inside is not None and inside.parts and inside.parts[0].startswith("session-"):
@@ -309,10 +429,10 @@ class AgentEngine(Engine):
         if sid is None:
             return False
         try:
-            exe = process_exe(pid)
+            exe = agent_platform().process_exe(pid)
         except VipError:
             return False  # already gone
-        mode, matched = decide_exe(self.config.policy, exe, comm=process_comm(pid))
+        mode, matched = decide_exe(self.config.policy, exe, comm=agent_platform().process_comm(pid))
         if mode not in KERNEL_MODES:
             return False
         if sid not in self.known:
@@ -328,13 +448,13 @@ class AgentEngine(Engine):
 
     def _load(self, parent: Path | None, root_name: str, assign: bool) -> None:
         settings = self.config.data_plane
-        plane = DataPlane(
-            root_name=root_name, max_sessions=settings.max_sessions, max_processes=settings.max_processes
+        plane = agent_platform().new_plane(
+            root_name, max_sessions=settings.max_sessions, max_processes=settings.max_processes
         )
         root = plane.load(parent)
         try:
             if assign:
-                self.assigner = Assigner(record=self.config.state_dir / ASSIGNED_RECORD)
+                self.assigner = agent_platform().new_assigner(self.config.state_dir / ASSIGNED_RECORD)
                 adopted = self.assigner.adopt()
                 if adopted:
                     log.info(
@@ -411,35 +531,33 @@ class AgentEngine(Engine):
         assert self.plane is not None
         session = self.plane.session(sid)
         count = 0
-        for leaf, inherit in ((session.vip_cgroup, True), (session.solo_cgroup, False)):
-            for pid in cgroups.pids(leaf):
-                try:
-                    exe = process_exe(pid)
-                except VipError:
-                    continue
-                mode, matched = decide_exe(self.config.policy, exe, comm=process_comm(pid))
-                if mode not in KERNEL_MODES and inherit:
-                    mode = Mode.VIRTUAL_IP  # a child under an inheriting process
-                    matched = None
-                if mode not in KERNEL_MODES:
-                    self.plane.attach_pid(sid, pid, translated=False)
-                    continue
-                report, _ = self.config.policy.options_of(matched)
-                opts = dataclasses.replace(session.options, report_original=report)
-                with contextlib.suppress(VipError):
-                    self.plane.attach_pid(
-                        sid, pid, mode=mode, options=opts, move=False, inherit_children=inherit
-                    )
-                    count += 1
+        platform = agent_platform()
+        for pid, inherit in platform.leaf_pids(session):
+            try:
+                exe = platform.process_exe(pid)
+            except VipError:
+                continue
+            mode, matched = decide_exe(self.config.policy, exe, comm=platform.process_comm(pid))
+            if mode not in KERNEL_MODES and inherit:
+                mode = Mode.VIRTUAL_IP  # a child under an inheriting process
+                matched = None
+            if mode not in KERNEL_MODES:
+                self.plane.attach_pid(sid, pid, translated=False)
+                continue
+            report, _ = self.config.policy.options_of(matched)
+            opts = dataclasses.replace(session.options, report_original=report)
+            with contextlib.suppress(VipError):
+                self.plane.attach_pid(sid, pid, mode=mode, options=opts, move=False, inherit_children=inherit)
+                count += 1
         return count
 
-    def _assign(self, assigner: Assigner) -> None:
+    def _assign(self, assigner: AddressAssigner) -> None:
         """Assign each pool address. One on another interface is fatal; one that no interface's
         subnet holds is fatal only with ``enabled: true`` (else reported in ``status``)."""
         placed, errors = assigner.assign_each(list(self.config.pool.addresses()))
         for why in errors.values():
             if "already on interface" in why or self.config.data_plane.enabled == "required":
-                raise AssignError(why)
+                raise agent_platform().AssignError(why)
         self.assigned.update(placed)
         for address, why in errors.items():
             self.unassigned[address] = why
@@ -476,8 +594,8 @@ class AgentEngine(Engine):
                         path.unlink()
 
     # -- sessions --------------------------------------------------------------------------
-    def _options(self) -> SessionOptions:
-        return SessionOptions(
+    def _options(self) -> Any:
+        return agent_platform().session_options(
             inherit_children=self.config.policy.inherit_children,
             isolate_loopback=self.config.isolate_loopback,
             report_original=self.config.policy.report_original,
@@ -493,7 +611,7 @@ class AgentEngine(Engine):
             session = self._activate(session_id)
             return {"active": True, "cgroup": str(session.cgroup)}
 
-    def _activate(self, session_id: int) -> Session:
+    def _activate(self, session_id: int) -> PlaneSession:
         """Make session ``session_id``'s cgroups and map entry (idempotent; re-creates vanished ones)."""
         assert self.plane is not None
         raw = self.known.get(session_id)
@@ -507,7 +625,7 @@ class AgentEngine(Engine):
             return self.plane.add_session(session_id, address, options=self._options())
         return current
 
-    def _write_hosts(self, session: Session) -> None:
+    def _write_hosts(self, session: PlaneSession) -> None:
         """The session's hosts file, written when a translated program of it first starts."""
         if not self.config.data_plane.names or session.session_id in self.hosts_written:
             return
@@ -637,8 +755,8 @@ class AgentEngine(Engine):
 
     def _attach(self, sid: int, pid: int, user: str | None, uid: int | None) -> dict[str, Any]:
         alloc = self._logon(sid, user, uid)
-        exe = process_exe(pid)
-        result = self._describe(sid, exe, alloc, comm=process_comm(pid))
+        exe = agent_platform().process_exe(pid)
+        result = self._describe(sid, exe, alloc, comm=agent_platform().process_comm(pid))
         result["pid"] = pid
         self._place(sid, pid, Mode(result["mode"]), result["matched"], translated=bool(result["translated"]))
         log.info(
@@ -791,3 +909,9 @@ def serve(config: EngineConfig) -> int:
     finally:
         engine.stop_agent()
         engine.close()
+
+
+if sys.platform != "win32" and TYPE_CHECKING:  # mypy: the Linux module implements AgentPlatform
+    from sessionnet_vip.engine.linux import agentplane as _linux_agentplane
+
+    _LINUX_AGENT_PLATFORM: AgentPlatform = _linux_agentplane
