@@ -510,9 +510,13 @@ class AgentEngine(Engine):
                 log.info("session %d left by the previous run has no lease; removing its cgroup", sid)
                 self._adopt_and_drop(sid)
                 continue
-            self._activate(sid)
+            try:
+                self._activate(sid)
+                processes += self._retranslate(sid)
+            except VipError as exc:  # never fatal: the session is retried when it is used
+                log.error("session %d of the previous run could not be restored: %s", sid, exc)
+                continue
             restored += 1
-            processes += self._retranslate(sid)
         if restored:
             log.info(
                 "restored %d session(s) and %d translated process(es) of the previous run",
