@@ -12,7 +12,12 @@
   (``release``/``logoff``, the logind session gone, a lease reclaimed by reconcile) removes it;
 * ``attach``: a process stopped right after its ``execve`` (by ``vipctl run``) is placed in
   its session, translated when its resolved executable (``/proc/PID/exe``) is on the list;
-* a watcher thread: follows logind, prunes exited processes, re-creates vanished session cgroups.
+* a watcher thread: follows logind, prunes exited processes, re-creates vanished session cgroups;
+* an exec follower (kernel process events): a listed program executed in a session however
+  it was started is translated; exits drop map entries;
+* restarts: sessions with live leases are known again at once, and the previous run's session
+  cgroups and their processes are translated again (per-session work is lazy, so a start with
+  65,536 live leases writes nothing per session).
 """
 
 from __future__ import annotations
