@@ -207,21 +207,22 @@ static __always_inline int v6only(struct bpf_sock_addr *ctx)
 
 /*
  * The IPv4 address an IPv6 socket address stands for: the IPv4 inside ::ffff:a.b.c.d, or on a
- * dual-stack socket 0.0.0.0 for "::" and 127.0.0.1 for "::1". Returns 0 for native IPv6.
+ * dual-stack socket 0.0.0.0 for "::" and 127.0.0.1 for "::1". Returns 0 for native IPv6. The
+ * socket's IPV6_V6ONLY is read only for "::" and "::1" (the other forms do not depend on it).
  */
-static __always_inline int ipv4_form(const __u32 *a6, int dual, __be32 *a)
+static __always_inline int ipv4_form(struct bpf_sock_addr *ctx, const __u32 *a6, __be32 *a)
 {
 	if (is_mapped(a6)) {
 		*a = a6[3];
 		return 1;
 	}
-	if (dual && is_any6(a6)) {
+	if (is_any6(a6)) {
 		*a = 0;
-		return 1;
+		return !v6only(ctx);
 	}
-	if (dual && is_lo6(a6)) {
+	if (is_lo6(a6)) {
 		*a = LOCALHOST4;
-		return 1;
+		return !v6only(ctx);
 	}
 	return 0;
 }
@@ -249,7 +250,7 @@ int snv_bind4(struct bpf_sock_addr *ctx)
 {
 	struct who w;
 
-	if (!identify(ctx, &w))
+	if (!identify(ctx, &w) || (!loop_mode(w.mode) && !(w.rec->flags & SNV_ISOLATE)))
 		return 1;
 	__be32 a = ctx->user_ip4;
 	if (isolated(&w, a))
@@ -265,7 +266,7 @@ static __always_inline int connect_or_send4(struct bpf_sock_addr *ctx, int send)
 	struct who w;
 	__be32 dst, src;
 
-	if (!identify(ctx, &w))
+	if (!identify(ctx, &w) || (!loop_mode(w.mode) && !(w.rec->flags & SNV_ISOLATE)))
 		return 1;
 	__be32 a = ctx->user_ip4;
 	if (isolated(&w, a))
@@ -337,11 +338,10 @@ int snv_bind6(struct bpf_sock_addr *ctx)
 	__u32 a6[4];
 	__be32 a;
 
-	if (!identify(ctx, &w))
+	if (!identify(ctx, &w) || (!loop_mode(w.mode) && !(w.rec->flags & SNV_ISOLATE)))
 		return 1;
 	load6(ctx, a6);
-	int dual = !v6only(ctx);
-	if (!ipv4_form(a6, dual, &a)) {
+	if (!ipv4_form(ctx, a6, &a)) {
 		/* rule B6: a v6-only socket cannot hold the session loopback */
 		if (is_lo6(a6) && loop_mode(w.mode)) {
 			bpf_set_retval(-SNV_EADDRNOTAVAIL);
@@ -363,10 +363,10 @@ static __always_inline int connect_or_send6(struct bpf_sock_addr *ctx, int send)
 	__u32 a6[4];
 	__be32 a, dst, src;
 
-	if (!identify(ctx, &w))
+	if (!identify(ctx, &w) || (!loop_mode(w.mode) && !(w.rec->flags & SNV_ISOLATE)))
 		return 1;
 	load6(ctx, a6);
-	if (!ipv4_form(a6, !v6only(ctx), &a))
+	if (!ipv4_form(ctx, a6, &a))
 		return 1;
 	if (is_mapped(a6) && isolated(&w, a))
 		return 0;
