@@ -16,6 +16,7 @@ import importlib
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.sessionnet.virtual_ip.plugins.plugin_utils import facts_cache
 from ansible_collections.sessionnet.virtual_ip.plugins.plugin_utils.docspec import argspec_from_docs
 from ansible_collections.sessionnet.virtual_ip.plugins.plugin_utils.package import import_from_package
 
@@ -49,6 +50,7 @@ class SessionnetAction(ActionBase):
             result.update(failed=True, changed=False, msg="%s: %s" % (self.DOCS_MODULE, exc))
         except AnsibleActionFail as exc:
             result.update(failed=True, changed=False, msg=str(exc))
+        facts_cache.publish(self, result)
         return result
 
     def execute(self, params, task_vars):  # pragma: no cover - abstract
