@@ -28,6 +28,7 @@ SEED_VARS = (
     "sessionnet_simulated_windows_profile",
     "sessionnet_simulated_windows_features",
     "sessionnet_simulated_windows_adapters",
+    "sessionnet_simulated_windows_sockets",
 )
 COLLECTION = "sessionnet.virtual_ip"
 
