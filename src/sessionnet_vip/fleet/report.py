@@ -208,20 +208,45 @@ def _applications(apps: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def missing_records(
+    records: Sequence[Mapping[str, Any]], targets: Mapping[str, Sequence[str]]
+) -> list[dict[str, Any]]:
+    """An ``unreachable`` record for each host a feature's play targeted but that left no record.
+
+    A host that becomes unreachable in the middle of a play is dropped by Ansible without running
+    the play's ``always`` tasks; listing it here keeps it in the report.
+    """
+    seen = {(str(r.get("host")), str(r.get("feature"))) for r in records}
+    out = []
+    for feature in sorted(targets):
+        for host in targets[feature] or []:
+            if (str(host), feature) not in seen:
+                out.append(
+                    {"host": str(host), "feature": feature, "status": "unreachable",
+                     "msg": "left the play without a result (unreachable during the play)"}
+                )
+    return out
+
+
 def build_report(
     records: Sequence[Mapping[str, Any]],
     usage: Mapping[str, Any] | None = None,
     apps: Mapping[str, Any] | None = None,
     title: str = "sessionnet.virtual_ip drift report",
     generated: str | None = None,
+    targets: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """The report as data (what both renderers and the module's return value show)."""
+    records = list(records) + missing_records(records, targets or {})
     rows = sorted((feature_row(r) for r in records), key=lambda r: (r.host, r.feature))
     hosts: dict[str, str] = {}
     for row in rows:
         hosts[row.host] = max(hosts.get(row.host, "in sync"), row.state, key=_RANK.__getitem__)
     counts = {state: sum(1 for s in hosts.values() if s == state) for state in STATES}
-    usage_rows = [_usage_row(h, (usage or {})[h]) for h in sorted(usage or {})]
+    usage_all: dict[str, Any] = dict(usage or {})
+    for host in sorted({str(h) for hs in (targets or {}).values() for h in hs or []} - set(usage_all)):
+        usage_all[host] = {"agent": False, "msg": "no agent (not in the vip_agent group)"}
+    usage_rows = [_usage_row(h, usage_all[h]) for h in sorted(usage_all)]
     return {
         "title": title,
         "generated": generated or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
