@@ -110,7 +110,7 @@ def _walk(before: Mapping[str, Any], after: Mapping[str, Any], prefix: str) -> l
         b, a = before.get(key), after.get(key)
         if b == a and key in before and key in after:
             continue
-        if (b is None or not _is_leaf(b)) and (a is None or not _is_leaf(a)) and (b or a):
+        if (b is None or not _is_leaf(b)) and (a is None or not _is_leaf(a)) and (b is not None or a is not None):
             sub = _walk(b or {}, a or {}, name)
             if sub:
                 out.extend(sub)
