@@ -17,11 +17,12 @@ import sys
 import time
 from typing import Any
 
-import pngcheck
 import pytest
 import yaml
 
 from sessionnet_vip.windows import simulator
+
+from . import pngcheck
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 FARM = ROOT / "examples" / "inventory" / "farm.yml"
@@ -170,6 +171,7 @@ def test_audit_reads_the_agents_usage_and_says_when_a_host_has_none(farm: Farm, 
     """A real engine (vipctl serve, allocator only) on one Linux host; another host has no agent."""
     socket_path = tmp_path / "engine" / "control.sock"
     config = tmp_path / "engine.yml"
+    (tmp_path / "engine" / "state").mkdir(parents=True)
     config.write_text(yaml.safe_dump({
         "pool": ["198.51.100.10-198.51.100.19"], "state_dir": str(tmp_path / "engine" / "state"),
         "control_socket": str(socket_path), "session_provider": "engine", "data_plane": {"enabled": False}}))
