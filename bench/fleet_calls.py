@@ -45,15 +45,21 @@ def farm(state: pathlib.Path, hosts: int) -> dict[str, Any]:
     session["hosts"] = {
         f"rdsh{i:03d}": {
             "sessionnet_simulated_windows_state": str(state / f"rdsh{i:03d}.json"),
-            "sessionnet_simulated_windows_adapters": [{"name": "Ethernet", "ipv4": [f"10.20.{i // 200}.{50 + i % 200}/16"]}],
+            "sessionnet_simulated_windows_adapters": [
+                {"name": "Ethernet", "ipv4": [f"10.20.{i // 200}.{50 + i % 200}/16"]}
+            ],
             "vip_ranges_max_sessions": 10,
         }
         for i in range(hosts)
     }
     inv["all"]["children"]["citrix_virtual_loopback"] = {
-        "vars": inv["all"]["children"]["citrix_virtual_loopback"]["vars"], "children": {"session_hosts": None}}
+        "vars": inv["all"]["children"]["citrix_virtual_loopback"]["vars"],
+        "children": {"session_hosts": None},
+    }
     ranges = inv["all"]["children"]["vip_ranges"]["vars"]
-    ranges["vip_ranges_subnets"] = [{"cidr": "10.20.0.0/16", "gateway": "10.20.0.1", "reserved": ["10.20.0.2-10.20.3.255"]}]
+    ranges["vip_ranges_subnets"] = [
+        {"cidr": "10.20.0.0/16", "gateway": "10.20.0.1", "reserved": ["10.20.0.2-10.20.3.255"]}
+    ]
     ranges["vip_ranges_subnet"] = "10.20.0.0/16"
     ranges["vip_ranges_carve_from_scopes"] = False
     ranges["vip_ranges_dhcp_scopes"] = []
@@ -68,18 +74,30 @@ def run(playbook: str, inv: dict[str, Any], work: pathlib.Path, log: pathlib.Pat
     if log.exists():
         log.unlink()
     env = dict(os.environ)
-    env.update({
-        "ANSIBLE_COLLECTIONS_PATH": str(work / "collections"),
-        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT / "src"), env.get("PYTHONPATH")) if p),
-        "SESSIONNET_GATEWAY_LOG": str(log),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_LOCAL_TEMP": str(work / "ansible-tmp"),
-    })
+    env.update(
+        {
+            "ANSIBLE_COLLECTIONS_PATH": str(work / "collections"),
+            "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT / "src"), env.get("PYTHONPATH")) if p),
+            "SESSIONNET_GATEWAY_LOG": str(log),
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_LOCAL_TEMP": str(work / "ansible-tmp"),
+        }
+    )
     start = time.perf_counter()
     proc = subprocess.run(
-        [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(path), playbook,
-         "-e", json.dumps({"vip_report_dir": str(work / "report"), "vip_audit_applications": False}), *extra],
-        env=env, capture_output=True, text=True, check=False,
+        [
+            os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
+            "-i",
+            str(path),
+            playbook,
+            "-e",
+            json.dumps({"vip_report_dir": str(work / "report"), "vip_audit_applications": False}),
+            *extra,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     took = time.perf_counter() - start
     if proc.returncode not in (0, 2) or (proc.returncode == 2 and "audit" not in playbook):
@@ -125,11 +143,21 @@ def baseline_vars(state: pathlib.Path, hosts: list[str]) -> dict[str, dict[str, 
             view = "32" if "wow6432node" in key else "64"
             path = entry["path"].replace("\\Wow6432Node", "").replace("HKLM\\", "HKLM:\\", 1)
             for value in entry["values"].values():
-                values.append({"path": path, "name": value["name"], "type": value["type"], "data": value["data"], "view": view})
+                values.append(
+                    {
+                        "path": path,
+                        "name": value["name"],
+                        "type": value["type"],
+                        "data": value["data"],
+                        "view": view,
+                    }
+                )
         adapter = data["adapters"][0]
         out[host] = {
             "bench_values": values,
-            "bench_keys_absent": [r"HKLM:\SYSTEM\CurrentControlSet\Services\WinSock2\Parameters\AppId_Catalog\2C69D9F1"],
+            "bench_keys_absent": [
+                r"HKLM:\SYSTEM\CurrentControlSet\Services\WinSock2\Parameters\AppId_Catalog\2C69D9F1"
+            ],
             "bench_addresses": [a["address"] for a in adapter["ipv4"] if a["skip_as_source"]],
             "bench_interface_index": adapter["index"],
             "bench_prefix_length": adapter["ipv4"][0]["prefix_length"],
@@ -150,16 +178,29 @@ def main() -> int:
         link.symlink_to(ROOT)
         log = work / "calls.jsonl"
         states = {}
-        for label, extra in (("site.yml", ()), ("site.yml, facts cache off", ("-e", "sessionnet_vip_facts_cache_scope=off"))):
+        for label, extra in (
+            ("site.yml", ()),
+            ("site.yml, facts cache off", ("-e", "sessionnet_vip_facts_cache_scope=off")),
+        ):
             state = work / label.replace(" ", "_").replace(",", "")
             inv = farm(state, args.hosts)
             for phase in ("apply", "re-run"):
                 took = run("sessionnet.virtual_ip.site", inv, work, log, *extra)
-                rows.append((label, phase, *summary(per_host(log, hosts))[:1], summary(per_host(log, hosts))[1], took))
+                rows.append(
+                    (label, phase, *summary(per_host(log, hosts))[:1], summary(per_host(log, hosts))[1], took)
+                )
             states[label] = state
             if label == "site.yml":
                 took = run("sessionnet.virtual_ip.audit", inv, work, log)
-                rows.append(("audit.yml", "check", summary(per_host(log, hosts))[0], summary(per_host(log, hosts))[1], took))
+                rows.append(
+                    (
+                        "audit.yml",
+                        "check",
+                        summary(per_host(log, hosts))[0],
+                        summary(per_host(log, hosts))[1],
+                        took,
+                    )
+                )
         base_state = work / "baseline"
         inv = farm(base_state, args.hosts)
         for host, variables in baseline_vars(states["site.yml"], hosts).items():
@@ -173,16 +214,22 @@ def main() -> int:
         if not same:
             sys.exit("site.yml and the baseline left different registry values or addresses")
 
-    print(f"Fleet: {args.hosts} simulated session hosts (rds_ip_virtualization + citrix_virtual_loopback + vip_ranges each)")
+    print(
+        f"Fleet: {args.hosts} simulated session hosts (rds_ip_virtualization + citrix_virtual_loopback + vip_ranges each)"
+    )
     print(f"{'way':<34} {'phase':<7} {'calls/host':>10}  {'wall s':>7}  per module (calls/host)")
     for label, phase, calls, detail, took in rows:
         print(f"{label:<34} {phase:<7} {calls:>10.1f}  {took:>7.1f}  {detail}")
     by = {(r[0], r[1]): r[2] for r in rows}
     base = "baseline (one task per value)"
-    print(f"ratio baseline/site.yml, apply: {by[(base, 'apply')] / by[('site.yml', 'apply')]:.1f}x; "
-          f"re-run: {by[(base, 're-run')] / by[('site.yml', 're-run')]:.1f}x")
+    print(
+        f"ratio baseline/site.yml, apply: {by[(base, 'apply')] / by[('site.yml', 'apply')]:.1f}x; "
+        f"re-run: {by[(base, 're-run')] / by[('site.yml', 're-run')]:.1f}x"
+    )
     print(f"ratio baseline --check/audit.yml: {by[(base, 'check')] / by[('audit.yml', 'check')]:.1f}x")
-    print(f"ratio cache off/on (site.yml apply): {by[('site.yml, facts cache off', 'apply')] / by[('site.yml', 'apply')]:.2f}x")
+    print(
+        f"ratio cache off/on (site.yml apply): {by[('site.yml, facts cache off', 'apply')] / by[('site.yml', 'apply')]:.2f}x"
+    )
     print("site.yml and the baseline left identical registry values and addresses on every host: yes")
     return 0
 

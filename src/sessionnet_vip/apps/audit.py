@@ -69,7 +69,9 @@ class Observation:
 class _PortEvidence:
     protocol: str
     port: int
-    address_class: str  # wildcard | host | loopback (of the local address for listeners, remote for connections)
+    address_class: (
+        str  # wildcard | host | loopback (of the local address for listeners, remote for connections)
+    )
     addresses: set[str] = field(default_factory=set)
     pids: set[int] = field(default_factory=set)
     sessions: set[int] = field(default_factory=set)
@@ -84,12 +86,19 @@ class _PortEvidence:
 
     def fixed(self, samples: int, ephemeral: tuple[int, int]) -> tuple[bool | None, str]:
         if len(self.pids) >= 2:
-            where = f"sessions {sorted(self.sessions)}" if len(self.sessions) >= 2 else f"processes {sorted(self.pids)}"
+            where = (
+                f"sessions {sorted(self.sessions)}"
+                if len(self.sessions) >= 2
+                else f"processes {sorted(self.pids)}"
+            )
             return True, f"the same port in {len(self.pids)} instances ({where})"
         in_range = ephemeral[0] <= self.port <= ephemeral[1]
         seen = max(len(s) for s in self.samples_by_pid.values())
         if seen >= 2 and not in_range:
-            return True, f"the same port in {seen} samples, outside the ephemeral range {ephemeral[0]}-{ephemeral[1]}"
+            return (
+                True,
+                f"the same port in {seen} samples, outside the ephemeral range {ephemeral[0]}-{ephemeral[1]}",
+            )
         if seen >= 2:
             return False, f"one instance, inside the ephemeral range {ephemeral[0]}-{ephemeral[1]}"
         if samples < 2:
@@ -138,7 +147,9 @@ def parse_samples(samples: Sequence[Mapping[str, Any]]) -> list[Observation]:
                 raise AuditInputError(f"sample {index + 1}, socket {pos}: missing {', '.join(missing)}")
             protocol = str(sock["protocol"]).lower()
             if protocol not in ("tcp", "udp"):
-                raise AuditInputError(f"sample {index + 1}, socket {pos}: protocol {protocol!r} is not tcp or udp")
+                raise AuditInputError(
+                    f"sample {index + 1}, socket {pos}: protocol {protocol!r} is not tcp or udp"
+                )
             session = sock.get("session")
             out.append(
                 Observation(
@@ -146,7 +157,9 @@ def parse_samples(samples: Sequence[Mapping[str, Any]]) -> list[Observation]:
                     protocol=protocol,
                     local_address=str(sock["local_address"]),
                     local_port=int(sock["local_port"]),
-                    remote_address=None if sock.get("remote_address") in (None, "") else str(sock["remote_address"]),
+                    remote_address=None
+                    if sock.get("remote_address") in (None, "")
+                    else str(sock["remote_address"]),
                     remote_port=None if sock.get("remote_port") in (None, 0) else int(sock["remote_port"]),
                     state=str(sock["state"]).lower(),
                     pid=int(sock["pid"]),
@@ -184,7 +197,7 @@ class AuditOptions:
         return exe.casefold() if self.platform == "windows" else exe
 
     def basename(self, exe: str) -> str:
-        return (ntpath if self.platform == "windows" else posixpath).basename(exe)
+        return str((ntpath if self.platform == "windows" else posixpath).basename(exe))
 
     def wanted(self, obs: Observation) -> bool:
         if self.sessions == "user" and not is_user_session(self.platform, obs.session):
@@ -211,9 +224,9 @@ def _program_entry(exe: str, observations: list[Observation], opts: AuditOptions
     for obs in observations:
         if obs.listening:
             cls = address_class(obs.local_address)
-            listeners.setdefault((obs.protocol, obs.local_port, cls), _PortEvidence(obs.protocol, obs.local_port, cls)).add(
-                obs, obs.local_address
-            )
+            listeners.setdefault(
+                (obs.protocol, obs.local_port, cls), _PortEvidence(obs.protocol, obs.local_port, cls)
+            ).add(obs, obs.local_address)
         elif obs.remote_address is not None and obs.remote_port is not None:
             if (obs.protocol, obs.local_port) in listen_ports:
                 continue  # accepted by one of its own listeners: inbound, not "connects out"
@@ -300,7 +313,10 @@ def module_options(platform: str, programs: Iterable[Mapping[str, Any]]) -> dict
                 "programs": vip,
             }
         if loop:
-            out["sessionnet.virtual_ip.citrix_loopback_policy"] = {"loopback_support": "enabled", "programs": loop}
+            out["sessionnet.virtual_ip.citrix_loopback_policy"] = {
+                "loopback_support": "enabled",
+                "programs": loop,
+            }
         if loop_only and vip:
             # Those that need only the loopback must not take the session's virtual IP for 127.0.0.1.
             out["sessionnet.virtual_ip.citrix_prefer_loopback"] = {"state": "enabled", "processes": loop_only}
@@ -355,7 +371,9 @@ def probe_verdicts(
         held = {
             (o.protocol, o.local_port)
             for o in first
-            if o.listening and o.exe is not None and (o.exe.casefold() if platform == "windows" else o.exe) == key
+            if o.listening
+            and o.exe is not None
+            and (o.exe.casefold() if platform == "windows" else o.exe) == key
         }
         second = parse_samples([{"sockets": list(probe.get("sockets") or [])}])
         got = {(o.protocol, o.local_port) for o in second if o.listening}
@@ -364,7 +382,10 @@ def probe_verdicts(
         elif probe.get("exit_code") not in (None, 0) and not got:
             verdict, why = "conflict", f"the second instance exited with code {probe.get('exit_code')}"
         elif held & got:
-            verdict, why = "shared", "the second instance holds the same port(s) (SO_REUSEPORT or per-session translation)"
+            verdict, why = (
+                "shared",
+                "the second instance holds the same port(s) (SO_REUSEPORT or per-session translation)",
+            )
         elif got:
             verdict, why = "different_ports", "the second instance took other ports"
         else:

@@ -22,6 +22,7 @@ sockets and exit status, and stops it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -123,10 +124,8 @@ def process_info(pid: int, root: str = "/proc") -> dict[str, Any]:
     """Executable path, audit session and user of ``pid`` (``None`` where unreadable)."""
     base = os.path.join(root, str(pid))
     info: dict[str, Any] = {"exe": None, "session": None, "user": None}
-    try:
+    with contextlib.suppress(OSError):
         info["exe"] = os.readlink(os.path.join(base, "exe"))
-    except OSError:
-        pass
     try:
         with open(os.path.join(base, "sessionid"), encoding="ascii") as handle:
             session = int(handle.read().strip() or UNSET_SESSION)
@@ -146,7 +145,9 @@ def process_info(pid: int, root: str = "/proc") -> dict[str, Any]:
 
 def ephemeral_range(root: str = "/proc") -> list[int]:
     try:
-        with open(os.path.join(root, "sys", "net", "ipv4", "ip_local_port_range"), encoding="ascii") as handle:
+        with open(
+            os.path.join(root, "sys", "net", "ipv4", "ip_local_port_range"), encoding="ascii"
+        ) as handle:
             low, high = handle.read().split()
         return [int(low), int(high)]
     except (OSError, ValueError):
@@ -175,13 +176,18 @@ def collect(root: str = "/proc", only_pids: set[int] | None = None) -> dict[str,
         warnings.append(
             f"{unowned} socket(s) belong to processes this user cannot read; run the audit as root (become: true)"
         )
-    return {"platform": "linux", "sockets": out, "ephemeral_ports": ephemeral_range(root), "warnings": warnings}
+    return {
+        "platform": "linux",
+        "sockets": out,
+        "ephemeral_ports": ephemeral_range(root),
+        "warnings": warnings,
+    }
 
 
 def probe(argv: list[str], timeout: float) -> dict[str, Any]:
     """Start ``argv`` once more; report its sockets (or its early exit), then stop it."""
     try:
-        proc = subprocess.Popen(  # noqa: S603 - the admin's own program, by its full path
+        proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
     except OSError as exc:
@@ -218,7 +224,9 @@ def probe(argv: list[str], timeout: float) -> dict[str, Any]:
 def main(argv: list[str]) -> int:
     request = json.loads(argv[1]) if len(argv) > 1 else {}
     result = collect()
-    result["probes"] = [probe(list(p["argv"]), float(p.get("timeout", 10))) for p in request.get("probe") or []]
+    result["probes"] = [
+        probe(list(p["argv"]), float(p.get("timeout", 10))) for p in request.get("probe") or []
+    ]
     sys.stdout.write(json.dumps(result))
     return 0
 

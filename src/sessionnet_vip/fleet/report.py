@@ -100,7 +100,9 @@ def diff_values(diff: Any, prefix: str = "") -> list[DriftValue]:
     if isinstance(before, str) or isinstance(after, str):  # a text diff (template, copy)
         name = str(diff.get("after_header") or diff.get("before_header") or prefix or "content")
         return [] if before == after else [DriftValue(name, _show(before), _show(after))]
-    return _walk(before if isinstance(before, Mapping) else {}, after if isinstance(after, Mapping) else {}, prefix)
+    return _walk(
+        before if isinstance(before, Mapping) else {}, after if isinstance(after, Mapping) else {}, prefix
+    )
 
 
 def _walk(before: Mapping[str, Any], after: Mapping[str, Any], prefix: str) -> list[DriftValue]:
@@ -110,14 +112,28 @@ def _walk(before: Mapping[str, Any], after: Mapping[str, Any], prefix: str) -> l
         b, a = before.get(key), after.get(key)
         if b == a and key in before and key in after:
             continue
-        if (b is None or not _is_leaf(b)) and (a is None or not _is_leaf(a)) and (b is not None or a is not None):
+        if (
+            (b is None or not _is_leaf(b))
+            and (a is None or not _is_leaf(a))
+            and (b is not None or a is not None)
+        ):
             sub = _walk(b or {}, a or {}, name)
             if sub:
                 out.extend(sub)
             elif (b is None) != (a is None):  # a key created or removed, without values of its own
-                out.append(DriftValue(name, "(no key)" if b is None else "(key)", "(key)" if b is None else "(no key)"))
+                out.append(
+                    DriftValue(
+                        name, "(no key)" if b is None else "(key)", "(key)" if b is None else "(no key)"
+                    )
+                )
             continue
-        out.append(DriftValue(name, ABSENT if key not in before else _leaf_text(b), ABSENT if key not in after else _leaf_text(a)))
+        out.append(
+            DriftValue(
+                name,
+                ABSENT if key not in before else _leaf_text(b),
+                ABSENT if key not in after else _leaf_text(a),
+            )
+        )
     return out
 
 
@@ -139,7 +155,9 @@ def feature_row(record: Mapping[str, Any]) -> Row:
     if status == "failed":
         return Row(host, feature, "failed", message or "failed")
     if status != "ok":
-        raise ReportInputError(f"report record of {host}/{feature}: status {status!r} is not ok, failed or unreachable")
+        raise ReportInputError(
+            f"report record of {host}/{feature}: status {status!r} is not ok, failed or unreachable"
+        )
     values: list[DriftValue] = []
     changed = False
     for result in _flatten(record.get("results") or []):
@@ -147,8 +165,17 @@ def feature_row(record: Mapping[str, Any]) -> Row:
             continue
         changed = True
         found = diff_values(result.get("diff"))
-        values.extend(found or [DriftValue(str(result.get("name") or "change"), "(unknown)", str(result.get("msg") or "changed"))])
-    if isinstance(record.get("drift"), list):  # drift stated by audit.yml itself (e.g. the agent is not running)
+        values.extend(
+            found
+            or [
+                DriftValue(
+                    str(result.get("name") or "change"), "(unknown)", str(result.get("msg") or "changed")
+                )
+            ]
+        )
+    if isinstance(
+        record.get("drift"), list
+    ):  # drift stated by audit.yml itself (e.g. the agent is not running)
         for item in record["drift"]:
             changed = True
             values.append(DriftValue(str(item["name"]), _show(item.get("before")), _show(item.get("after"))))
@@ -174,7 +201,9 @@ def _usage_row(host: str, status: Any) -> dict[str, Any]:
     for key in ("pool", "pool_size", "in_use", "held", "free", "exhausted_events"):
         out[key] = st.get(key)
     plane = st.get("data_plane") or {}
-    out["data_plane"] = "active" if plane.get("active") else (f"inactive: {plane.get('reason')}" if plane else "")
+    out["data_plane"] = (
+        "active" if plane.get("active") else (f"inactive: {plane.get('reason')}" if plane else "")
+    )
     return out
 
 
@@ -187,8 +216,15 @@ def _applications(apps: Mapping[str, Any]) -> list[dict[str, Any]]:
             key = str(prog["exe"]).casefold()
             entry = merged.setdefault(
                 key,
-                {"exe": prog["exe"], "hosts": [], "ports": set(), "needs": set(), "recommendation": "none",
-                 "candidate": False, "reasons": []},
+                {
+                    "exe": prog["exe"],
+                    "hosts": [],
+                    "ports": set(),
+                    "needs": set(),
+                    "recommendation": "none",
+                    "candidate": False,
+                    "reasons": [],
+                },
             )
             entry["hosts"].append(host)
             entry["ports"].update(int(p) for p in prog.get("evidence", {}).get("ports", []))
@@ -222,8 +258,12 @@ def missing_records(
         for host in targets[feature] or []:
             if (str(host), feature) not in seen:
                 out.append(
-                    {"host": str(host), "feature": feature, "status": "unreachable",
-                     "msg": "left the play without a result (unreachable during the play)"}
+                    {
+                        "host": str(host),
+                        "feature": feature,
+                        "status": "unreachable",
+                        "msg": "left the play without a result (unreachable during the play)",
+                    }
                 )
     return out
 
@@ -237,7 +277,7 @@ def build_report(
     targets: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """The report as data (what both renderers and the module's return value show)."""
-    records = list(records) + missing_records(records, targets or {})
+    records = [*records, *missing_records(records, targets or {})]
     rows = sorted((feature_row(r) for r in records), key=lambda r: (r.host, r.feature))
     hosts: dict[str, str] = {}
     for row in rows:
@@ -249,7 +289,7 @@ def build_report(
     usage_rows = [_usage_row(h, usage_all[h]) for h in sorted(usage_all)]
     return {
         "title": title,
-        "generated": generated or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "generated": generated or datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "counts": counts,
         "hosts": dict(sorted(hosts.items())),
         "rows": [r.to_json() for r in rows],
@@ -291,7 +331,7 @@ def render_html(report: Mapping[str, Any]) -> str:
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'">',
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">",
         f"<title>{e(report['title'])}</title><style>{_CSS}</style></head><body>",
         f"<h1>{e(report['title'])}</h1>",
         f'<p class="meta">Generated {e(report["generated"])}. {len(report["hosts"])} host(s). '
@@ -304,13 +344,15 @@ def render_html(report: Mapping[str, Any]) -> str:
             f'<span class="n">{counts[state]}</span>hosts {e(state)}</div>'
         )
     parts.append("</div>")
-    parts.append('<h2>Hosts and features</h2><table id="features"><thead><tr><th>host</th><th>feature</th>'
-                 "<th>state</th><th>detail</th></tr></thead><tbody>")
+    parts.append(
+        '<h2>Hosts and features</h2><table id="features"><thead><tr><th>host</th><th>feature</th>'
+        "<th>state</th><th>detail</th></tr></thead><tbody>"
+    )
     for row in report["rows"]:
         parts.append(
             f'<tr class="feature" data-host="{e(row["host"])}" data-state="{e(row["state"])}"><td>{e(row["host"])}</td>'
             f'<td>{e(row["feature"])}</td><td class="s-{_slug(row["state"])}">{e(row["state"])}</td>'
-            f'<td>{e(row["message"])}</td></tr>'
+            f"<td>{e(row['message'])}</td></tr>"
         )
         for value in row["values"]:
             parts.append(
@@ -323,14 +365,28 @@ def render_html(report: Mapping[str, Any]) -> str:
         parts.append(f'<h2>{label}</h2><ul id="{key.replace("_", "-")}">')
         parts += [f"<li>{e(h)}</li>" for h in hosts] or ["<li>none</li>"]
         parts.append("</ul>")
-    parts.append('<h2>Virtual-IP usage per server</h2><table id="usage"><thead><tr><th>host</th><th>pool</th>'
-                 "<th>pool size</th><th>leases in use</th><th>held</th><th>free</th><th>exhausted events</th>"
-                 "<th>data plane</th></tr></thead><tbody>")
+    parts.append(
+        '<h2>Virtual-IP usage per server</h2><table id="usage"><thead><tr><th>host</th><th>pool</th>'
+        "<th>pool size</th><th>leases in use</th><th>held</th><th>free</th><th>exhausted events</th>"
+        "<th>data plane</th></tr></thead><tbody>"
+    )
     for u in report["usage"]:
         if u["agent"]:
             parts.append(
-                "<tr>" + "".join(f"<td>{e(str(u.get(k)))}</td>" for k in
-                                 ("host", "pool", "pool_size", "in_use", "held", "free", "exhausted_events", "data_plane"))
+                "<tr>"
+                + "".join(
+                    f"<td>{e(str(u.get(k)))}</td>"
+                    for k in (
+                        "host",
+                        "pool",
+                        "pool_size",
+                        "in_use",
+                        "held",
+                        "free",
+                        "exhausted_events",
+                        "data_plane",
+                    )
+                )
                 + "</tr>"
             )
         else:
@@ -338,16 +394,18 @@ def render_html(report: Mapping[str, Any]) -> str:
     if not report["usage"]:
         parts.append('<tr><td colspan="8">no host in the vip_agent group</td></tr>')
     parts.append("</tbody></table>")
-    parts.append('<h2>Applications</h2><table id="applications"><thead><tr><th>program</th><th>hosts</th>'
-                 "<th>ports</th><th>recommendation</th><th>why</th></tr></thead><tbody>")
+    parts.append(
+        '<h2>Applications</h2><table id="applications"><thead><tr><th>program</th><th>hosts</th>'
+        "<th>ports</th><th>recommendation</th><th>why</th></tr></thead><tbody>"
+    )
     for app in report["applications"]:
         rec = app["recommendation"] + (" (candidate)" if app["candidate"] else "")
         if len(app["needs"]) > 1:
             rec += " + " + " + ".join(app["needs"][1:])
         parts.append(
-            f'<tr><td>{e(app["exe"])}</td><td>{e(", ".join(app["hosts"]))}</td>'
-            f'<td>{e(", ".join(str(p) for p in app["ports"]))}</td><td>{e(rec)}</td>'
-            f'<td>{"<br>".join(e(r) for r in app["reasons"])}</td></tr>'
+            f"<tr><td>{e(app['exe'])}</td><td>{e(', '.join(app['hosts']))}</td>"
+            f"<td>{e(', '.join(str(p) for p in app['ports']))}</td><td>{e(rec)}</td>"
+            f"<td>{'<br>'.join(e(r) for r in app['reasons'])}</td></tr>"
         )
     if not report["applications"]:
         parts.append('<tr><td colspan="5">no application audit in this run</td></tr>')
@@ -376,21 +434,48 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         "|---|---|---|---|",
     ]
     for row in report["rows"]:
-        lines.append(f"| {_md(row['host'])} | {_md(row['feature'])} | {row['state']} | {_md(row['message'])} |")
+        lines.append(
+            f"| {_md(row['host'])} | {_md(row['feature'])} | {row['state']} | {_md(row['message'])} |"
+        )
         for v in row["values"]:
             lines.append(f"|  | `{_md(v['name'])}` |  | {_md(v['before'])} → {_md(v['after'])} |")
     for label, key in (("Failed hosts", "failed_hosts"), ("Unreachable hosts", "unreachable_hosts")):
         lines += ["", f"## {label}", ""] + ([f"- {h}" for h in report[key]] or ["- none"])
-    lines += ["", "## Virtual-IP usage per server", "",
-              "| host | pool | pool size | leases in use | held | free | exhausted events | data plane |",
-              "|---|---|---:|---:|---:|---:|---:|---|"]
+    lines += [
+        "",
+        "## Virtual-IP usage per server",
+        "",
+        "| host | pool | pool size | leases in use | held | free | exhausted events | data plane |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
     for u in report["usage"]:
         if u["agent"]:
-            lines.append("| " + " | ".join(_md(u.get(k)) for k in
-                                           ("host", "pool", "pool_size", "in_use", "held", "free", "exhausted_events", "data_plane")) + " |")
+            lines.append(
+                "| "
+                + " | ".join(
+                    _md(u.get(k))
+                    for k in (
+                        "host",
+                        "pool",
+                        "pool_size",
+                        "in_use",
+                        "held",
+                        "free",
+                        "exhausted_events",
+                        "data_plane",
+                    )
+                )
+                + " |"
+            )
         else:
             lines.append(f"| {_md(u['host'])} | {_md(u['msg'])} |  |  |  |  |  |  |")
-    lines += ["", "## Applications", "", "| program | hosts | ports | recommendation | why |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Applications",
+        "",
+        "| program | hosts | ports | recommendation | why |",
+        "|---|---|---|---|---|",
+    ]
     for app in report["applications"]:
         rec = app["recommendation"] + (" (candidate)" if app["candidate"] else "")
         if len(app["needs"]) > 1:

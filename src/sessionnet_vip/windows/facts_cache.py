@@ -28,8 +28,16 @@ def key_set(keys: Iterable[Mapping[str, Any]]) -> list[list[str]]:
     return [list(i) for i in sorted({_ident(str(k["path"]), str(k.get("view") or "64")) for k in keys})]
 
 
-def make_entry(scope: str, host: str, keys: Sequence[Mapping[str, Any]], raw: Mapping[str, Any]) -> dict[str, Any]:
-    return {"schema": SCHEMA, "scope": scope, "host": host, "keys": key_set(keys), "raw": copy.deepcopy(dict(raw))}
+def make_entry(
+    scope: str, host: str, keys: Sequence[Mapping[str, Any]], raw: Mapping[str, Any]
+) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "scope": scope,
+        "host": host,
+        "keys": key_set(keys),
+        "raw": copy.deepcopy(dict(raw)),
+    }
 
 
 def lookup(entry: Any, scope: str, host: str, keys: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
@@ -73,7 +81,11 @@ def apply_registry_writes(
         if item.get("state", "present") == "present":
             old = by_name.get(name.casefold())
             spelled = old["name"] if old else name
-            by_name[name.casefold()] = {"name": spelled, "type": item["type"], "data": copy.deepcopy(item["data"])}
+            by_name[name.casefold()] = {
+                "name": spelled,
+                "type": item["type"],
+                "data": copy.deepcopy(item["data"]),
+            }
             key["exists"] = True
         else:
             by_name.pop(name.casefold(), None)

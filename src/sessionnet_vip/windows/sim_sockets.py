@@ -75,7 +75,9 @@ def validate(entries: Any) -> list[dict[str, Any]]:
             raise SimulatedSocketError(f"{where}.local_port: give a port or a non-empty list of ports")
         ports = [_port(p, f"{where}.local_port") for p in ports]
         remote = entry.get("remote_address")
-        remote_port = None if entry.get("remote_port") is None else _port(entry["remote_port"], f"{where}.remote_port")
+        remote_port = (
+            None if entry.get("remote_port") is None else _port(entry["remote_port"], f"{where}.remote_port")
+        )
         if (remote is None) != (remote_port is None):
             raise SimulatedSocketError(f"{where}: give remote_address and remote_port together")
         default_state = "established" if remote is not None else ("listen" if protocol == "tcp" else "bound")
@@ -122,7 +124,13 @@ def vip_socket_info(state: dict[str, Any], args: dict[str, Any], check_mode: boo
                 "user": entry["user"],
             }
         )
-    return {"changed": False, "platform": "windows", "sockets": sockets, "ephemeral_ports": [49152, 65535], "warnings": []}
+    return {
+        "changed": False,
+        "platform": "windows",
+        "sockets": sockets,
+        "ephemeral_ports": [49152, 65535],
+        "warnings": [],
+    }
 
 
 HANDLERS: Final = {"vip_socket_info": vip_socket_info}

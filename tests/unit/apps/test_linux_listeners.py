@@ -34,8 +34,13 @@ def _new_session() -> None:
 
 def _sessions_supported() -> str | None:
     try:
-        proc = subprocess.run(["/bin/cat", "/proc/self/sessionid"], preexec_fn=_new_session,  # noqa: PLW1509
-                              capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            ["/bin/cat", "/proc/self/sessionid"],
+            preexec_fn=_new_session,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         return f"cannot start a process in a new audit session (/proc/self/loginuid): {exc}"
     if proc.stdout.strip() in ("", "4294967295"):
@@ -71,8 +76,14 @@ class Programs:
         self.procs: list[subprocess.Popen[str]] = []
 
     def start(self, argv: list[str], ready: str | None, stream: str = "stdout") -> subprocess.Popen[str]:
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, preexec_fn=_new_session)  # noqa: PLW1509
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=_new_session,
+        )
         self.procs.append(proc)
         if ready is not None:
             pipe = proc.stdout if stream == "stdout" else proc.stderr
@@ -129,16 +140,23 @@ def test_real_servers_in_two_sessions(programs: Programs) -> None:
         pytest.skip("this machine has no non-loopback IPv4 address to connect out to")
     assert SOCAT and BUSYBOX
     web, loop = _free_port(), _free_port()
-    http = programs.start([sys.executable, "-u", "-m", "http.server", "--bind", "0.0.0.0", str(web)], "Serving HTTP")
-    programs.start([SOCAT, "-d", "-d", f"TCP-LISTEN:{loop},bind=127.0.0.1,reuseaddr,fork", "SYSTEM:cat"],
-                   "listening on", stream="stderr")
+    http = programs.start(
+        [sys.executable, "-u", "-m", "http.server", "--bind", "0.0.0.0", str(web)], "Serving HTTP"
+    )
+    programs.start(
+        [SOCAT, "-d", "-d", f"TCP-LISTEN:{loop},bind=127.0.0.1,reuseaddr,fork", "SYSTEM:cat"],
+        "listening on",
+        stream="stderr",
+    )
     client = programs.start([BUSYBOX, "nc", host, str(web)], None)
     _wait_for_socket(client.pid, web)
 
     first = linux_collect.collect()
     # The vendors' procedure: the same program again in another session (here: a restart).
     programs.stop(http)
-    http2 = programs.start([sys.executable, "-u", "-m", "http.server", "--bind", "0.0.0.0", str(web)], "Serving HTTP")
+    http2 = programs.start(
+        [sys.executable, "-u", "-m", "http.server", "--bind", "0.0.0.0", str(web)], "Serving HTTP"
+    )
     second = linux_collect.collect()
 
     opts = audit.AuditOptions(platform="linux", samples=2, ephemeral=tuple(first["ephemeral_ports"]))  # type: ignore[arg-type]
@@ -153,7 +171,10 @@ def test_real_servers_in_two_sessions(programs: Programs) -> None:
 
     socat = found[os.path.realpath(SOCAT)]
     assert socat["recommendation"] == "virtual_loopback"
-    assert any(e["port"] == loop and e["address_class"] == "loopback" and e["fixed"] for e in socat["evidence"]["listeners"])
+    assert any(
+        e["port"] == loop and e["address_class"] == "loopback" and e["fixed"]
+        for e in socat["evidence"]["listeners"]
+    )
 
     nc = found[os.path.realpath(BUSYBOX)]
     assert nc["recommendation"] == "client_address" and nc["candidate"] is True

@@ -21,10 +21,18 @@ def registry_diff(have: dict[str, tuple[str, Any]], want: dict[str, tuple[str, A
     )
     raw = {
         "values": [
-            {"exists": v.name in have, "type": have[v.name][0] if v.name in have else None,
-             "data": reg.value_to_wire(reg.parse_values([{"path": KEY, "name": v.name, "type": have[v.name][0],
-                                                          "data": have[v.name][1]}], ("HKLM",))[0])["data"]
-             if v.name in have else None}
+            {
+                "exists": v.name in have,
+                "type": have[v.name][0] if v.name in have else None,
+                "data": reg.value_to_wire(
+                    reg.parse_values(
+                        [{"path": KEY, "name": v.name, "type": have[v.name][0], "data": have[v.name][1]}],
+                        ("HKLM",),
+                    )[0]
+                )["data"]
+                if v.name in have
+                else None,
+            }
             for v in values
         ],
         "keys": [],
@@ -34,11 +42,17 @@ def registry_diff(have: dict[str, tuple[str, Any]], want: dict[str, tuple[str, A
 
 
 def test_a_drifted_registry_value_shows_name_and_before_after_from_the_modules_diff() -> None:
-    result = registry_diff({"Enable": ("dword", 0), "VirtualMode": ("dword", 1)},
-                           {"Enable": ("dword", 1), "VirtualMode": ("dword", 1)})
-    row = report.feature_row({"host": "rdsh01", "feature": "rds_ip_virtualization", "status": "ok", "results": [result]})
+    result = registry_diff(
+        {"Enable": ("dword", 0), "VirtualMode": ("dword", 1)},
+        {"Enable": ("dword", 1), "VirtualMode": ("dword", 1)},
+    )
+    row = report.feature_row(
+        {"host": "rdsh01", "feature": "rds_ip_virtualization", "status": "ok", "results": [result]}
+    )
     assert row.state == "drifted"
-    assert [(v.name.rsplit("\\", 1)[-1], v.before, v.after) for v in row.values] == [("Enable", "0x00000000 (dword)", "0x00000001 (dword)")]
+    assert [(v.name.rsplit("\\", 1)[-1], v.before, v.after) for v in row.values] == [
+        ("Enable", "0x00000000 (dword)", "0x00000001 (dword)")
+    ]
     assert row.values[0].name.lower().startswith("hklm")
 
 
@@ -58,12 +72,22 @@ def test_unchanged_and_skipped_results_are_in_sync_and_looped_results_are_walked
 
 
 def test_nested_lists_and_keys_created() -> None:
-    diff = {"before": {"Ethernet": {"addresses": ["10.0.0.1/24 (source)"]}},
-            "after": {"Ethernet": {"addresses": ["10.0.0.1/24 (source)", "10.0.0.50-10.0.0.60/24 (SkipAsSource)"]},
-                      r"HKLM\X": {}}}
+    diff = {
+        "before": {"Ethernet": {"addresses": ["10.0.0.1/24 (source)"]}},
+        "after": {
+            "Ethernet": {"addresses": ["10.0.0.1/24 (source)", "10.0.0.50-10.0.0.60/24 (SkipAsSource)"]},
+            r"HKLM\X": {},
+        },
+    }
     values = report.diff_values(diff)
-    assert report.DriftValue(r"Ethernet\addresses", "10.0.0.1/24 (source)",
-                             "10.0.0.1/24 (source), 10.0.0.50-10.0.0.60/24 (SkipAsSource)") in values
+    assert (
+        report.DriftValue(
+            r"Ethernet\addresses",
+            "10.0.0.1/24 (source)",
+            "10.0.0.1/24 (source), 10.0.0.50-10.0.0.60/24 (SkipAsSource)",
+        )
+        in values
+    )
     assert report.DriftValue(r"HKLM\X", "(no key)", "(key)") in values
 
 
@@ -74,16 +98,32 @@ def records() -> list[dict[str, Any]]:
         {"host": "a", "feature": "vip_ranges", "status": "ok", "results": [{"changed": False}]},
         {"host": "b", "feature": "rds_ip_virtualization", "status": "ok", "results": [drift]},
         {"host": "b", "feature": "vip_ranges", "status": "ok", "results": []},
-        {"host": "c", "feature": "rds_ip_virtualization", "status": "failed", "msg": "refused: <workstation>"},
-        {"host": "d", "feature": "vip_agent", "status": "ok", "results": [],
-         "drift": [{"name": "sessionnet-vip engine", "before": "not running", "after": "running"}]},
+        {
+            "host": "c",
+            "feature": "rds_ip_virtualization",
+            "status": "failed",
+            "msg": "refused: <workstation>",
+        },
+        {
+            "host": "d",
+            "feature": "vip_agent",
+            "status": "ok",
+            "results": [],
+            "drift": [{"name": "sessionnet-vip engine", "before": "not running", "after": "running"}],
+        },
     ]
 
 
 def test_counts_take_each_hosts_worst_state_and_missing_targets_are_unreachable() -> None:
     data = report.build_report(records(), targets={"rds_ip_virtualization": ["a", "b", "c", "e"]})
     assert data["counts"] == {"in sync": 1, "drifted": 2, "failed": 1, "unreachable": 1}
-    assert data["hosts"] == {"a": "in sync", "b": "drifted", "c": "failed", "d": "drifted", "e": "unreachable"}
+    assert data["hosts"] == {
+        "a": "in sync",
+        "b": "drifted",
+        "c": "failed",
+        "d": "drifted",
+        "e": "unreachable",
+    }
     assert data["failed_hosts"] == ["c"] and data["unreachable_hosts"] == ["e"]
     assert data["drift_found"] is True
     assert {u["host"]: u["agent"] for u in data["usage"]} == {"a": False, "b": False, "c": False, "e": False}
@@ -95,20 +135,58 @@ def test_no_drift_when_everything_is_in_sync() -> None:
 
 
 def test_usage_and_applications_sections() -> None:
-    usage = {"lx1": {"agent": True, "status": {"pool": "198.51.100.10-198.51.100.49", "pool_size": 40, "in_use": 3,
-                                               "held": 1, "free": 36, "exhausted_events": 2,
-                                               "data_plane": {"active": False, "reason": "no bpf"}}},
-             "lx2": {"agent": False, "msg": "no agent: vipctl not found"}}
-    apps = {"h1": {"programs": [{"exe": r"C:\A\a.exe", "recommendation": "none", "needs": [], "reasons": ["x"],
-                                 "evidence": {"ports": [1]}}]},
-            "h2": {"programs": [{"exe": r"c:\a\A.EXE", "recommendation": "virtual_ip", "needs": ["virtual_ip"],
-                                 "reasons": ["y"], "evidence": {"ports": [9000]}}]}}
+    usage = {
+        "lx1": {
+            "agent": True,
+            "status": {
+                "pool": "198.51.100.10-198.51.100.49",
+                "pool_size": 40,
+                "in_use": 3,
+                "held": 1,
+                "free": 36,
+                "exhausted_events": 2,
+                "data_plane": {"active": False, "reason": "no bpf"},
+            },
+        },
+        "lx2": {"agent": False, "msg": "no agent: vipctl not found"},
+    }
+    apps = {
+        "h1": {
+            "programs": [
+                {
+                    "exe": r"C:\A\a.exe",
+                    "recommendation": "none",
+                    "needs": [],
+                    "reasons": ["x"],
+                    "evidence": {"ports": [1]},
+                }
+            ]
+        },
+        "h2": {
+            "programs": [
+                {
+                    "exe": r"c:\a\A.EXE",
+                    "recommendation": "virtual_ip",
+                    "needs": ["virtual_ip"],
+                    "reasons": ["y"],
+                    "evidence": {"ports": [9000]},
+                }
+            ]
+        },
+    }
     data = report.build_report([], usage, apps)
     lx1 = next(u for u in data["usage"] if u["host"] == "lx1")
-    assert (lx1["pool_size"], lx1["in_use"], lx1["exhausted_events"], lx1["data_plane"]) == (40, 3, 2, "inactive: no bpf")
+    assert (lx1["pool_size"], lx1["in_use"], lx1["exhausted_events"], lx1["data_plane"]) == (
+        40,
+        3,
+        2,
+        "inactive: no bpf",
+    )
     assert next(u for u in data["usage"] if u["host"] == "lx2")["msg"] == "no agent: vipctl not found"
     (app,) = data["applications"]
-    assert app["hosts"] == ["h1", "h2"] and app["ports"] == [1, 9000] and app["recommendation"] == "virtual_ip"
+    assert (
+        app["hosts"] == ["h1", "h2"] and app["ports"] == [1, 9000] and app["recommendation"] == "virtual_ip"
+    )
 
 
 class _Collect(html.parser.HTMLParser):

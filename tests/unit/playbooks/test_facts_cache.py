@@ -11,7 +11,9 @@ from typing import Any
 
 import yaml
 
-RDS = {"sessionnet.virtual_ip.rds_ip_virtualization": {"mode": "per_session", "adapter_subnet": "10.20.0.0/24"}}
+RDS = {
+    "sessionnet.virtual_ip.rds_ip_virtualization": {"mode": "per_session", "adapter_subnet": "10.20.0.0/24"}
+}
 PREFER = {"sessionnet.virtual_ip.citrix_prefer_loopback": {"processes": ["ctiagent.exe"]}}
 
 
@@ -20,22 +22,35 @@ def _calls(log: pathlib.Path) -> list[tuple[str, str]]:
 
 
 def _inventory(sim_host: Any, tmp_path: pathlib.Path, **extra: Any) -> dict[str, Any]:
-    hosts = {h: dict(sim_host(tmp_path / f"{h}.json", features=["rds", "citrix_vda"]), **extra) for h in ("a", "b")}
+    hosts = {
+        h: dict(sim_host(tmp_path / f"{h}.json", features=["rds", "citrix_vda"]), **extra) for h in ("a", "b")
+    }
     return {"all": {"hosts": hosts}}
 
 
 def _playbook(tmp_path: pathlib.Path, plays: list[list[dict[str, Any]]]) -> str:
     path = tmp_path / "plays.yml"
-    path.write_text(yaml.safe_dump([{"name": f"play {i}", "hosts": "all", "gather_facts": False, "tasks": t}
-                                    for i, t in enumerate(plays)], sort_keys=False))
+    path.write_text(
+        yaml.safe_dump(
+            [
+                {"name": f"play {i}", "hosts": "all", "gather_facts": False, "tasks": t}
+                for i, t in enumerate(plays)
+            ],
+            sort_keys=False,
+        )
+    )
     return str(path)
 
 
-def test_one_facts_read_per_host_per_play_and_reads_see_our_writes(run_playbook: Any, sim_host: Any, tmp_path: pathlib.Path) -> None:
+def test_one_facts_read_per_host_per_play_and_reads_see_our_writes(
+    run_playbook: Any, sim_host: Any, tmp_path: pathlib.Path
+) -> None:
     log = tmp_path / "calls.jsonl"
     info = {"name": "read", "sessionnet.virtual_ip.vip_info": {}, "register": "info"}
     plays = [[dict(RDS, name="rds"), dict(PREFER, name="prefer"), info], [dict(RDS, name="rds again")]]
-    run = run_playbook(_playbook(tmp_path, plays), _inventory(sim_host, tmp_path), env={"SESSIONNET_GATEWAY_LOG": str(log)})
+    run = run_playbook(
+        _playbook(tmp_path, plays), _inventory(sim_host, tmp_path), env={"SESSIONNET_GATEWAY_LOG": str(log)}
+    )
     assert run.rc == 0, run.stdout[-3000:]
     calls = _calls(log)
     for host in ("a", "b"):
@@ -49,10 +64,14 @@ def test_one_facts_read_per_host_per_play_and_reads_see_our_writes(run_playbook:
     assert all(r["changed"] is False for r in run.results("rds again"))
 
 
-def test_run_scope_spans_plays_and_off_reads_every_time(run_playbook: Any, sim_host: Any, tmp_path: pathlib.Path) -> None:
+def test_run_scope_spans_plays_and_off_reads_every_time(
+    run_playbook: Any, sim_host: Any, tmp_path: pathlib.Path
+) -> None:
     plays = [[dict(RDS, name="rds")], [dict(RDS, name="rds again")]]
-    for scope, expected in (("run", ["vip_info", "registry_state", "registry_state"]),
-                            ("off", ["vip_info", "registry_state", "vip_info", "registry_state"])):
+    for scope, expected in (
+        ("run", ["vip_info", "registry_state", "registry_state"]),
+        ("off", ["vip_info", "registry_state", "vip_info", "registry_state"]),
+    ):
         log = tmp_path / f"{scope}.jsonl"
         state = tmp_path / scope
         state.mkdir()
@@ -62,23 +81,39 @@ def test_run_scope_spans_plays_and_off_reads_every_time(run_playbook: Any, sim_h
         assert [m for h, m in _calls(log) if h == "a"] == expected, scope
 
 
-def test_a_write_we_cannot_follow_drops_the_cache(run_playbook: Any, sim_host: Any, tmp_path: pathlib.Path) -> None:
+def test_a_write_we_cannot_follow_drops_the_cache(
+    run_playbook: Any, sim_host: Any, tmp_path: pathlib.Path
+) -> None:
     log = tmp_path / "calls.jsonl"
     sub = r"HKLM:\SOFTWARE\Policies\Microsoft\Windows NT\Terminal Services\TSAppSrv\VirtualIP\Sub"
-    plays = [[
-        dict(RDS, name="rds"),
-        {"name": "write below a cached key", "sessionnet.virtual_ip.registry_state": {
-            "values": [{"path": sub, "name": "x", "type": "dword", "data": 1}]}},
-        dict(RDS, name="rds again"),
-    ]]
-    run = run_playbook(_playbook(tmp_path, plays), _inventory(sim_host, tmp_path),
-                       env={"SESSIONNET_GATEWAY_LOG": str(log)})
+    plays = [
+        [
+            dict(RDS, name="rds"),
+            {
+                "name": "write below a cached key",
+                "sessionnet.virtual_ip.registry_state": {
+                    "values": [{"path": sub, "name": "x", "type": "dword", "data": 1}]
+                },
+            },
+            dict(RDS, name="rds again"),
+        ]
+    ]
+    run = run_playbook(
+        _playbook(tmp_path, plays), _inventory(sim_host, tmp_path), env={"SESSIONNET_GATEWAY_LOG": str(log)}
+    )
     assert run.rc == 0, run.stdout[-3000:]
     assert [m for h, m in _calls(log) if h == "a"] == [
-        "vip_info", "registry_state", "registry_state", "vip_info", "registry_state"]
+        "vip_info",
+        "registry_state",
+        "registry_state",
+        "vip_info",
+        "registry_state",
+    ]
 
 
-def test_bad_scope_is_refused_naming_the_variable(run_playbook: Any, sim_host: Any, tmp_path: pathlib.Path) -> None:
+def test_bad_scope_is_refused_naming_the_variable(
+    run_playbook: Any, sim_host: Any, tmp_path: pathlib.Path
+) -> None:
     inv = _inventory(sim_host, tmp_path, sessionnet_vip_facts_cache_scope="forever")
     run = run_playbook([dict(RDS, name="rds")], inv)
     assert run.rc != 0

@@ -35,11 +35,35 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     """The collection built with ansible-galaxy and installed from its tarball."""
     work = tmp_path_factory.mktemp("collection")
     bindir = pathlib.Path(sys.executable).parent
-    subprocess.run([str(bindir / "ansible-galaxy"), "collection", "build", "--force", "--output-path", str(work), str(ROOT)],
-                   check=True, capture_output=True, text=True)
+    subprocess.run(
+        [
+            str(bindir / "ansible-galaxy"),
+            "collection",
+            "build",
+            "--force",
+            "--output-path",
+            str(work),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     (tarball,) = work.glob("sessionnet-virtual_ip-*.tar.gz")
-    subprocess.run([str(bindir / "ansible-galaxy"), "collection", "install", "--force", "-p", str(work / "collections"),
-                    str(tarball)], check=True, capture_output=True, text=True)
+    subprocess.run(
+        [
+            str(bindir / "ansible-galaxy"),
+            "collection",
+            "install",
+            "--force",
+            "-p",
+            str(work / "collections"),
+            str(tarball),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return work / "collections"
 
 
@@ -64,18 +88,29 @@ class Farm:
         if self.log.exists():
             self.log.unlink()
         env = dict(os.environ)
-        env.update({
-            "ANSIBLE_COLLECTIONS_PATH": str(self.collections),
-            "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_HOST_KEY_CHECKING": "0",
-            "ANSIBLE_LOCAL_TEMP": str(self.tmp / "ansible-tmp"),
-            "SESSIONNET_FARM_STATE": str(self.state),
-            "SESSIONNET_GATEWAY_LOG": str(self.log),
-        })
-        cmd = [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", str(inv), playbook,
-               "-e", json.dumps({"vip_report_dir": str(self.report)}), *extra]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=self.tmp, timeout=900, check=False)
+        env.update(
+            {
+                "ANSIBLE_COLLECTIONS_PATH": str(self.collections),
+                "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
+                "ANSIBLE_NOCOLOR": "1",
+                "ANSIBLE_HOST_KEY_CHECKING": "0",
+                "ANSIBLE_LOCAL_TEMP": str(self.tmp / "ansible-tmp"),
+                "SESSIONNET_FARM_STATE": str(self.state),
+                "SESSIONNET_GATEWAY_LOG": str(self.log),
+            }
+        )
+        cmd = [
+            str(pathlib.Path(sys.executable).parent / "ansible-playbook"),
+            "-i",
+            str(inv),
+            playbook,
+            "-e",
+            json.dumps({"vip_report_dir": str(self.report)}),
+            *extra,
+        ]
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, env=env, cwd=self.tmp, timeout=900, check=False
+        )
         start = proc.stdout.find("{")
         output = json.loads(proc.stdout[start:]) if start >= 0 else {}
         return proc.returncode, output, proc.stdout[-4000:] + proc.stderr[-4000:]
@@ -88,7 +123,10 @@ class Farm:
         return counts
 
     def states(self) -> dict[str, Any]:
-        return {p.name: json.loads(p.read_text(encoding="utf-8"))["registry"] for p in sorted(self.state.glob("*.json"))}
+        return {
+            p.name: json.loads(p.read_text(encoding="utf-8"))["registry"]
+            for p in sorted(self.state.glob("*.json"))
+        }
 
 
 def task_result(output: dict[str, Any], name: str) -> dict[str, Any]:
@@ -136,16 +174,43 @@ def test_site_converges_with_one_facts_call_per_host_then_audit_reports_drift(fa
 
     # Someone changes rdsh02 behind our back: per-program mode back to per-session.
     sim = simulator.Simulator(str(farm.state / "rdsh02.json"))
-    sim.call("registry_state", {"values": [{
-        "path": r"HKLM:\SOFTWARE\Policies\Microsoft\Windows NT\Terminal Services\TSAppSrv\VirtualIP",
-        "name": "VirtualMode", "type": "dword", "data": "0", "state": "present", "view": "64"}], "keys_absent": []})
+    sim.call(
+        "registry_state",
+        {
+            "values": [
+                {
+                    "path": r"HKLM:\SOFTWARE\Policies\Microsoft\Windows NT\Terminal Services\TSAppSrv\VirtualIP",
+                    "name": "VirtualMode",
+                    "type": "dword",
+                    "data": "0",
+                    "state": "present",
+                    "view": "64",
+                }
+            ],
+            "keys_absent": [],
+        },
+    )
     # ... a workstation that cannot do RD IP Virtualization, and a real Windows host nobody can reach.
-    farm.add_host("rds_ip_virtualization", "wks01", {
-        "sessionnet_simulated_windows_state": str(farm.state / "wks01.json"),
-        "sessionnet_simulated_windows_profile": "workstation"})
-    farm.add_host("rds_ip_virtualization", "gone01", {
-        "ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": _closed_port(),
-        "ansible_user": "nobody", "ansible_shell_type": "powershell", "ansible_ssh_timeout": 5})
+    farm.add_host(
+        "rds_ip_virtualization",
+        "wks01",
+        {
+            "sessionnet_simulated_windows_state": str(farm.state / "wks01.json"),
+            "sessionnet_simulated_windows_profile": "workstation",
+        },
+    )
+    farm.add_host(
+        "rds_ip_virtualization",
+        "gone01",
+        {
+            "ansible_connection": "ssh",
+            "ansible_host": "127.0.0.1",
+            "ansible_port": _closed_port(),
+            "ansible_user": "nobody",
+            "ansible_shell_type": "powershell",
+            "ansible_ssh_timeout": 5,
+        },
+    )
     drifted = farm.states()
     rc, output, tail = farm.run("sessionnet.virtual_ip.audit")
     assert rc == 2, tail  # drift (and failures) found
@@ -167,24 +232,45 @@ def test_site_converges_with_one_facts_call_per_host_then_audit_reports_drift(fa
     check_report_in_chromium(farm.report / "report.html", report["counts"], farm.tmp)
 
 
-def test_audit_reads_the_agents_usage_and_says_when_a_host_has_none(farm: Farm, tmp_path: pathlib.Path) -> None:
+def test_audit_reads_the_agents_usage_and_says_when_a_host_has_none(
+    farm: Farm, tmp_path: pathlib.Path
+) -> None:
     """A real engine (vipctl serve, allocator only) on one Linux host; another host has no agent."""
     socket_path = tmp_path / "engine" / "control.sock"
     config = tmp_path / "engine.yml"
     (tmp_path / "engine" / "state").mkdir(parents=True)
-    config.write_text(yaml.safe_dump({
-        "pool": ["198.51.100.10-198.51.100.19"], "state_dir": str(tmp_path / "engine" / "state"),
-        "control_socket": str(socket_path), "session_provider": "engine", "data_plane": {"enabled": False}}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "pool": ["198.51.100.10-198.51.100.19"],
+                "state_dir": str(tmp_path / "engine" / "state"),
+                "control_socket": str(socket_path),
+                "session_provider": "engine",
+                "data_plane": {"enabled": False},
+            }
+        )
+    )
     vipctl = pathlib.Path(sys.executable).parent / "vipctl"
-    engine = subprocess.Popen([str(vipctl), "serve", "--config", str(config)], stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
+    engine = subprocess.Popen(
+        [str(vipctl), "serve", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         _wait_for_engine(socket_path, engine)
-        subprocess.run([str(vipctl), "--socket", str(socket_path), "allocate", "7", "--user", "alice"],
-                       check=True, capture_output=True, text=True)
+        subprocess.run(
+            [str(vipctl), "--socket", str(socket_path), "allocate", "7", "--user", "alice"],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
-        farm.add_host("vip_agent", "lx-agent", dict(local, vip_agent_venv=str(vipctl.parent.parent),
-                                                    vip_agent_control_socket=str(socket_path)))
+        farm.add_host(
+            "vip_agent",
+            "lx-agent",
+            dict(local, vip_agent_venv=str(vipctl.parent.parent), vip_agent_control_socket=str(socket_path)),
+        )
         farm.add_host("vip_agent", "lx-bare", dict(local, vip_agent_venv=str(tmp_path / "no-venv")))
         farm.inventory["all"]["children"]["rds_ip_virtualization"]["children"] = {}
         farm.inventory["all"]["children"]["citrix_virtual_loopback"]["hosts"] = {}
@@ -207,7 +293,9 @@ def _wait_for_engine(path: pathlib.Path, proc: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"vipctl serve exited with {proc.returncode}: {proc.stdout.read() if proc.stdout else ''}")
+            raise AssertionError(
+                f"vipctl serve exited with {proc.returncode}: {proc.stdout.read() if proc.stdout else ''}"
+            )
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             try:
                 s.connect(str(path))
@@ -246,8 +334,18 @@ class _Counts(html.parser.HTMLParser):
 def _chromium(tmp: pathlib.Path, *args: str) -> subprocess.CompletedProcess[str]:
     assert CHROMIUM
     profile = tmp / f"chromium-profile-{len(list(tmp.glob('chromium-profile-*')))}"
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-           "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}", *args]
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
 
 
@@ -276,4 +374,3 @@ def test_the_blank_page_check_sees_a_blank_page(tmp_path: pathlib.Path) -> None:
     done = _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,900", blank.as_uri())
     assert done.returncode == 0 and shot.exists(), done.stderr[-2000:]
     assert pngcheck.drawn_fraction(shot.read_bytes()) < 0.02
-

@@ -27,7 +27,9 @@ def _registry_view(raw: dict[str, Any]) -> dict[tuple[str, str], tuple[bool, dic
 
 
 def _host(tmp: pathlib.Path) -> simulator.Simulator:
-    return simulator.Simulator(str(tmp / "h.json"), simulator.HostSeed(profile="server2019", features=["rds", "citrix_vda"]))
+    return simulator.Simulator(
+        str(tmp / "h.json"), simulator.HostSeed(profile="server2019", features=["rds", "citrix_vda"])
+    )
 
 
 def _read(sim: simulator.Simulator) -> dict[str, Any]:
@@ -39,11 +41,30 @@ def test_patched_entry_equals_a_fresh_read_after_values_and_key_removal(tmp_path
     entry = facts_cache.make_entry("play:x", "h", facts.registry_request(), _read(sim))
     change = {
         "values": [
-            {"path": rds.POLICY_KEY, "name": rds.ENABLE, "type": "dword", "data": "1", "state": "present", "view": "64"},
-            {"path": rds.POLICY_KEY, "name": rds.PROGRAMS, "type": "multistring", "data": ["b.exe", "a.exe"],
-             "state": "present", "view": "64"},
-            {"path": citrix.VIP_KEY, "name": "PreferLoopback", "type": "dword", "data": "1", "state": "present",
-             "view": citrix.VIP_VIEW},
+            {
+                "path": rds.POLICY_KEY,
+                "name": rds.ENABLE,
+                "type": "dword",
+                "data": "1",
+                "state": "present",
+                "view": "64",
+            },
+            {
+                "path": rds.POLICY_KEY,
+                "name": rds.PROGRAMS,
+                "type": "multistring",
+                "data": ["b.exe", "a.exe"],
+                "state": "present",
+                "view": "64",
+            },
+            {
+                "path": citrix.VIP_KEY,
+                "name": "PreferLoopback",
+                "type": "dword",
+                "data": "1",
+                "state": "present",
+                "view": citrix.VIP_VIEW,
+            },
         ],
         "keys_absent": [{"path": rds.LSP_CATALOG_KEY, "view": "64"}],
     }
@@ -52,22 +73,39 @@ def test_patched_entry_equals_a_fresh_read_after_values_and_key_removal(tmp_path
     assert patched is not None
     assert _registry_view(patched["raw"]) == _registry_view(_read(sim))
     # ... and shaped facts agree too
-    assert facts.shape(patched["raw"])["rds_ip_virtualization"] == facts.shape(_read(sim))["rds_ip_virtualization"]
+    assert (
+        facts.shape(patched["raw"])["rds_ip_virtualization"]
+        == facts.shape(_read(sim))["rds_ip_virtualization"]
+    )
 
 
 @settings(max_examples=25, deadline=None)
 @given(
     ops=st.lists(
-        st.tuples(st.sampled_from([rds.ENABLE, rds.MODE, "Other"]), st.sampled_from(["present", "absent"]),
-                  st.integers(min_value=0, max_value=3)),
+        st.tuples(
+            st.sampled_from([rds.ENABLE, rds.MODE, "Other"]),
+            st.sampled_from(["present", "absent"]),
+            st.integers(min_value=0, max_value=3),
+        ),
         max_size=6,
     )
 )
-def test_any_sequence_of_value_writes_keeps_the_cache_true(tmp_path_factory: Any, ops: list[tuple[str, str, int]]) -> None:
+def test_any_sequence_of_value_writes_keeps_the_cache_true(
+    tmp_path_factory: Any, ops: list[tuple[str, str, int]]
+) -> None:
     sim = _host(tmp_path_factory.mktemp("h"))
     entry: dict[str, Any] | None = facts_cache.make_entry("run:x", "h", facts.registry_request(), _read(sim))
     for name, state, data in ops:
-        values = [{"path": rds.LOCAL_KEY, "name": name, "type": "dword", "data": str(data), "state": state, "view": "64"}]
+        values = [
+            {
+                "path": rds.LOCAL_KEY,
+                "name": name,
+                "type": "dword",
+                "data": str(data),
+                "state": state,
+                "view": "64",
+            }
+        ]
         sim.call("registry_state", {"values": values, "keys_absent": []})
         assert entry is not None
         entry = facts_cache.apply_registry_writes(entry, values, [])
@@ -79,8 +117,13 @@ def test_writes_below_a_cached_key_or_deleting_its_sub_key_invalidate(tmp_path: 
     entry = facts_cache.make_entry("play:x", "h", facts.registry_request(), _read(_host(tmp_path)))
     below = [{"path": rds.POLICY_KEY + r"\Sub", "name": "x", "type": "dword", "data": "1", "view": "64"}]
     assert facts_cache.apply_registry_writes(entry, below, []) is None
-    assert facts_cache.apply_registry_writes(entry, [], [{"path": rds.POLICY_KEY + r"\Sub", "view": "64"}]) is None
-    elsewhere = [{"path": r"HKLM:\SOFTWARE\Unrelated", "name": "x", "type": "dword", "data": "1", "view": "64"}]
+    assert (
+        facts_cache.apply_registry_writes(entry, [], [{"path": rds.POLICY_KEY + r"\Sub", "view": "64"}])
+        is None
+    )
+    elsewhere = [
+        {"path": r"HKLM:\SOFTWARE\Unrelated", "name": "x", "type": "dword", "data": "1", "view": "64"}
+    ]
     assert facts_cache.apply_registry_writes(entry, elsewhere, []) == entry
 
 
