@@ -105,7 +105,10 @@ EXAMPLES = r"""
   register: audit
 
 - name: Apply the recommendation for programs that need a virtual IP
-  sessionnet.virtual_ip.rds_ip_virtualization: "{{ audit.module_options['sessionnet.virtual_ip.rds_ip_virtualization'] | combine({'adapter_subnet': '10.20.0.0/24'}) }}"
+  sessionnet.virtual_ip.rds_ip_virtualization:
+    mode: per_program
+    programs: "{{ audit.module_options['sessionnet.virtual_ip.rds_ip_virtualization'].programs }}"
+    adapter_subnet: 10.20.0.0/24
   when: "'sessionnet.virtual_ip.rds_ip_virtualization' in audit.module_options"
 
 - name: Linux - start a second instance of a server and see whether it conflicts
