@@ -126,12 +126,12 @@ programs:
   type: list
   elements: dict
   contains:
-    exe: {description: Full path of the executable., type: str, returned: always}
-    name: {description: Its file name., type: str, returned: always}
+    exe: {description: "Full path of the executable.", type: str, returned: always}
+    name: {description: "Its file name.", type: str, returned: always}
     recommendation: {description: "C(virtual_ip), C(virtual_loopback), C(client_address) or C(none).", type: str, returned: always}
-    needs: {description: Every feature it needs (a program can need both a virtual IP and a virtual loopback)., type: list, elements: str, returned: always}
-    candidate: {description: True for C(client_address) - to be confirmed with the vendor., type: bool, returned: always}
-    reasons: {description: Why, in words, one line per piece of evidence., type: list, elements: str, returned: always}
+    needs: {description: "Every feature it needs (a program can need both a virtual IP and a virtual loopback).", type: list, elements: str, returned: always}
+    candidate: {description: "True for C(client_address) - to be confirmed with the vendor.", type: bool, returned: always}
+    reasons: {description: "Why, in words, one line per piece of evidence.", type: list, elements: str, returned: always}
     evidence:
       description: >-
         C(listeners) and C(connections) (protocol, port, addresses, address_class, fixed, fixed_reason,

@@ -62,17 +62,17 @@ sockets:
   type: list
   elements: dict
   contains:
-    protocol: {description: C(tcp) or C(udp)., type: str, returned: always}
-    family: {description: 4 or 6., type: int, returned: always}
-    local_address: {description: Local address (C(0.0.0.0) / C(::) is every address)., type: str, returned: always}
-    local_port: {description: Local port., type: int, returned: always}
-    remote_address: {description: Remote address, null for listeners and UDP endpoints., type: str, returned: always}
-    remote_port: {description: Remote port, or null., type: int, returned: always}
+    protocol: {description: "C(tcp) or C(udp).", type: str, returned: always}
+    family: {description: "4 or 6.", type: int, returned: always}
+    local_address: {description: "Local address (C(0.0.0.0) / C(::) is every address).", type: str, returned: always}
+    local_port: {description: "Local port.", type: int, returned: always}
+    remote_address: {description: "Remote address, null for listeners and UDP endpoints.", type: str, returned: always}
+    remote_port: {description: "Remote port, or null.", type: int, returned: always}
     state: {description: "TCP state in lower case (C(listen), C(established), ...); C(bound) for UDP.", type: str, returned: always}
-    pid: {description: Owning process ID., type: int, returned: always}
-    exe: {description: Full path of the owning process, null where unreadable., type: str, returned: always}
-    session: {description: Session ID of the owning process (0 is services)., type: int, returned: always}
-    user: {description: DOMAIN\\user of the owning process, or null., type: str, returned: always}
+    pid: {description: "Owning process ID.", type: int, returned: always}
+    exe: {description: "Full path of the owning process, null where unreadable.", type: str, returned: always}
+    session: {description: "Session ID of the owning process (0 is services).", type: int, returned: always}
+    user: {description: "DOMAIN\\user of the owning process, or null.", type: str, returned: always}
 ephemeral_ports:
   description: First and last port of the dynamic port range.
   returned: always

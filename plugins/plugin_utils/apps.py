@@ -33,7 +33,7 @@ def sample_linux(action, task_vars, probes=()):
     interpreter = task_vars.get("ansible_python_interpreter") or "python3"
     interpreter = action._templar.template(interpreter)
     request = {"probe": [dict(p) for p in probes]}
-    _, host = gateway._host_vars(action, task_vars)
+    host = gateway._host_vars(action, task_vars)[1]
     gateway._log_call(host, "vip_app_audit (linux /proc)", False)
     result = action._execute_module(
         module_name="ansible.builtin.command",
