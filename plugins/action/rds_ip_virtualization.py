@@ -2,8 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Action plugin of sessionnet.virtual_ip.rds_ip_virtualization (docs: plugins/modules/rds_ip_virtualization.py).
 
-Two round trips to the host, always: ``vip_info`` (facts), then one ``registry_state`` (the whole
-change set). The decision is ``sessionnet_vip.windows.rds_ip_virtualization.plan``.
+At most two round trips to the host: ``vip_info`` (facts, unless the play's facts cache already
+holds them), then one ``registry_state`` (the whole change set). The decision is ``sessionnet_vip.windows.rds_ip_virtualization.plan``.
 """
 
 from __future__ import annotations

@@ -25,13 +25,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import pwd
 import socket
 import struct
 import subprocess
 import sys
 import time
 from typing import Any
+
+if sys.platform != "win32":  # the collector runs on Linux; the module still imports on Windows
+    import pwd
 
 UNSET_SESSION = 4294967295
 TCP_STATES = {
@@ -132,14 +134,15 @@ def process_info(pid: int, root: str = "/proc") -> dict[str, Any]:
         info["session"] = None if session == UNSET_SESSION else session
     except (OSError, ValueError):
         pass
-    try:
-        uid = os.stat(base).st_uid
+    if sys.platform != "win32":
         try:
-            info["user"] = pwd.getpwuid(uid).pw_name
-        except KeyError:
-            info["user"] = str(uid)
-    except OSError:
-        pass
+            uid = os.stat(base).st_uid
+            try:
+                info["user"] = pwd.getpwuid(uid).pw_name
+            except KeyError:
+                info["user"] = str(uid)
+        except OSError:
+            pass
     return info
 
 
@@ -171,8 +174,8 @@ def collect(root: str = "/proc", only_pids: set[int] | None = None) -> dict[str,
         if pid not in infos:
             infos[pid] = process_info(pid, root)
         out.append(dict(sock, pid=pid, **infos[pid]))
-    warnings = []
-    if unowned and os.geteuid() != 0:
+    warnings: list[str] = []
+    if unowned and sys.platform != "win32" and os.geteuid() != 0:
         warnings.append(
             f"{unowned} socket(s) belong to processes this user cannot read; run the audit as root (become: true)"
         )
