@@ -2,8 +2,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Action plugin of sessionnet.virtual_ip.rds_ip_virtualization (docs: plugins/modules/rds_ip_virtualization.py).
 
-At most two round trips to the host: ``vip_info`` (facts, unless the play's facts cache already
-holds them), then one ``registry_state`` (the whole change set). The decision is ``sessionnet_vip.windows.rds_ip_virtualization.plan``.
+At most two round trips to the host: ``vip_info`` (facts, including WMI ``Win32_TSVirtualIP``; not
+read again when the play's facts cache holds them),
+then one ``registry_state`` (the whole change set: values, the Winsock catalog rename, the WMI
+loopback setting). The decision is ``sessionnet_vip.windows.rds_ip_virtualization.plan``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,14 @@ class ActionModule(SessionnetAction):
         decision = import_from_package("windows.rds_ip_virtualization")
         facts = read_facts(self, task_vars)
         plan = decision.plan(decision.RdsOptions.from_params(params), facts)
-        result = ensure_registry(self, task_vars, plan.values, plan.keys_absent)
+        result = ensure_registry(
+            self,
+            task_vars,
+            plan.values,
+            plan.keys_absent,
+            keys_moved=plan.keys_moved,
+            cim_properties=plan.cim_properties,
+        )
         result.update(decision.plan_summary(plan))
         result["state"] = params["state"]
         result["mode"] = params["mode"] if params["state"] == "enabled" else None

@@ -18,8 +18,8 @@ from typing import Any
 
 from sessionnet_vip.cli import add_json_flag, emit
 from sessionnet_vip.engine.allocator import session_id_of
-from sessionnet_vip.engine.config import DEFAULT_CONTROL_SOCKET, EngineConfig, load_config
-from sessionnet_vip.engine.server import Service, request, result_of
+from sessionnet_vip.engine.config import EngineConfig, load_config
+from sessionnet_vip.engine.server import Service, default_address, request, result_of
 from sessionnet_vip.engine.service import Engine, explain_decision
 from sessionnet_vip.engine.translation import SessionAddresses
 
@@ -45,7 +45,7 @@ def _call(args: argparse.Namespace, req: dict[str, Any]) -> Any:
         finally:
             engine.close()
     else:
-        reply = request(args.socket or DEFAULT_CONTROL_SOCKET, req)
+        reply = request(args.socket or default_address(), req)
     return result_of(reply)
 
 
