@@ -99,7 +99,12 @@ def after_call(action, task_vars, module, module_args, result, check_mode):
     if module == "registry_state":
         cache = import_from_package("windows.facts_cache")
         patched = cache.apply_registry_writes(
-            entry, module_args.get("values") or [], module_args.get("keys_absent") or []
+            entry,
+            module_args.get("values") or [],
+            module_args.get("keys_absent") or [],
+            module_args.get("keys_moved") or [],
+            module_args.get("cim_properties") or [],
+            result.get("moves") if "moves" in result else None,
         )
         setattr(action, _PENDING, patched if patched is not None else _DROP)
     else:

@@ -60,12 +60,19 @@ def _below(a: tuple[str, str], b: tuple[str, str]) -> bool:
 
 
 def apply_registry_writes(
-    entry: Mapping[str, Any], values: Sequence[Mapping[str, Any]], keys_absent: Sequence[Mapping[str, Any]]
+    entry: Mapping[str, Any],
+    values: Sequence[Mapping[str, Any]],
+    keys_absent: Sequence[Mapping[str, Any]],
+    keys_moved: Sequence[Mapping[str, Any]] = (),
+    cim_properties: Sequence[Mapping[str, Any]] = (),
+    moves_done: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any] | None:
-    """The entry after ``registry_state`` applied ``values`` / ``keys_absent`` (wire format), or ``None``.
+    """The entry after ``registry_state`` applied its change set (wire format), or ``None``.
 
-    ``None`` means "invalidate": the change touches a key related to a cached key in a way the
-    cache cannot follow exactly (a value in a sub-key of a cached key, or a deleted sub-key of one).
+    ``moves_done`` is the ``moves`` part of registry_state's answer (a key is moved only when its
+    source existed and its target did not). ``None`` means "invalidate": the change touches a key
+    related to a cached key in a way the cache cannot follow exactly (a value in a sub-key of a
+    cached key, a deleted or moved sub-key of one, a move onto a cached key from an uncached one).
     """
     new = copy.deepcopy(dict(entry))
     cached = {_ident(str(k["path"]), str(k.get("view") or "64")): k for k in new["raw"].get("registry") or []}
@@ -97,4 +104,32 @@ def apply_registry_writes(
                 key.update(exists=False, values=[], subkeys=[])
             elif _below(ident, c):
                 return None  # a parent of the deleted key is cached: its sub-key list changed
+    if keys_moved:
+        if moves_done is None or len(moves_done) != len(keys_moved):
+            return None
+        for item, done in zip(keys_moved, moves_done, strict=True):
+            if not done.get("source_existed") or done.get("target_existed"):
+                continue  # nothing moved
+            view = str(item.get("view") or "64")
+            src, dst = _ident(str(item["path"]), view), _ident(str(item["to"]), view)
+            if any(_below(c, k) or _below(k, c) for c in cached for k in (src, dst)):
+                return None
+            moved = copy.deepcopy(cached[src]) if src in cached else None
+            if dst in cached:
+                if moved is None:
+                    return None  # moved onto a cached key from one we never read
+                cached[dst].update(exists=True, values=moved["values"], subkeys=moved.get("subkeys") or [])
+            if src in cached:
+                cached[src].update(exists=False, values=[], subkeys=[])
+    for item in cim_properties:
+        namespace, class_name = str(item["namespace"]).casefold(), str(item["class_name"]).casefold()
+        for found in new["raw"].get("cim") or []:
+            if str(found.get("namespace", "")).casefold() != namespace:
+                continue
+            if str(found.get("class_name", "")).casefold() != class_name:
+                continue
+            instances = found.get("instances") or []
+            if not instances or item["property"] not in instances[0]:
+                return None  # the cache does not hold that property
+            instances[0][item["property"]] = int(item["value"])
     return new
