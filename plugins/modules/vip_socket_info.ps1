@@ -7,8 +7,8 @@
 # listener and UDP endpoint with its owning process (full path, session ID, user). It reads only
 # and decides nothing; the action plugin vip_app_audit does. Options: vip_socket_info.py.
 # Sources: Get-NetTCPConnection and Get-NetUDPEndpoint (NetTCPIP module: LocalAddress, LocalPort,
-# RemoteAddress, RemotePort, State, OwningProcess); Win32_Process (ExecutablePath, SessionId,
-# GetOwner); Get-NetTCPSetting (DynamicPortRangeStartPort, DynamicPortRangeNumberOfPorts).
+# RemoteAddress, RemotePort, State, OwningProcess); Win32_Process (ExecutablePath, SessionId);
+# Get-Process -IncludeUserName (the owner); Get-NetTCPSetting (DynamicPortRangeStartPort, DynamicPortRangeNumberOfPorts).
 
 #AnsibleRequires -CSharpUtil Ansible.Basic
 
@@ -29,7 +29,11 @@ try {
     foreach ($process in @(Get-CimInstance -ClassName Win32_Process -ErrorAction Stop)) {
         $processes[[int]$process.ProcessId] = $process
     }
+    # Owners: Get-Process -IncludeUserName (needs elevation; read-only), "DOMAIN\user".
     $owners = @{}
+    foreach ($p in @(Get-Process -IncludeUserName -ErrorAction SilentlyContinue)) {
+        $owners[[int]$p.Id] = $p.UserName
+    }
 
     $sockets = [System.Collections.Generic.List[Object]]@()
     $rows = [System.Collections.Generic.List[Object]]@()
@@ -50,16 +54,11 @@ try {
         }
     }
 
-    $part = 'owning processes (Win32_Process.GetOwner)'
+    $part = 'owning processes'
     $unreadable = 0
     foreach ($row in $rows) {
         $owningPid = $row[6]
         $process = $processes[$owningPid]
-        if ($null -ne $process -and -not $owners.ContainsKey($owningPid)) {
-            $owner = Invoke-CimMethod -InputObject $process -MethodName GetOwner -ErrorAction SilentlyContinue
-            if ($null -ne $owner -and $owner.ReturnValue -eq 0) { $owners[$owningPid] = "$($owner.Domain)\$($owner.User)" }
-            else { $owners[$owningPid] = $null }
-        }
         $exe = $null
         $session = $null
         if ($null -ne $process) {

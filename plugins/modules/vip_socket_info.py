@@ -12,7 +12,7 @@ author: sessionnet developers (@sessionnet)
 description:
   - Reads, in one round trip and without changing anything, every TCP connection and listener
     (C(Get-NetTCPConnection)) and UDP endpoint (C(Get-NetUDPEndpoint)) with the full path,
-    session ID and user of its owning process (C(Win32_Process)), and the host's dynamic
+    session ID (C(Win32_Process)) and user (C(Get-Process -IncludeUserName)) of its owning process, and the host's dynamic
     (ephemeral) port range (C(Get-NetTCPSetting)).
   - The generic hand of M(sessionnet.virtual_ip.vip_app_audit), which decides what the sockets
     mean; use that module rather than this one.
