@@ -168,10 +168,11 @@ def test_site_converges_with_one_facts_call_per_host_then_audit_reports_drift(fa
     rc, output, tail = farm.run("sessionnet.virtual_ip.audit")
     assert rc == 0, tail  # everything in sync: exit 0
     report = task_result(output, "Write report.html and report.md into vip_report_dir")
-    assert report["counts"] == {"in sync": 5, "drifted": 0, "failed": 0, "unreachable": 0}
+    # ddc01 (the site policy) and the three session hosts; the DHCP server has no row: the ranges
+    # reserved by site.yml need no new exclusion
+    assert report["counts"] == {"in sync": 4, "drifted": 0, "failed": 0, "unreachable": 0}
     features = {(r["host"], r["feature"]) for r in report["rows"]}
     assert ("ddc01", "citrix_virtual_loopback (site policy)") in features
-    assert ("dhcp01", "vip_ranges (DHCP exclusion 10.20.0.0)") in features
     assert {(h, f) for h in WINDOWS_HOSTS for f in ("rds_ip_virtualization", "vip_ranges")} <= features
     assert farm.states() == before, "audit.yml changed a host"
     assert all(farm.calls()[(h, "vip_info")] == 1 for h in WINDOWS_HOSTS)
@@ -219,7 +220,7 @@ def test_site_converges_with_one_facts_call_per_host_then_audit_reports_drift(fa
     rc, output, tail = farm.run("sessionnet.virtual_ip.audit")
     assert rc == 2, tail  # drift (and failures) found
     report = task_result(output, "Write report.html and report.md into vip_report_dir")
-    assert report["counts"] == {"in sync": 4, "drifted": 1, "failed": 1, "unreachable": 1}, report["rows"]
+    assert report["counts"] == {"in sync": 3, "drifted": 1, "failed": 1, "unreachable": 1}, report["rows"]
     assert {u["host"] for u in report["usage"]} == {*WINDOWS_HOSTS, "wks01", "gone01"}
     assert report["failed_hosts"] == ["wks01"] and report["unreachable_hosts"] == ["gone01"]
     row = next(r for r in report["rows"] if r["host"] == "rdsh02" and r["feature"] == "rds_ip_virtualization")
@@ -229,7 +230,7 @@ def test_site_converges_with_one_facts_call_per_host_then_audit_reports_drift(fa
     assert farm.states() == {k: v for k, v in farm.states().items() if k in drifted or k == "wks01.json"}
     assert {k: v for k, v in farm.states().items() if k in drifted} == drifted, "audit.yml changed a host"
     md = (farm.report / "report.md").read_text(encoding="utf-8")
-    assert "| 4 | 1 | 1 | 1 |" in md and "0x00000000 (dword) → 0x00000001 (dword)" in md
+    assert "| 3 | 1 | 1 | 1 |" in md and "0x00000000 (dword) → 0x00000001 (dword)" in md
     apps = {a["exe"]: a for a in report["applications"]}
     assert apps[r"C:\Program Files\CTI\ctiagent.exe"]["recommendation"] == "virtual_ip"
     assert apps[r"C:\Program Files\CRM\crmclient.exe"]["recommendation"] == "virtual_loopback"
