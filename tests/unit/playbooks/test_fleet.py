@@ -380,3 +380,23 @@ def test_the_blank_page_check_sees_a_blank_page(tmp_path: pathlib.Path) -> None:
     done = _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,900", blank.as_uri())
     assert done.returncode == 0 and shot.exists(), done.stderr[-2000:]
     assert pngcheck.drawn_fraction(shot.read_bytes()) < 0.02
+
+
+def test_site_fails_a_host_whose_feature_fails(farm: Farm) -> None:
+    """site.yml does not swallow failures the way audit.yml reports them: the run exits non-zero."""
+    for group in ("citrix_virtual_loopback", "vip_ranges"):
+        farm.inventory["all"]["children"][group] = {"hosts": {}}
+    farm.inventory["all"]["children"]["rds_ip_virtualization"]["children"] = {}
+    farm.add_host(
+        "rds_ip_virtualization",
+        "wks01",
+        {
+            "sessionnet_simulated_windows_state": str(farm.state / "wks01.json"),
+            "sessionnet_simulated_windows_profile": "workstation",
+        },
+    )
+    rc, output, tail = farm.run("sessionnet.virtual_ip.site")
+    assert rc == 2, tail
+    assert output["stats"]["wks01"]["failures"] == 1
+    failed = task_result(output, "Fail the host (site.yml; audit.yml reports it instead)")
+    assert "rds_ip_virtualization failed" in failed["msg"] and "not a Windows Server edition" in failed["msg"]
