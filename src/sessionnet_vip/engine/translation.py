@@ -191,6 +191,8 @@ class Rule:
     source: Mapping[Mode, Target] = field(default_factory=dict)  #: connect/sendto local address
     #: the row applies only while this session option is on (else the next row is tried)
     option: Option | None = None
+    #: the one data plane that applies this row, deciding at call time (translate() never does)
+    platform: str | None = None
 
 
 _LOOP_MODES = (Mode.VIRTUAL_IP, Mode.VIRTUAL_LOOPBACK, Mode.PREFER_LOOPBACK)
@@ -242,12 +244,16 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     Rule("C2", _SOCKET_SENDS, "another `127.0.0.0/8` address", {}),
     Rule("C3", _SOCKET_SENDS, "any other address", {}, {Mode.VIRTUAL_IP: Target.VIP}),
+    # Linux only (docs/linux-data-plane.md): the kernel refuses a sendmsg6 rewrite into an
+    # IPv4-mapped address, so the Linux data plane answers a C4 sendto of "::1" / "::" with
+    # ENETUNREACH. Not a match of its own in translate() (C4 is the rule).
     Rule(
         "C8",
         (Call.SENDTO,),
-        "`::1` or `::` on a dual-stack socket (an unconnected datagram cannot be redirected to an "
-        "IPv4-mapped address; `connect()` first)",
+        "a C4 `sendto` to `::1` or `::` on a dual-stack socket (Linux data plane only: an unconnected "
+        "datagram cannot be redirected to an IPv4-mapped address; `connect()` first)",
         dict.fromkeys(_LOOP_MODES, Target.UNREACHABLE),
+        platform="linux",
     ),
     Rule(
         "C4",
@@ -259,6 +265,19 @@ RULES: Final[tuple[Rule, ...]] = (
     Rule("C5", _SOCKET_SENDS, "another `::ffff:127.0.0.0/104` address", {}),
     Rule("C6", _SOCKET_SENDS, "any other `::ffff:A.B.C.D` address", {}, {Mode.VIRTUAL_IP: Target.VIP}),
     Rule("C7", _SOCKET_SENDS, "any other IPv6 address (`::1`, `::` on a v6-only socket included)", {}),
+    # Windows only (docs/windows-data-plane.md): a Windows 0.0.0.0 listener answers on
+    # 127.0.0.1 too; after B1 it sits on the VIP only. Not a match of its own in translate():
+    # the Windows DLL applies it to a C1/C4 connect when the session loopback's PORT is free
+    # and the session VIP's PORT is taken.
+    Rule(
+        "W1",
+        (Call.CONNECT,),
+        "a C1/C4 target whose PORT is free on the session loopback but taken on the VIP "
+        "(Windows data plane only)",
+        {Mode.VIRTUAL_IP: Target.VIP},
+        {Mode.VIRTUAL_IP: Target.VIP},
+        platform="windows",
+    ),
     Rule(
         "R1",
         REPORT_CALLS,
@@ -344,8 +363,6 @@ def _socket_rule_id(call: Call, addr: Address, session: SessionAddresses, v6only
             return "B5"
         return "B6" if addr == LOCALHOST6 else "B7"
     if call in _SOCKET_SENDS:
-        if call is Call.SENDTO and addr in (ANY6, LOCALHOST6) and dual:
-            return "C8"
         if v4 in (ANY, LOCALHOST) or (addr in (ANY6, LOCALHOST6) and dual):
             return "C4"
         if v4 is None:
