@@ -138,7 +138,7 @@ class AddressAssigner(Protocol):
     def assign(self, addresses: Sequence[ipaddress.IPv4Address]) -> dict[str, str]: ...
 
     def assign_each(
-        self, addresses: Sequence[ipaddress.IPv4Address]
+        self, addresses: Sequence[ipaddress.IPv4Address], *, add: bool = True
     ) -> tuple[dict[str, str], dict[str, str]]: ...
 
     def adopt(self) -> list[str]: ...
@@ -304,6 +304,11 @@ def _is_symlink(pattern: str | None) -> bool:
         return False
     listed = pattern if pattern.startswith("/") else shutil.which(pattern)
     return listed is not None and os.path.realpath(listed) != listed
+
+
+def _added(assigner: AddressAssigner) -> dict[str, str]:
+    added = getattr(assigner, "added", {})
+    return {str(a): str(i) for a, i in added.items()}
 
 
 def _int_field(req: Mapping[str, Any], key: str, *, required: bool) -> int | None:
@@ -561,15 +566,34 @@ class AgentEngine(Engine):
         return count
 
     def _assign(self, assigner: AddressAssigner) -> None:
-        """Assign each pool address. One on another interface is fatal; one that no interface's
-        subnet holds is fatal only with ``enabled: true`` (else reported in ``status``)."""
-        placed, errors = assigner.assign_each(list(self.config.pool.addresses()))
+        """Check every pool address against the interfaces (one snapshot, nothing added). One
+        on another interface is fatal; one that no interface's subnet holds is fatal only with
+        ``enabled: true`` (else reported in ``status``). A session's VIP is put on its
+        interface when the session is activated (logon, first process), not here: adding
+        65,536 addresses to one interface costs the kernel minutes (its address list is
+        searched on every add), and a start must not."""
+        _placed, errors = assigner.assign_each(list(self.config.pool.addresses()), add=False)
         for why in errors.values():
             if "already on interface" in why or self.config.data_plane.enabled == "required":
                 raise agent_platform().AssignError(why)
-        self.assigned.update(placed)
         for address, why in errors.items():
             self.unassigned[address] = why
+            log.warning("%s", why)
+        self.assigned.update(_added(assigner))
+
+    def _assign_vip(self, address: ipaddress.IPv4Address | None) -> None:
+        """Put a session's VIP on its interface (first use); failures are reported, not fatal."""
+        if address is None or self.assigner is None or str(address) in self.assigned:
+            return
+        if str(address) in self.unassigned:
+            return
+        try:
+            placed, errors = self.assigner.assign_each([address])
+        except VipError as exc:
+            errors, placed = {str(address): str(exc)}, {}
+        self.assigned.update(placed)
+        for addr, why in errors.items():
+            self.unassigned[addr] = why
             log.warning("%s", why)
 
     def stop_agent(self) -> None:
@@ -630,6 +654,7 @@ class AgentEngine(Engine):
             log.warning("cgroup of session %d (%s) vanished; re-creating it", session_id, current.cgroup)
             self.plane.remove_session(session_id)
             current = None
+        self._assign_vip(address)
         if current is None or current.vip != address:
             return self.plane.add_session(session_id, address, options=self._options())
         return current

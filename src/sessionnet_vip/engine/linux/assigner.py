@@ -124,10 +124,11 @@ class Assigner:
         return placed
 
     def assign_each(
-        self, addresses: Sequence[ipaddress.IPv4Address | str]
+        self, addresses: Sequence[ipaddress.IPv4Address | str], *, add: bool = True
     ) -> tuple[dict[str, str], dict[str, str]]:
         """Add the addresses that can be placed, in one ``ip -batch`` run; returns
-        ``({address: interface}, {address: why not})``."""
+        ``({address: interface}, {address: why not})``. ``add=False`` only checks (one
+        snapshot of the interfaces, nothing changed)."""
         current = self.addresses()
         placed: dict[str, str] = {}
         errors: dict[str, str] = {}
@@ -145,7 +146,7 @@ class Assigner:
             if not present:
                 todo.append((address, interface))
             placed[str(address)] = interface
-        if todo:
+        if todo and add:
             batch = "".join(f"addr add {a}/32 dev {i}\n" for a, i in todo)
             try:
                 self._ip("-batch", "-", stdin=batch)
