@@ -143,6 +143,8 @@ class AddressAssigner(Protocol):
 
     def adopt(self) -> list[str]: ...
 
+    def check(self, spans: Sequence[tuple[int, int]]) -> dict[str, str]: ...
+
     def release(self) -> object: ...
 
 
@@ -572,7 +574,7 @@ class AgentEngine(Engine):
         interface when the session is activated (logon, first process), not here: adding
         65,536 addresses to one interface costs the kernel minutes (its address list is
         searched on every add), and a start must not."""
-        _placed, errors = assigner.assign_each(list(self.config.pool.addresses()), add=False)
+        errors = assigner.check(self.config.pool.int_bounds())
         for why in errors.values():
             if "already on interface" in why or self.config.data_plane.enabled == "required":
                 raise agent_platform().AssignError(why)

@@ -133,19 +133,48 @@ class Assigner:
         placed: dict[str, str] = {}
         errors: dict[str, str] = {}
         todo: list[tuple[ipaddress.IPv4Address, str]] = []
+        # One pass over the snapshot, then integer lookups per address (a pool can be 65,536).
+        holders: dict[int, set[str]] = {}
+        for a in current:
+            holders.setdefault(int(a.interface_network.ip), set()).add(a.interface)
+        subnets = sorted(
+            (
+                (
+                    int(a.interface_network.network.network_address),
+                    int(a.interface_network.network.broadcast_address),
+                    a.interface_network.network.prefixlen,
+                    a.interface,
+                )
+                for a in current
+                if a.interface_network.network.prefixlen < 32
+            ),
+            key=lambda t: -t[2],
+        )
         for raw in addresses:
-            address = ipaddress.IPv4Address(str(raw))
-            if address.is_loopback:
+            address = raw if isinstance(raw, ipaddress.IPv4Address) else ipaddress.IPv4Address(str(raw))
+            value = int(address)
+            if value >> 24 == 127:
                 placed[str(address)] = "lo"
                 continue
-            try:
-                interface, present = self.interface_for(address, current)
-            except AssignError as exc:
-                errors[str(address)] = str(exc)
+            around = [t[3] for t in subnets if t[0] <= value <= t[1]]
+            held = holders.get(value, set())
+            if held:
+                if held & set(around):
+                    placed[str(address)] = sorted(held & set(around))[0]
+                    continue
+                errors[str(address)] = (
+                    f"pool address {address} is already on interface {', '.join(sorted(held))}, "
+                    "which does not hold its subnet; remove it there or take it out of the pool"
+                )
                 continue
-            if not present:
-                todo.append((address, interface))
-            placed[str(address)] = interface
+            if not around:
+                errors[str(address)] = (
+                    f"no interface has a subnet holding pool address {address}; give the interface an "
+                    "address in that subnet first, or fix the pool"
+                )
+                continue
+            todo.append((address, around[0]))  # the most specific subnet wins
+            placed[str(address)] = around[0]
         if todo and add:
             batch = "".join(f"addr add {a}/32 dev {i}\n" for a, i in todo)
             try:
@@ -161,6 +190,31 @@ class Assigner:
                         self.added[address] = interface
                 self._save()
         return placed, errors
+
+    def check(self, spans: Sequence[tuple[int, int]]) -> dict[str, str]:
+        """The pool addresses (inclusive integer ``spans``) that could not be placed, with why;
+        nothing is added. A span inside one subnet costs nothing per address."""
+        current = self.addresses()
+        errors: dict[str, str] = {}
+        for first, last in spans:
+            inside = [
+                a
+                for a in current
+                if a.interface_network.network.prefixlen < 32
+                and int(a.interface_network.network.network_address) <= first
+                and last <= int(a.interface_network.network.broadcast_address)
+            ]
+            held = [a for a in current if first <= int(a.interface_network.ip) <= last]
+            if inside and not held:
+                continue
+            # Rare: a span across subnets, outside every subnet, or with addresses already held.
+            spot = (
+                [ipaddress.IPv4Address(v) for v in range(first, last + 1)]
+                if not inside
+                else [a.interface_network.ip for a in held]
+            )
+            errors.update(self.assign_each(spot, add=False)[1])
+        return errors
 
     def release(self, addresses: Sequence[ipaddress.IPv4Address | str] | None = None) -> list[str]:
         """Remove addresses this assigner added (all of them by default); returns those removed."""
