@@ -5,7 +5,7 @@ Every key is optional::
     data_plane:
       enabled: auto            # auto: use the kernel hooks when the probe passes, else allocator only
                                # true: refuse to start without them; false: allocator only
-      assign_addresses: true   # put pool addresses on the interface holding their subnet
+      assign_addresses: true   # put a session's VIP on the interface holding its subnet (on first use)
       cgroup_parent: null      # cgroup v2 directory to create <root_name> under (default: the root)
       root_name: sessionnet    # name of the data plane's cgroup
       names: true              # per-session hosts file for 'vipctl run' (localhost, host name)
