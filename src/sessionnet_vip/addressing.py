@@ -20,6 +20,7 @@ import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final, NamedTuple
 
+from sessionnet_vip.coerce import brief, parse_int
 from sessionnet_vip.errors import AddressError
 
 LOOPBACK_NETWORK: Final = ipaddress.IPv4Network("127.0.0.0/8")
@@ -31,26 +32,22 @@ MAX_SESSION_ID: Final = 0xFFFFFF - 1
 
 
 def _parse_session_id(session_id: object) -> int:
-    """Return ``session_id`` as an ``int``, refusing bools, floats with fractions and junk."""
+    """Return ``session_id`` as an ``int``, refusing bools, floats with fractions and junk
+    (the strict rules of :func:`sessionnet_vip.coerce.parse_int`)."""
     if isinstance(session_id, bool):
         raise AddressError(
             f"session ID {session_id!r} is a boolean; give an integer from "
             f"{MIN_SESSION_ID} to {MAX_SESSION_ID}"
         )
-    if isinstance(session_id, int):
-        value = session_id
-    elif isinstance(session_id, float) and session_id.is_integer():
-        value = int(session_id)
-    elif isinstance(session_id, str) and session_id.strip().lstrip("+-").isdigit():
-        value = int(session_id.strip())
-    else:
+    value = parse_int(session_id)
+    if value is None:
         raise AddressError(
-            f"session ID {session_id!r} is not an integer; give an integer from "
+            f"session ID {brief(session_id)} is not an integer; give an integer from "
             f"{MIN_SESSION_ID} to {MAX_SESSION_ID}"
         )
     if not MIN_SESSION_ID <= value <= MAX_SESSION_ID:
         raise AddressError(
-            f"session ID {value} is outside the virtual loopback scheme; "
+            f"session ID {brief(value)} is outside the virtual loopback scheme; "
             f"allowed range is {MIN_SESSION_ID} to {MAX_SESSION_ID} (127.0.0.1 to 127.255.255.255)"
         )
     return value
@@ -84,11 +81,11 @@ def virtual_loopback_session(address: object) -> int:
             parsed = ipaddress.IPv4Address(address.strip())
         except ValueError:
             raise AddressError(
-                f"{address!r} is not an IPv4 address; give an address from 127.0.0.1 to 127.255.255.255"
+                f"{brief(address)} is not an IPv4 address; give an address from 127.0.0.1 to 127.255.255.255"
             ) from None
     else:
         raise AddressError(
-            f"{address!r} is not an IPv4 address string; give an address from 127.0.0.1 to 127.255.255.255"
+            f"{brief(address)} is not an IPv4 address string; give an address from 127.0.0.1 to 127.255.255.255"
         )
     offset = int(parsed) - _LOOPBACK_BASE
     if parsed not in LOOPBACK_NETWORK or offset < 1:
@@ -150,7 +147,7 @@ def parse_address(value: object, what: str) -> int:
             a, b, c, d = (int(p) for p in parts)
             if a <= 255 and b <= 255 and c <= 255 and d <= 255:
                 return (a << 24) | (b << 16) | (c << 8) | d
-    raise AddressError(f"{what}: {value!r} is not an IPv4 address; write it as A.B.C.D")
+    raise AddressError(f"{what}: {brief(value)} is not an IPv4 address; write it as A.B.C.D")
 
 
 def parse_network(value: object, what: str) -> ipaddress.IPv4Network:
@@ -158,7 +155,7 @@ def parse_network(value: object, what: str) -> ipaddress.IPv4Network:
     if isinstance(value, ipaddress.IPv4Network):
         return value
     if not isinstance(value, str) or "/" not in value:
-        raise AddressError(f"{what}: {value!r} is not an IPv4 network; write it as A.B.C.D/N")
+        raise AddressError(f"{what}: {brief(value)} is not an IPv4 network; write it as A.B.C.D/N")
     text = value.strip()
     try:
         return ipaddress.IPv4Network(text)
@@ -168,9 +165,9 @@ def parse_network(value: object, what: str) -> ipaddress.IPv4Network:
         loose = ipaddress.IPv4Network(text, strict=False)
     except ValueError:
         raise AddressError(
-            f"{what}: {value!r} is not an IPv4 network; write it as A.B.C.D/N (for example 10.20.0.0/24)"
+            f"{what}: {brief(value)} is not an IPv4 network; write it as A.B.C.D/N (for example 10.20.0.0/24)"
         ) from None
-    raise AddressError(f"{what}: {value!r} has host bits set; did you mean {loose}?")
+    raise AddressError(f"{what}: {brief(value)} has host bits set; did you mean {loose}?")
 
 
 def span_of_network(network: ipaddress.IPv4Network) -> Span:
@@ -200,7 +197,7 @@ def parse_span(value: object, what: str) -> Span:
         return value
     if isinstance(value, Mapping):
         if "start" not in value or "end" not in value:
-            raise AddressError(f"{what}: {dict(value)!r} needs both 'start' and 'end'")
+            raise AddressError(f"{what}: {brief(dict(value))} needs both 'start' and 'end'")
         return span_from_bounds(value["start"], value["end"], what)
     if isinstance(value, ipaddress.IPv4Address):
         return Span(int(value), int(value))
@@ -208,7 +205,7 @@ def parse_span(value: object, what: str) -> Span:
         return span_of_network(value)
     if not isinstance(value, str):
         raise AddressError(
-            f"{what}: {value!r} is not an address, range (A.B.C.D-E.F.G.H) or network (A.B.C.D/N)"
+            f"{what}: {brief(value)} is not an address, range (A.B.C.D-E.F.G.H) or network (A.B.C.D/N)"
         )
     text = value.strip()
     if "/" in text:

@@ -14,25 +14,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from sessionnet_vip import cli
+from sessionnet_vip import cli, yamlfile
 from sessionnet_vip.addressing import format_span
 from sessionnet_vip.errors import VipError
-from sessionnet_vip.plan_svg import write_svgs
+from sessionnet_vip.plan_svg import check_svg_dir, write_svgs
 from sessionnet_vip.planning import STATUS_INVALID, PlanError, PlanResult, build_request, make_plan
 
 
 def load_farm(path: str | Path) -> dict[str, Any]:
-    """Read a farm YAML file (a mapping of the planner's options)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise VipError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise VipError(f"{path} is not valid YAML: {exc}") from None
+    """Read a farm YAML file (a mapping of the planner's options): UTF-8, bounded (see
+    :mod:`sessionnet_vip.yamlfile`)."""
+    data = yamlfile.load_file(path)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -74,6 +66,8 @@ def format_table(result: PlanResult) -> str:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
+    if args.svg:
+        check_svg_dir(args.svg)
     request = build_request(load_farm(args.file))
     try:
         result = make_plan(request)

@@ -20,7 +20,7 @@ from sessionnet_vip.cli import add_json_flag, emit
 from sessionnet_vip.engine.allocator import session_id_of
 from sessionnet_vip.engine.config import DEFAULT_CONTROL_SOCKET, EngineConfig, load_config
 from sessionnet_vip.engine.server import Service, request, result_of
-from sessionnet_vip.engine.service import Engine, explain_decision
+from sessionnet_vip.engine.service import Engine, explain_decision, optional_ipv4
 from sessionnet_vip.engine.translation import SessionAddresses
 
 
@@ -158,12 +158,11 @@ def _explain_offline(config: EngineConfig, req: dict[str, Any]) -> dict[str, Any
             engine.close()
         result: dict[str, Any] = result_of(reply)
         return result
-    import ipaddress
     import socket
 
     sid = session_id_of(req["session"])
-    vip = None if req.get("vip") is None else ipaddress.IPv4Address(req["vip"])
-    client = None if req.get("client_address") is None else ipaddress.IPv4Address(req["client_address"])
+    vip = optional_ipv4(req.get("vip"), "--vip")
+    client = optional_ipv4(req.get("client_address"), "--client-address")
     return explain_decision(
         config.policy,
         SessionAddresses.for_session(sid, vip, client),

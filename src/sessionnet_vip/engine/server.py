@@ -26,13 +26,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Final
 
+from sessionnet_vip.engine.protocol import MAX_REQUEST, decode_reply, decode_request
 from sessionnet_vip.engine.service import Engine
 from sessionnet_vip.errors import VipError
 
 log = logging.getLogger("sessionnet_vip.engine")
 
-#: Longest request line accepted, in bytes.
-MAX_REQUEST: Final = 65536
 _UCRED: Final = struct.Struct("3i")
 
 
@@ -72,12 +71,8 @@ class _Handler(socketserver.StreamRequestHandler):
                 return
             if not line.strip():
                 continue
-            try:
-                request = json.loads(line)
-            except (ValueError, UnicodeDecodeError) as exc:
-                self._send({"ok": False, "error": f"request is not JSON ({exc}); nothing done"})
-                continue
-            self._send(self.server.engine.request(request))
+            request, refusal = decode_request(line)
+            self._send(refusal if refusal is not None else self.server.engine.request(request))
 
 
 class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
@@ -251,7 +246,4 @@ def request(socket_path: Path, req: dict[str, Any], timeout: float = 30.0) -> di
         sock.close()
     if not line:
         raise VipError(f"the engine at {socket_path} closed the connection without a reply")
-    reply = json.loads(line)
-    if not isinstance(reply, dict):
-        raise VipError(f"the engine at {socket_path} sent a malformed reply")
-    return reply
+    return decode_reply(line, str(socket_path))

@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from sessionnet_vip.addressing import LOOPBACK_NETWORK, virtual_loopback_address
+from sessionnet_vip.coerce import brief
 from sessionnet_vip.engine.policy import Mode
 from sessionnet_vip.errors import VipError
 
@@ -101,9 +102,11 @@ class Endpoint:
             address = ipaddress.IPv4Address(host)
             port = int(port_text)
         except ValueError:
-            raise VipError(f"address {text!r} is not IPv4 ADDRESS[:PORT]; give e.g. 0.0.0.0:9000") from None
+            raise VipError(
+                f"address {brief(text)} is not IPv4 ADDRESS[:PORT]; give e.g. 0.0.0.0:9000"
+            ) from None
         if not 0 <= port <= 65535:
-            raise VipError(f"port {port} in {text!r} is outside 0-65535")
+            raise VipError(f"port {port} in {brief(text)} is outside 0-65535")
         return cls(address, port)
 
     def __str__(self) -> str:
@@ -203,7 +206,9 @@ def _rule_for(call: Call, target: Endpoint | str, host_names: frozenset[str]) ->
         rule_id = "L1" if name in LOCALHOST_NAMES else "L2" if name in host_names else "L3"
     else:
         if not isinstance(target, Endpoint):
-            raise VipError(f"{call.value} takes an address ADDRESS:PORT (e.g. 0.0.0.0:9000), not {target!r}")
+            raise VipError(
+                f"{call.value} takes an address ADDRESS:PORT (e.g. 0.0.0.0:9000), not {brief(target)}"
+            )
         addr = target.address
         if call is Call.BIND:
             rule_id = "B1" if addr == ANY else "B2" if addr == LOCALHOST else "B3"
