@@ -19,9 +19,10 @@ from sessionnet_vip.coerce import as_number, brief
 from sessionnet_vip.engine.agentconfig import DataPlaneSettings, parse_data_plane
 from sessionnet_vip.engine.policy import Platform, Policy
 from sessionnet_vip.engine.pool import Pool
+from sessionnet_vip.engine.protocol import DEFAULT_CONTROL_SOCKET_PATH
 from sessionnet_vip.errors import VipError
 
-DEFAULT_CONTROL_SOCKET: Final = Path("/run/sessionnet-vip/control.sock")
+DEFAULT_CONTROL_SOCKET: Final = Path(DEFAULT_CONTROL_SOCKET_PATH)
 DEFAULT_STATE_DIR: Final = Path("/var/lib/sessionnet-vip")
 STORE_FILE_NAME: Final = "leases.sqlite3"
 SESSION_PROVIDERS: Final = ("auto", "engine", "logind")

@@ -18,6 +18,8 @@ from typing import Any, Final
 from sessionnet_vip.coerce import MAX_INT_DIGITS, brief
 from sessionnet_vip.errors import VipError
 
+#: The control socket's default path (``control_socket`` in the engine config overrides it).
+DEFAULT_CONTROL_SOCKET_PATH: Final = "/run/sessionnet-vip/control.sock"
 #: Longest request line accepted, in bytes.
 MAX_REQUEST: Final = 65536
 #: Deepest nesting of arrays and objects accepted in a request (requests use 2).
