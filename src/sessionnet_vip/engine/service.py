@@ -106,6 +106,7 @@ class Engine:
         clock: Callable[[], float] = time.time,
         create: bool = True,
         durable: bool = True,
+        synchronous: str | None = None,
     ) -> Engine:
         if create and not config.state_dir.exists():
             try:
@@ -115,7 +116,7 @@ class Engine:
                     f"cannot create state_dir {config.state_dir}: {exc.strerror}; "
                     "create it or fix 'state_dir'"
                 ) from None
-        store = LeaseStore.open(config.store_path, create=create, durable=durable)
+        store = LeaseStore.open(config.store_path, create=create, durable=durable, synchronous=synchronous)
         allocator = Allocator(
             store, config.pool, config.hold_seconds, boot_id=boot_id or read_boot_id(), clock=clock
         )
