@@ -77,7 +77,9 @@ def loads(line: bytes | str) -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise StrictJSONError(f"not UTF-8 (byte {raw[exc.start]:#04x} at offset {exc.start})") from None
+        raise StrictJSONError(
+            f"not JSON (not UTF-8: byte {raw[exc.start]:#04x} at offset {exc.start})"
+        ) from None
     try:
         return json.loads(
             text, parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant

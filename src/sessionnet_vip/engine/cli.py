@@ -24,9 +24,10 @@ if TYPE_CHECKING:
 
 def session_id_of(value: object) -> int:
     """A session ID checked against the loopback scheme (see :mod:`sessionnet_vip.addressing`)."""
-    from sessionnet_vip.engine.allocator import session_id_of as check
+    from sessionnet_vip.addressing import virtual_loopback_address, virtual_loopback_session
 
-    return check(value)
+    # the same check as engine.allocator.session_id_of, without loading the store
+    return virtual_loopback_session(virtual_loopback_address(value))
 
 
 def _add_target(p: argparse.ArgumentParser) -> None:

@@ -24,11 +24,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from sessionnet_vip.engine.protocol import MAX_REQUEST, decode_reply, decode_request
-from sessionnet_vip.engine.service import Engine
 from sessionnet_vip.errors import VipError
+
+if TYPE_CHECKING:  # the client side (request) must not load the engine, SQLite and YAML
+    from sessionnet_vip.engine.service import Engine
 
 log = logging.getLogger("sessionnet_vip.engine")
 
