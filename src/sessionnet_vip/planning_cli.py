@@ -79,9 +79,13 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
     if args.svg:
         check_svg_dir(args.svg)
-    request = build_request(load_farm(args.file))
+    from sessionnet_vip.yamlfile import no_gc
+
+    with no_gc():  # tens of thousands of small acyclic objects: see yamlfile.no_gc
+        request = build_request(load_farm(args.file))
     try:
-        result = make_plan(request)
+        with no_gc():
+            result = make_plan(request)
     except PlanError as exc:
         if getattr(args, "json", False):
             print(json.dumps({"error": str(exc), "failures": exc.failures}, indent=2, sort_keys=True))

@@ -4,6 +4,7 @@ the input and the fix, exits 2 (vipctl) / raises the package's error (library) /
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import os
@@ -18,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sessionnet_vip import cli, coerce, strictjson, yamlfile
-from sessionnet_vip.addressing import virtual_loopback_address
+from sessionnet_vip.addressing import parse_address, virtual_loopback_address
 from sessionnet_vip.engine.config import ConfigError, load_config, parse_config
 from sessionnet_vip.engine.protocol import MAX_DEPTH, decode_request
 from sessionnet_vip.errors import VipError
@@ -364,3 +365,26 @@ def test_explain_offline_refuses_ipv6(tmp_path: Path, option: str, value: str) -
     proc = vipctl(*args, "--call", "bind", "--address", "0.0.0.0:80", option, value)
     assert_clean_refusal(proc, option, "IPv4")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["engine.yml"]
+
+
+# --- the fast address parser accepts exactly what ipaddress accepts ------------------------------
+def _reference(text: str) -> int | None:
+    try:
+        return int(ipaddress.IPv4Address(text.strip()))
+    except ValueError:
+        return None
+
+
+@given(
+    st.one_of(
+        st.text(alphabet="0123456789.x \t\u0665+-\x00", max_size=18),
+        st.ip_addresses(v=4).map(str),
+        st.lists(st.text("0123456789", min_size=1, max_size=4), min_size=3, max_size=5).map(".".join),
+    )
+)
+def test_parse_address_agrees_with_ipaddress(text: str) -> None:
+    try:
+        got: int | None = parse_address(text, "address")
+    except VipError:
+        got = None
+    assert got == _reference(text)
