@@ -18,8 +18,8 @@ from __future__ import annotations
 import bisect
 import ipaddress
 import sys
-from socket import AF_INET as _AF_INET
-from socket import inet_pton as _inet_pton
+from _socket import AF_INET as _AF_INET  # the C module: ``socket`` would also load selectors
+from _socket import inet_pton as _inet_pton
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final, NamedTuple
 

@@ -7,15 +7,19 @@ Each area of the package owns its sub-commands in its own module, which exposes
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 from sessionnet_vip import __version__
 from sessionnet_vip.errors import VipError
 
+# typing, pathlib and collections.abc are not imported at run time (start-up time); mypy
+# treats a name TYPE_CHECKING as true and reads the block below.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
+    from typing import Any
 
 #: Modules that add sub-commands (each has ``register(subparsers)``). They import only what
 #: building the parser needs; each handler imports its own machinery when it runs, so
@@ -29,6 +33,28 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 #: Where the collection's documentation is published (the reference of every command).
 DOCS_URL = "https://github.com/sessionnet/virtual_ip/tree/main/docs"
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's formatter, sized from ``os.get_terminal_size`` instead of importing
+    :mod:`shutil` (with bz2, lzma and fnmatch) for every parser built at start-up."""
+
+    def __init__(self, prog: str, **kwargs: Any) -> None:
+        if kwargs.get("width") is None:
+            try:
+                columns = int(os.environ.get("COLUMNS", "0")) or os.get_terminal_size(1).columns
+            except (OSError, ValueError):
+                columns = 80
+            kwargs["width"] = max(columns - 2, 40)
+        super().__init__(prog, **kwargs)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every (sub-)parser of vipctl uses :class:`_Formatter`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
 
 
 def path_arg(text: str) -> Path:
@@ -100,8 +126,51 @@ def _cmd_loopback(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+class _Ignored:
+    """Stands in for the parser of a sub-command that was not chosen: its arguments are not
+    built (start-up time); every call is accepted and ignored."""
+
+    def __getattr__(self, name: str) -> Any:
+        return self._ignore
+
+    def _ignore(self, *args: Any, **kwargs: Any) -> _Ignored:
+        return self
+
+
+class _Commands:
+    """The sub-parsers action as ``register(sub)`` sees it: builds in full only the chosen
+    command (all of them when ``chosen`` is ``None``); the others get a bare entry, which is
+    all that ``vipctl --help`` and argparse's choice check need."""
+
+    def __init__(self, sub: Any, chosen: str | None, full: bool) -> None:
+        self._sub = sub
+        self._chosen = chosen
+        self._full = full
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        if self._full or name == self._chosen:
+            return self._sub.add_parser(name, **kwargs)
+        self._sub.add_parser(name, help=kwargs.get("help"), add_help=False)
+        return _Ignored()
+
+
+def _chosen_command(argv: Sequence[str]) -> str | None:
+    """The sub-command named in ``argv`` (the first word that is not a global option)."""
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word == "--socket":
+            skip = True
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None, *, full: bool = True) -> argparse.ArgumentParser:
+    """The parser of vipctl; with ``full=False`` only the command chosen in ``argv`` is built
+    with its options (what ``main`` does: start-up time)."""
+    parser = _Parser(
         prog="vipctl",
         description="Per-session virtual IP and virtual loopback addressing (sessionnet.virtual_ip): "
         "the loopback rule, the range planner, and the address-translation engine and its clients.",
@@ -116,10 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=path_arg,
         help="control socket of a running engine (for commands that talk to one)",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
-    loop = sub.add_parser(
+    commands = _Commands(sub, _chosen_command(argv or []), full)
+    loop = commands.add_parser(
         "loopback",
         help="virtual loopback address of a session (or the session of an address)",
         description="Print the virtual loopback address of SESSION_ID, or with --address "
@@ -135,13 +205,14 @@ def build_parser() -> argparse.ArgumentParser:
     import importlib
 
     for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+        importlib.import_module(name).register(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(words, full=False)
+    args = parser.parse_args(words)
     if getattr(args, "global_socket", None) is not None:
         if not hasattr(args, "socket"):
             parser.error(f"'{args.command}' does not talk to an engine; leave out --socket")

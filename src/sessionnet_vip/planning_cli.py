@@ -10,13 +10,15 @@ place, 2 on bad input or when the servers do not fit.
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
 
 from sessionnet_vip import cli
 from sessionnet_vip.errors import VipError
 
+# typing is not imported at run time (start-up time); mypy reads the block below
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any
 
     from sessionnet_vip.planning import PlanResult
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any
 
 from sessionnet_vip.cli import add_json_flag, emit, int_arg, path_arg, seconds_arg
 from sessionnet_vip.engine.cli import session_id_of, session_request
-from sessionnet_vip.engine.protocol import DEFAULT_CONTROL_SOCKET_PATH
+from sessionnet_vip.engine.defaults import DEFAULT_CONTROL_SOCKET_PATH
 
+# typing is not imported at run time (start-up time); mypy reads the block below
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any
 
 # Handlers import the engine's client and runner when they run (CLI start-up time).
 
@@ -133,7 +135,7 @@ def _cmd_supervise(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: Any) -> None:
     run = sub.add_parser(
         "run",
         help="start a command in a session (allocating for it if needed), translated if listed",

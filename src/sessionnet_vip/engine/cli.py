@@ -10,12 +10,15 @@ multi-process safe, so this needs no engine running (``explain`` then needs no s
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
 
 from sessionnet_vip.cli import DOCS_URL, add_json_flag, emit, int_arg, path_arg
-from sessionnet_vip.engine.protocol import DEFAULT_CONTROL_SOCKET_PATH
+from sessionnet_vip.engine.defaults import DEFAULT_CONTROL_SOCKET_PATH
 
+# typing is not imported at run time (start-up time); mypy reads the block below
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from sessionnet_vip.engine.config import EngineConfig
 
 # Only argparse and the lightweight helpers above are imported at start-up: each handler
@@ -234,7 +237,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: Any) -> None:
     serve = sub.add_parser(
         "serve",
         help="run the address-translation engine (control socket, reconcile, metrics)",

@@ -17,9 +17,9 @@ from typing import Any, Final
 from sessionnet_vip import yamlfile
 from sessionnet_vip.coerce import as_number, brief
 from sessionnet_vip.engine.agentconfig import DataPlaneSettings, parse_data_plane
+from sessionnet_vip.engine.defaults import DEFAULT_CONTROL_SOCKET_PATH
 from sessionnet_vip.engine.policy import Platform, Policy
 from sessionnet_vip.engine.pool import Pool
-from sessionnet_vip.engine.protocol import DEFAULT_CONTROL_SOCKET_PATH
 from sessionnet_vip.errors import VipError
 
 DEFAULT_CONTROL_SOCKET: Final = Path(DEFAULT_CONTROL_SOCKET_PATH)

@@ -14,16 +14,24 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
+from sessionnet_vip.engine.defaults import DEFAULT_CONTROL_SOCKET_PATH
 from sessionnet_vip.errors import VipError
 from sessionnet_vip.strictjson import MAX_DEPTH, StrictJSONError, loads
 
-#: The control socket's default path (``control_socket`` in the engine config overrides it).
-DEFAULT_CONTROL_SOCKET_PATH: Final = "/run/sessionnet-vip/control.sock"
 #: Longest request line accepted, in bytes.
 MAX_REQUEST: Final = 65536
 ProtocolError = StrictJSONError
 
-__all__ = ["MAX_DEPTH", "MAX_REQUEST", "ProtocolError", "decode_reply", "decode_request", "encode", "loads"]
+__all__ = [
+    "DEFAULT_CONTROL_SOCKET_PATH",
+    "MAX_DEPTH",
+    "MAX_REQUEST",
+    "ProtocolError",
+    "decode_reply",
+    "decode_request",
+    "encode",
+    "loads",
+]
 
 
 def decode_request(line: bytes) -> tuple[Any, dict[str, Any] | None]:
