@@ -20,7 +20,7 @@ The rules, and why:
 from __future__ import annotations
 
 import math
-from typing import Final
+from typing import Any, Final
 
 from sessionnet_vip.errors import VipError
 
@@ -36,11 +36,15 @@ _DIGITS: Final = frozenset("0123456789")
 def brief(value: object, limit: int = BRIEF_LENGTH) -> str:
     """``repr(value)``, shortened to about ``limit`` characters (never formats a huge value whole).
 
-    Containers are summarised by type and length without being walked: a nested alias bomb
-    costs nothing to describe.
+    Containers go through :mod:`reprlib` (a few levels and items of each, the rest as ``...``),
+    so a nested alias bomb costs nothing to describe.
     """
     if isinstance(value, (list, tuple, dict, set, frozenset)):
-        return f"a {type(value).__name__} of {len(value)} item(s)"
+        shortener = _short_repr()
+        shortener.maxlevel = 3
+        shortener.maxstring = shortener.maxother = limit // 2
+        text: str = shortener.repr(value)
+        return text if len(text) <= limit else text[:limit] + f"... ({len(value)} item(s))"
     if isinstance(value, str) and len(value) > limit:
         return repr(value[:limit]) + f"... ({len(value)} characters)"
     if isinstance(value, (bytes, bytearray)) and len(value) > limit:
@@ -49,6 +53,16 @@ def brief(value: object, limit: int = BRIEF_LENGTH) -> str:
         return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _short_repr() -> Any:
+    import reprlib
+
+    class _Short(reprlib.Repr):
+        def repr_int(self, x: int, level: int) -> str:
+            return brief(x)
+
+    return _Short()
 
 
 def int_from_text(text: str) -> int | None:
