@@ -14,14 +14,18 @@ description:
     C(sessionnet.virtual_ip) agent) gives to the session with the given ID.
   - The rule is C(127.X.X.X) where C(X.X.X) is the session ID plus one, written as a 24-bit
     number that carries into the next octet. Session C(7) gets C(127.0.0.8), session C(255) gets
-    C(127.0.1.0); the highest address is C(127.255.255.255), for session C(16777214).
+    C(127.0.1.0); the highest address is C(127.255.255.254), for session C(16777213).
+  - The formula's two ends are refused with the reason, in the filters, C(vipctl) and the
+    engine alike - session C(0) would get C(127.0.0.1), the host's own loopback shared by every
+    session, and session C(16777214) would get C(127.255.255.255), the broadcast address of
+    C(127.0.0.0/8), which clients cannot connect to.
   - Negative, non-integer and too large session IDs fail with an error naming the value and
     the allowed range.
   - The logic lives in the Python package C(sessionnet-vip) (C(sessionnet_vip.addressing)),
     which must be installed on the controller in the version of the collection.
 options:
   _input:
-    description: Session ID, an integer from C(0) to C(16777214) (an integer string is accepted).
+    description: Session ID, an integer from C(1) to C(16777213) (an integer string is accepted).
     type: raw
     required: true
 seealso:

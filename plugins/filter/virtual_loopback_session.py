@@ -17,7 +17,9 @@ description:
     for example C(127.0.0.0) (no session maps there) or C(10.0.0.1) (not in 127.0.0.0/8).
 options:
   _input:
-    description: An IPv4 address from C(127.0.0.1) to C(127.255.255.255).
+    description:
+      - An IPv4 address from C(127.0.0.2) to C(127.255.255.254).
+      - C(127.0.0.1) and C(127.255.255.255) are refused with the reason (no session owns them).
     type: str
     required: true
 seealso:

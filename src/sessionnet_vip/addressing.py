@@ -2,8 +2,14 @@
 
 The virtual loopback rule (Citrix "Virtual IP loopback", seed document 000): a session
 with ID ``N`` gets ``127.X.X.X`` where ``X.X.X`` is ``N + 1`` written as a 24-bit number,
-carrying into the next octet: session 7 is ``127.0.0.8``, session 255 is ``127.0.1.0``,
-and the highest address is ``127.255.255.255`` (session 16,777,214).
+carrying into the next octet: session 7 is ``127.0.0.8``, session 255 is ``127.0.1.0``.
+
+The two ends of that formula give no usable address, so they are refused here, with the
+reason, rather than handed out: session 0 would get ``127.0.0.1`` (the host's own loopback,
+shared by every session: no separation at all) and session 16,777,214 would get
+``127.255.255.255`` (the broadcast address of ``lo``'s ``127.0.0.0/8``, which a client
+cannot connect to). The rule therefore covers sessions 1 to 16,777,213, addresses
+``127.0.0.2`` to ``127.255.255.254``.
 
 This module is the one source of that rule; the filters, ``vipctl`` and the engine call it.
 
@@ -28,10 +34,22 @@ from sessionnet_vip.errors import AddressError
 
 LOOPBACK_NETWORK: Final = ipaddress.IPv4Network("127.0.0.0/8")
 _LOOPBACK_BASE: Final = int(LOOPBACK_NETWORK.network_address)
-#: The lowest session ID the rule accepts.
-MIN_SESSION_ID: Final = 0
-#: The highest session ID the rule accepts: its address is 127.255.255.255.
-MAX_SESSION_ID: Final = 0xFFFFFF - 1
+#: The lowest session ID the rule accepts: its address is 127.0.0.2.
+MIN_SESSION_ID: Final = 1
+#: The highest session ID the rule accepts: its address is 127.255.255.254.
+MAX_SESSION_ID: Final = 0xFFFFFF - 2
+#: The formula's two ends, refused with these reasons (see the module docstring).
+RESERVED_SESSIONS: Final = {
+    0: (
+        "session 0 would get 127.0.0.1, the host's own loopback shared by every session, so it "
+        "has no virtual loopback of its own (it is the services/console session)"
+    ),
+    0xFFFFFF - 1: (
+        "session 16777214 would get 127.255.255.255, the broadcast address of the loopback "
+        "network 127.0.0.0/8, which clients cannot connect to"
+    ),
+}
+_RANGE_TEXT: Final = f"allowed range is {MIN_SESSION_ID} to {MAX_SESSION_ID} (127.0.0.2 to 127.255.255.254)"
 
 
 def _parse_session_id(session_id: object) -> int:
@@ -48,11 +66,10 @@ def _parse_session_id(session_id: object) -> int:
             f"session ID {brief(session_id)} is not an integer; give an integer from "
             f"{MIN_SESSION_ID} to {MAX_SESSION_ID}"
         )
+    if value in RESERVED_SESSIONS:
+        raise AddressError(f"session ID {value} is refused: {RESERVED_SESSIONS[value]}; {_RANGE_TEXT}")
     if not MIN_SESSION_ID <= value <= MAX_SESSION_ID:
-        raise AddressError(
-            f"session ID {brief(value)} is outside the virtual loopback scheme; "
-            f"allowed range is {MIN_SESSION_ID} to {MAX_SESSION_ID} (127.0.0.1 to 127.255.255.255)"
-        )
+        raise AddressError(f"session ID {brief(value)} is outside the virtual loopback scheme; {_RANGE_TEXT}")
     return value
 
 
@@ -71,8 +88,8 @@ def virtual_loopback_address(session_id: object) -> ipaddress.IPv4Address:
 def virtual_loopback_session(address: object) -> int:
     """Return the session ID whose virtual loopback address is ``address``.
 
-    Refuses addresses outside 127.0.0.1 - 127.255.255.255 (for example ``127.0.0.0``
-    or ``10.0.0.1``).
+    Refuses addresses outside 127.0.0.2 - 127.255.255.254 (for example ``127.0.0.1``,
+    ``127.0.0.0`` or ``10.0.0.1``), naming the reason for the formula's two ends.
 
     >>> virtual_loopback_session('127.0.1.0')
     255
@@ -84,17 +101,23 @@ def virtual_loopback_session(address: object) -> int:
             parsed = ipaddress.IPv4Address(address.strip())
         except ValueError:
             raise AddressError(
-                f"{brief(address)} is not an IPv4 address; give an address from 127.0.0.1 to 127.255.255.255"
+                f"{brief(address)} is not an IPv4 address; give an address from 127.0.0.2 to 127.255.255.254"
             ) from None
     else:
         raise AddressError(
-            f"{brief(address)} is not an IPv4 address string; give an address from 127.0.0.1 to 127.255.255.255"
+            f"{brief(address)} is not an IPv4 address string; give an address from 127.0.0.2 to 127.255.255.254"
         )
     offset = int(parsed) - _LOOPBACK_BASE
+    if parsed in LOOPBACK_NETWORK and offset - 1 in RESERVED_SESSIONS:
+        raise AddressError(
+            f"{parsed} is not a virtual loopback address: {RESERVED_SESSIONS[offset - 1]}; "
+            "allowed range is 127.0.0.2 to 127.255.255.254 "
+            f"(sessions {MIN_SESSION_ID} to {MAX_SESSION_ID})"
+        )
     if parsed not in LOOPBACK_NETWORK or offset < 1:
         raise AddressError(
             f"{parsed} is not a virtual loopback address; allowed range is "
-            "127.0.0.1 to 127.255.255.255 (sessions "
+            "127.0.0.2 to 127.255.255.254 (sessions "
             f"{MIN_SESSION_ID} to {MAX_SESSION_ID})"
         )
     return offset - 1

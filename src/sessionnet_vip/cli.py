@@ -31,6 +31,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sessionnet_vip.planning_cli",
 )
 
+#: The session IDs the loopback rule accepts, for help texts (addressing.MIN_SESSION_ID and
+#: MAX_SESSION_ID are the fact; a test checks this text against them: help must not import them).
+SESSION_RANGE = "1 to 16777213"
+
 #: Where the collection's documentation is published (the reference of every command).
 DOCS_URL = "https://github.com/sessionnet/virtual_ip/tree/main/docs"
 
@@ -195,7 +199,9 @@ def build_parser(argv: Sequence[str] | None = None, *, full: bool = True) -> arg
         description="Print the virtual loopback address of SESSION_ID, or with --address "
         "the session ID that owns a 127.x.x.x address.",
     )
-    loop.add_argument("session_id", nargs="?", metavar="SESSION_ID", help="a session ID from 0 to 16777214")
+    loop.add_argument(
+        "session_id", nargs="?", metavar="SESSION_ID", help=f"a session ID from {SESSION_RANGE}"
+    )
     loop.add_argument(
         "--address", metavar="ADDR", help="print the session ID that owns this 127.x.x.x address instead"
     )

@@ -22,19 +22,17 @@ import ipaddress
 import logging
 import os
 import shutil
+import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
 from sessionnet_vip.engine.allocator import ReconcileReport, session_id_of
 from sessionnet_vip.engine.config import EngineConfig
-from sessionnet_vip.engine.linux.assigner import Assigner, AssignError
-from sessionnet_vip.engine.linux.cgroups import find_cgroup2
-from sessionnet_vip.engine.linux.dataplane import DataPlane, Probe, SessionOptions
-from sessionnet_vip.engine.linux.procexe import ProcessList, process_exe
 from sessionnet_vip.engine.names import host_names, render_hosts, write_hosts
+from sessionnet_vip.engine.platform import platform_module
 from sessionnet_vip.engine.policy import Mode, Policy
 from sessionnet_vip.engine.service import Engine, RequestError
 from sessionnet_vip.engine.sessions import EngineSessions, SessionProvider
@@ -42,9 +40,103 @@ from sessionnet_vip.errors import VipError
 
 log = logging.getLogger("sessionnet_vip.engine")
 
+
+# --- the data plane as the agent sees it (platform-neutral) ---------------------------------
+class ProbeResult(Protocol):
+    """Whether the data plane can run here, and why not."""
+
+    @property
+    def ok(self) -> bool: ...
+
+    @property
+    def reason(self) -> str: ...
+
+
+class PlaneSession(Protocol):
+    """One session in the data plane."""
+
+    @property
+    def session_id(self) -> int: ...
+
+    @property
+    def vip(self) -> ipaddress.IPv4Address | None: ...
+
+    @property
+    def loopback(self) -> ipaddress.IPv4Address: ...
+
+    @property
+    def cgroup(self) -> Path: ...
+
+    @property
+    def vip_cgroup(self) -> Path: ...
+
+
+class DataPlaneBackend(Protocol):
+    """What :class:`AgentEngine` needs of a data plane (Linux: :class:`engine.linux.DataPlane`)."""
+
+    @property
+    def root(self) -> Path: ...
+
+    @property
+    def sessions(self) -> Mapping[int, PlaneSession]: ...
+
+    def add_session(
+        self, session_id: int, vip: ipaddress.IPv4Address | None, *, options: Any
+    ) -> PlaneSession: ...
+
+    def remove_session(self, session_id: int) -> list[int]: ...
+
+    def attach_pid(self, session_id: int, pid: int, *, translated: bool = True) -> None: ...
+
+    def translated_pids(self) -> dict[int, int]: ...
+
+    def prune(self) -> list[int]: ...
+
+    def close(self) -> None: ...
+
+
+class LoadablePlane(DataPlaneBackend, Protocol):
+    def load(self, parent: Path | None = None) -> Path: ...
+
+
+class AddressAssigner(Protocol):
+    """Adds pool addresses to the host's interfaces and removes them again."""
+
+    def assign(self, addresses: Sequence[ipaddress.IPv4Address]) -> dict[str, str]: ...
+
+    def release(self) -> object: ...
+
+
 AGENT_OPS: Final = ("attach", "plan", "logon", "logoff", "sessions")
 #: Modes the kernel translates (the data plane applies virtual_ip semantics to each of them).
 KERNEL_MODES: Final = frozenset({Mode.VIRTUAL_IP, Mode.VIRTUAL_LOOPBACK, Mode.PREFER_LOOPBACK})
+
+
+class AgentPlatform(Protocol):
+    """The platform module of the agent (``engine.<platform>.agentplane``; Linux:
+    :mod:`sessionnet_vip.engine.linux.agentplane`), chosen by :mod:`..platform`."""
+
+    @property
+    def AssignError(self) -> type[VipError]:
+        """Raised by an assigner for an address it cannot add."""
+        ...
+
+    def probe(self, cgroup_parent: Path | None) -> ProbeResult: ...
+
+    def process_list_warnings(self, patterns: list[str]) -> list[str]: ...
+
+    def new_plane(self, root_name: str) -> LoadablePlane: ...
+
+    def new_assigner(self) -> AddressAssigner: ...
+
+    def session_options(self, *, inherit_children: bool, isolate_loopback: bool) -> Any: ...
+
+    def process_exe(self, pid: int) -> Path: ...
+
+
+def agent_platform() -> AgentPlatform:
+    """This platform's agent module (a :class:`VipError` where there is none)."""
+    return cast(AgentPlatform, platform_module("agentplane"))
 
 
 # --- logind ---------------------------------------------------------------------------------
@@ -111,27 +203,14 @@ def make_agent_provider(config: EngineConfig) -> SessionProvider:
 
 
 # --- helpers --------------------------------------------------------------------------------
-def probe_data_plane(cgroup_parent: Path | None) -> Probe:
-    """:meth:`DataPlane.probe`, plus a check that ``cgroup_parent`` lies in the cgroup v2 tree."""
-    if cgroup_parent is not None:
-        mount = find_cgroup2()
-        try:
-            inside = mount is not None and cgroup_parent.resolve().is_relative_to(mount.path)
-        except OSError:
-            inside = False
-        if not inside or not cgroup_parent.is_dir():
-            where = "no cgroup v2 is mounted" if mount is None else f"cgroup v2 is mounted at {mount.path}"
-            return Probe(
-                False,
-                f"data_plane.cgroup_parent {cgroup_parent} is not a directory of the cgroup v2 hierarchy "
-                f"({where}); fix data_plane.cgroup_parent or leave it out",
-            )
-    return DataPlane.probe()
+def probe_data_plane(cgroup_parent: Path | None) -> ProbeResult:
+    """Can the data plane run here (and ``cgroup_parent`` lies in the cgroup v2 tree)?"""
+    return agent_platform().probe(cgroup_parent)
 
 
 def process_list_warnings(policy: Policy) -> list[str]:
     """Entries of the process list that do not exist on disk (or not on PATH)."""
-    return list(ProcessList.resolve([e.pattern for e in policy.entries]).warnings)
+    return agent_platform().process_list_warnings([e.pattern for e in policy.entries])
 
 
 def decide_exe(policy: Policy, exe: Path) -> tuple[Mode, str | None]:
@@ -168,9 +247,9 @@ def _int_field(req: Mapping[str, Any], key: str, *, required: bool) -> int | Non
 class AgentEngine(Engine):
     """The engine with the Linux data plane. Call :meth:`start_agent` / :meth:`stop_agent`."""
 
-    plane: DataPlane | None = None
+    plane: DataPlaneBackend | None = None
     plane_reason: str = "the data plane was not started"
-    assigner: Assigner | None = None
+    assigner: AddressAssigner | None = None
     assigned: dict[str, str] = field(default_factory=dict)
     unassigned: dict[str, str] = field(default_factory=dict)
     followed: set[int] = field(default_factory=set)
@@ -217,12 +296,12 @@ class AgentEngine(Engine):
             self._watcher.start()
 
     def _load(self, parent: Path | None, root_name: str, assign: bool) -> None:
-        plane = DataPlane(root_name=root_name)
+        plane = agent_platform().new_plane(root_name)
         root = plane.load(parent)
         try:
             if assign:
-                self.assigner = Assigner()
-                self._assign(self.assigner)
+                assigner = self.assigner = agent_platform().new_assigner()
+                self._assign(assigner)
         except BaseException:
             if self.assigner is not None:
                 self.assigner.release()
@@ -241,13 +320,14 @@ class AgentEngine(Engine):
             if lease.session_id is not None and lease.address in self.config.pool:
                 self._ensure_session(lease.session_id, lease.address)
 
-    def _assign(self, assigner: Assigner) -> None:
+    def _assign(self, assigner: AddressAssigner) -> None:
         """Assign each pool address. One on another interface is fatal; one that no interface's
         subnet holds is fatal only with ``enabled: true`` (else reported in ``status``)."""
+        assign_error = agent_platform().AssignError
         for address in self.config.pool.addresses():
             try:
                 self.assigned.update(assigner.assign([address]))
-            except AssignError as exc:
+            except assign_error as exc:
                 if "already on interface" in str(exc) or self.config.data_plane.enabled == "required":
                     raise
                 self.unassigned[str(address)] = str(exc)
@@ -279,8 +359,8 @@ class AgentEngine(Engine):
                         path.unlink()
 
     # -- sessions --------------------------------------------------------------------------
-    def _options(self) -> SessionOptions:
-        return SessionOptions(
+    def _options(self) -> Any:
+        return agent_platform().session_options(
             inherit_children=self.config.policy.inherit_children,
             isolate_loopback=self.config.isolate_loopback,
         )
@@ -407,7 +487,7 @@ class AgentEngine(Engine):
 
     def _attach(self, sid: int, pid: int, user: str | None, uid: int | None) -> dict[str, Any]:
         alloc = self._logon(sid, user, uid)
-        exe = process_exe(pid)
+        exe = agent_platform().process_exe(pid)
         result = self._describe(sid, exe, alloc)
         result["pid"] = pid
         with self._plane_lock:
@@ -548,3 +628,9 @@ def serve(config: EngineConfig) -> int:
     finally:
         engine.stop_agent()
         engine.close()
+
+
+if sys.platform != "win32" and TYPE_CHECKING:  # mypy: the Linux module implements AgentPlatform
+    from sessionnet_vip.engine.linux import agentplane as _linux_agentplane
+
+    _LINUX_AGENT_PLATFORM: AgentPlatform = _linux_agentplane

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sessionnet_vip.cli import add_json_flag, emit, int_arg, path_arg, seconds_arg
+from sessionnet_vip.cli import SESSION_RANGE, add_json_flag, emit, int_arg, path_arg, seconds_arg
 from sessionnet_vip.engine.cli import session_id_of, session_request
 from sessionnet_vip.engine.defaults import DEFAULT_CONTROL_SOCKET_PATH
 
@@ -41,7 +41,9 @@ def _socket(args: argparse.Namespace) -> Path:
         from sessionnet_vip.engine.config import load_config
 
         return load_config(args.config).control_socket
-    return Path(DEFAULT_CONTROL_SOCKET_PATH)
+    from sessionnet_vip.engine.server import default_address
+
+    return Path(default_address())
 
 
 def _call(args: argparse.Namespace, req: dict[str, Any]) -> Any:
@@ -144,7 +146,7 @@ def register(sub: Any) -> None:
         "(/proc/PID/exe) is on the process list. The exit status is CMD's. If the engine cannot be "
         "reached, CMD does not start and vipctl exits 2.",
     )
-    run.add_argument("--session", required=True, metavar="N", help="session ID (0 to 16777214)")
+    run.add_argument("--session", required=True, metavar="N", help=f"session ID ({SESSION_RANGE})")
     run.add_argument("--user", metavar="U", help="user of the session (address affinity)")
     run.add_argument("--uid", type=int_arg, metavar="N", help="uid of the session owner")
     run.add_argument("-v", "--verbose", action="store_true", help="say on stderr how the command was placed")
@@ -160,7 +162,7 @@ def register(sub: Any) -> None:
         description="Start SESSION in the engine (what a logon hook calls): allocate its virtual IP, "
         "create its cgroup and add it to the kernel data plane. Idempotent.",
     )
-    logon.add_argument("session", metavar="SESSION", help="session ID (0 to 16777214)")
+    logon.add_argument("session", metavar="SESSION", help=f"session ID ({SESSION_RANGE})")
     logon.add_argument("--user", metavar="U", help="user of the session (address affinity)")
     logon.add_argument("--uid", type=int_arg, metavar="N", help="uid of the session owner")
     logon.add_argument("--pid", type=int_arg, metavar="N", help="pid of the session leader")
@@ -174,7 +176,7 @@ def register(sub: Any) -> None:
         "for hold_seconds), remove it from the data plane; processes still running leave the session "
         "untranslated.",
     )
-    logoff.add_argument("session", metavar="SESSION", help="session ID (0 to 16777214)")
+    logoff.add_argument("session", metavar="SESSION", help=f"session ID ({SESSION_RANGE})")
     _target(logoff)
     logoff.set_defaults(func=_cmd_logoff)
 

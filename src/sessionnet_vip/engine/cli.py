@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from sessionnet_vip.cli import DOCS_URL, add_json_flag, emit, int_arg, path_arg
+from sessionnet_vip.cli import DOCS_URL, SESSION_RANGE, add_json_flag, emit, int_arg, path_arg
 from sessionnet_vip.engine.defaults import DEFAULT_CONTROL_SOCKET_PATH
 
 # typing is not imported at run time (start-up time); mypy reads the block below
@@ -52,8 +52,8 @@ def _add_target(p: argparse.ArgumentParser) -> None:
 
 def _call(args: argparse.Namespace, req: dict[str, Any]) -> Any:
     """Run one request via the socket or, with --config alone, in this process."""
-    from sessionnet_vip.engine.config import DEFAULT_CONTROL_SOCKET, load_config
-    from sessionnet_vip.engine.server import request, result_of
+    from sessionnet_vip.engine.config import load_config
+    from sessionnet_vip.engine.server import default_address, request, result_of
     from sessionnet_vip.engine.service import Engine
 
     if args.socket is None and args.config is not None:
@@ -64,7 +64,7 @@ def _call(args: argparse.Namespace, req: dict[str, Any]) -> Any:
         finally:
             engine.close()
     else:
-        reply = request(args.socket or DEFAULT_CONTROL_SOCKET, req)
+        reply = request(args.socket or default_address(), req)
     return result_of(reply)
 
 
@@ -284,7 +284,7 @@ def register(sub: Any) -> None:
         "user's previous address when free, else the first free one). When the pool is exhausted the "
         "session gets none and the engine logs why; its virtual loopback address is always printed.",
     )
-    alloc.add_argument("session", metavar="SESSION", help="session ID (0 to 16777214)")
+    alloc.add_argument("session", metavar="SESSION", help=f"session ID ({SESSION_RANGE})")
     alloc.add_argument("--user", metavar="U", help="user of the session (address affinity)")
     alloc.add_argument("--uid", type=int_arg, metavar="N", help="uid of the session owner")
     alloc.add_argument("--pid", type=int_arg, metavar="N", help="pid of the session leader")
@@ -297,7 +297,7 @@ def register(sub: Any) -> None:
         description="Return SESSION's virtual IP to the pool. The address stays reserved for the same "
         "user for hold_seconds (address affinity), then becomes free.",
     )
-    rel.add_argument("session", metavar="SESSION", help="session ID (0 to 16777214)")
+    rel.add_argument("session", metavar="SESSION", help=f"session ID ({SESSION_RANGE})")
     _add_target(rel)
     rel.set_defaults(func=_cmd_release)
 
@@ -316,7 +316,7 @@ def register(sub: Any) -> None:
         description="Explain the translation of one socket call or name lookup. With --config and no "
         "--socket no engine is needed; --vip stands in for the session's lease.",
     )
-    exp.add_argument("--session", required=True, metavar="N", help="session ID (0 to 16777214)")
+    exp.add_argument("--session", required=True, metavar="N", help=f"session ID ({SESSION_RANGE})")
     exp.add_argument(
         "--process", required=True, metavar="PATH", help="full path of the program making the call"
     )

@@ -20,6 +20,8 @@ from sessionnet_vip.strictjson import MAX_DEPTH, StrictJSONError, loads
 
 #: Longest request line accepted, in bytes.
 MAX_REQUEST: Final = 65536
+#: Longest reply line a client reads, in bytes.
+MAX_REPLY: Final = 16 * 1024 * 1024
 ProtocolError = StrictJSONError
 
 __all__ = [

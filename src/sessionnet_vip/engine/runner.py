@@ -35,7 +35,10 @@ from sessionnet_vip.errors import VipError
 PTRACE_TRACEME: Final = 0
 PTRACE_CONT: Final = 7
 PTRACE_DETACH: Final = 17
-FORWARDED: Final = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
+if sys.platform == "win32":  # never run there (ptrace); the module still imports
+    FORWARDED: Final = (signal.SIGTERM, signal.SIGINT)
+else:
+    FORWARDED: Final = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 
 
 def _libc() -> Any:
@@ -79,6 +82,8 @@ def _checked(socket_path: Path, req: dict[str, Any]) -> dict[str, Any]:
 
 
 def _exit_code(status: int) -> int:
+    if sys.platform == "win32":  # POSIX only (mypy --platform win32 checks the rest is unreachable)
+        raise VipError("vipctl run needs Linux; on Windows the launcher and the service do this")
     if os.WIFEXITED(status):
         return os.WEXITSTATUS(status)
     if os.WIFSIGNALED(status):
@@ -99,6 +104,8 @@ def run_in_session(
 
     ``report(dict)`` is called with the engine's ``attach`` answer (for ``--verbose``/``--json``).
     """
+    if sys.platform == "win32":  # POSIX only (mypy --platform win32 checks the rest is unreachable)
+        raise VipError("vipctl run needs Linux; on Windows the launcher and the service do this")
     if not argv:
         raise VipError("run needs a command after '--'; e.g. vipctl run --session 3 -- /usr/bin/app")
     base: dict[str, Any] = {"session": session}

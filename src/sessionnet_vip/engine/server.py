@@ -1,120 +1,33 @@
 """``vipctl serve``: the engine process.
 
-* a Unix control socket, mode 0600, speaking one JSON object per line each way; every peer's
-  credentials are read with ``SO_PEERCRED`` and anyone but root (or the engine's own user,
-  when the engine itself does not run as root) is answered with an error and disconnected;
+* a control server of this platform's transport (:mod:`sessionnet_vip.engine.platform`):
+  on Linux a Unix socket, mode 0600, root only (:mod:`sessionnet_vip.engine.linux.transport`);
+  one JSON object per line each way (:mod:`sessionnet_vip.engine.transport`);
 * a reconcile at start and every ``reconcile_seconds`` against the live-session provider;
 * optional Prometheus metrics on ``127.0.0.1:metrics_port``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import json
 import logging
-import os
 import signal
-import socket
-import socketserver
-import stat
-import struct
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
-from sessionnet_vip.engine.protocol import MAX_REQUEST, decode_reply, decode_request
+from sessionnet_vip.engine import platform as engine_platform
+from sessionnet_vip.engine.transport import MAX_REQUEST, PeerInfo
 from sessionnet_vip.errors import VipError
 
-if TYPE_CHECKING:  # the client side (request) must not load the engine, SQLite and YAML
+if TYPE_CHECKING:  # clients (request) must not load the engine, SQLite and YAML: CLI start-up
     from sessionnet_vip.engine.service import Engine
 
 log = logging.getLogger("sessionnet_vip.engine")
 
-_UCRED: Final = struct.Struct("3i")
-
-
-def peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
-    """``(pid, uid, gid)`` of the process at the other end of a Unix stream socket."""
-    raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
-    pid, uid, gid = _UCRED.unpack(raw)
-    return pid, uid, gid
-
-
-def allowed_uids() -> frozenset[int]:
-    """Root, plus the engine's own user when it does not run as root (development)."""
-    return frozenset({0, os.geteuid()})
-
-
-class _Handler(socketserver.StreamRequestHandler):
-    server: ControlServer
-
-    def _send(self, reply: dict[str, Any]) -> None:
-        self.wfile.write(json.dumps(reply, sort_keys=True).encode() + b"\n")
-        self.wfile.flush()
-
-    def handle(self) -> None:
-        pid, uid, _gid = peer_credentials(self.connection)
-        if uid not in self.server.allowed:
-            log.warning("refused control connection from pid %s uid %s (root only)", pid, uid)
-            self._send(
-                {"ok": False, "error": f"permission denied: uid {uid} is not root; run vipctl as root"}
-            )
-            return
-        while True:
-            line = self.rfile.readline(MAX_REQUEST + 1)
-            if not line:
-                return
-            if len(line) > MAX_REQUEST and not line.endswith(b"\n"):
-                self._send({"ok": False, "error": f"request longer than {MAX_REQUEST} bytes; nothing done"})
-                return
-            if not line.strip():
-                continue
-            request, refusal = decode_request(line)
-            self._send(refusal if refusal is not None else self.server.engine.request(request))
-
-
-class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-
-    def __init__(self, path: Path, engine: Engine, allowed: Iterable[int]) -> None:
-        self.engine = engine
-        self.allowed = frozenset(allowed)
-        self.path = path
-        prepare_socket_path(path)
-        old = os.umask(0o177)
-        try:
-            super().__init__(str(path), _Handler)
-        finally:
-            os.umask(old)
-        os.chmod(path, 0o600)
-
-
-def prepare_socket_path(path: Path) -> None:
-    """Create the socket's directory (0700) and remove a *stale* socket; refuse anything
-    else at that path and a socket a live engine still answers on."""
-    if not path.parent.exists():
-        path.parent.mkdir(mode=0o700, parents=True)
-    try:
-        st = path.lstat()
-    except FileNotFoundError:
-        return
-    if not stat.S_ISSOCK(st.st_mode):
-        raise VipError(f"control_socket {path} exists and is not a socket; remove it or choose another path")
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        probe.connect(str(path))
-    except OSError as exc:
-        if exc.errno not in (errno.ECONNREFUSED, errno.ENOENT):
-            raise VipError(f"control_socket {path}: {exc.strerror}") from None
-        path.unlink()
-        return
-    finally:
-        probe.close()
-    raise VipError(f"another engine is serving on {path}; stop it first or choose another control_socket")
+__all__ = ["MAX_REQUEST", "PeerInfo", "Service", "default_address", "request", "result_of", "start_metrics"]
 
 
 class _Collector:
@@ -157,12 +70,15 @@ def start_metrics(engine: Engine, port: int) -> Any:
 
 @dataclass
 class Service:
-    """The running engine: socket server, reconcile loop, metrics. ``run`` blocks."""
+    """The running engine: control server, reconcile loop, metrics. ``run`` blocks.
+
+    ``socket_path`` is the transport's address (a socket path on Linux, a pipe name on
+    Windows); ``allowed`` the privileged POSIX uids (``None``: the transport's default)."""
 
     engine: Engine
     socket_path: Path
     metrics_port: int | None = None
-    allowed: frozenset[int] = field(default_factory=allowed_uids)
+    allowed: frozenset[int] | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
     #: set once the socket listens: tests and embedders wait on it
     ready: threading.Event = field(default_factory=threading.Event)
@@ -185,7 +101,9 @@ class Service:
         )
         for warning in self.engine.config.policy.warnings:
             log.warning("%s", warning)
-        server = ControlServer(self.socket_path, self.engine, self.allowed)
+        transport = engine_platform.transport()
+        address = str(self.socket_path)
+        server = transport.make_server(address, self.engine.handle, self.allowed)
         metrics = None
         try:
             if self.metrics_port is not None:
@@ -212,8 +130,7 @@ class Service:
         finally:
             server.shutdown()
             server.server_close()
-            with contextlib.suppress(FileNotFoundError):
-                self.socket_path.unlink()
+            transport.remove_address(address)
             if metrics is not None:
                 metrics.shutdown()
                 metrics.server_close()
@@ -228,24 +145,11 @@ def result_of(reply: dict[str, Any]) -> Any:
     return reply["result"]
 
 
-def request(socket_path: Path, req: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
-    """Send one request to an engine and return its reply (client side of the protocol)."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    try:
-        try:
-            sock.connect(str(socket_path))
-        except OSError as exc:
-            raise VipError(
-                f"cannot reach the engine at {socket_path} ({exc.strerror}); start "
-                "'vipctl serve --config FILE', or pass --socket PATH, "
-                "or --config FILE to work on the store directly"
-            ) from None
-        sock.sendall(json.dumps(req).encode() + b"\n")
-        with sock.makefile("rb") as reader:
-            line = reader.readline(16 * 1024 * 1024)
-    finally:
-        sock.close()
-    if not line:
-        raise VipError(f"the engine at {socket_path} closed the connection without a reply")
-    return decode_reply(line, str(socket_path))
+def default_address() -> str:
+    """Where this platform's engine listens by default (the Linux control socket path)."""
+    return engine_platform.transport().default_address()
+
+
+def request(socket_path: Path | str, req: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
+    """Send one request to an engine and return its reply (client side, this platform's transport)."""
+    return engine_platform.transport().request(str(socket_path), req, timeout)

@@ -24,6 +24,7 @@ from sessionnet_vip.engine.policy import Policy, ProcessRef
 from sessionnet_vip.engine.sessions import SessionProvider, make_provider
 from sessionnet_vip.engine.store import LeaseStore, read_boot_id
 from sessionnet_vip.engine.translation import LOOKUP_CALLS, Call, SessionAddresses, translate
+from sessionnet_vip.engine.transport import PeerInfo
 from sessionnet_vip.errors import VipError
 
 log = logging.getLogger("sessionnet_vip.engine")
@@ -166,6 +167,20 @@ class Engine:
             log.exception("request %r failed", req)
             return {"ok": False, "error": f"internal error: {type(exc).__name__}: {exc}"}
         return {"ok": True, "result": result}
+
+    def handle(self, req: object, peer: PeerInfo) -> dict[str, Any]:
+        """Answer one request from a control connection (the transports' :data:`Handler`).
+
+        A privileged peer may do everything :meth:`request` does. Others are refused here;
+        a platform whose transport admits unprivileged peers (the Windows pipe: a user's own
+        ``plan``) narrows what they may ask in :meth:`handle_unprivileged`."""
+        if peer.privileged:
+            return self.request(req)
+        return self.handle_unprivileged(req, peer)
+
+    def handle_unprivileged(self, req: object, peer: PeerInfo) -> dict[str, Any]:
+        """Requests of a peer that is neither root nor an administrator: refused by default."""
+        return {"ok": False, "error": f"permission denied: {peer.describe()} is not privileged; nothing done"}
 
     def _dispatch(self, req: object) -> Any:
         if not isinstance(req, Mapping):

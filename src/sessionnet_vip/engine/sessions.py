@@ -3,10 +3,16 @@
 A provider returns the set of live session IDs, or ``None`` when it cannot know (then only
 leases of earlier boots are reclaimed). Part 2 plugs its own providers in here (the agent's
 session watcher on Linux, WTS sessions on Windows).
+
+This module is platform-neutral: logind's provider only reads files. The Windows provider
+(WTS sessions) lives in ``sessionnet_vip.engine.windows.sessions`` and is reached through
+:func:`sessionnet_vip.engine.platform.platform_module` on Windows only; it provides
+``provider(name: str) -> SessionProvider`` for the names ``auto`` and its own.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,9 +75,15 @@ class StaticSessions:
 
 
 def make_provider(name: str) -> SessionProvider:
-    """``engine``, ``logind``, or ``auto`` (logind where its directory exists, else engine)."""
+    """``engine``, ``logind``, or ``auto`` (logind where its directory exists, else engine;
+    on Windows, the Windows session provider)."""
     if name == "engine":
         return EngineSessions()
+    if sys.platform == "win32":
+        from sessionnet_vip.engine.platform import platform_module
+
+        windows: SessionProvider = platform_module("sessions").provider(name)
+        return windows
     if name == "logind":
         return LogindSessions()
     if name == "auto":

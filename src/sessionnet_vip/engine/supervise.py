@@ -44,6 +44,8 @@ def read_pid(pidfile: Path) -> int | None:
 
 
 def _wait_exit(pid: int, timeout: float) -> bool:
+    if sys.platform == "win32":  # POSIX only (mypy --platform win32 checks the rest is unreachable)
+        raise VipError("vipctl supervise needs Linux; on Windows the launcher and the service do this")
     try:
         fd = os.pidfd_open(pid)
     except ProcessLookupError:
@@ -57,6 +59,8 @@ def _wait_exit(pid: int, timeout: float) -> bool:
 
 def stop(pidfile: Path, timeout: float = 20.0) -> bool:
     """Stop the supervisor (and its command); returns whether one was running."""
+    if sys.platform == "win32":  # POSIX only (mypy --platform win32 checks the rest is unreachable)
+        raise VipError("vipctl supervise needs Linux; on Windows the launcher and the service do this")
     pid = read_pid(pidfile)
     if pid is None:
         with contextlib.suppress(FileNotFoundError):
@@ -113,6 +117,8 @@ def _loop(argv: Sequence[str], pidfile: Path, timeout: float) -> int:
 
 def start(argv: Sequence[str], pidfile: Path, log: Path | None, *, timeout: float = 20.0) -> int:
     """Start the supervisor in the background; returns its PID (0 when already running)."""
+    if sys.platform == "win32":  # POSIX only (mypy --platform win32 checks the rest is unreachable)
+        raise VipError("vipctl supervise needs Linux; on Windows the launcher and the service do this")
     if not argv:
         raise VipError("supervise needs a command after '--'")
     if read_pid(pidfile) is not None:

@@ -17,18 +17,33 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import fcntl
 import ipaddress
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import IO, Any, Final
 
 from sessionnet_vip import strictjson
 from sessionnet_vip.errors import VipError
 from sessionnet_vip.windows import citrix, citrix_site_sim, rds, sim_network
+
+if sys.platform == "win32":
+
+    def _lock(handle: IO[str]) -> None:
+        import msvcrt
+
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)  # released when the file closes
+else:
+    import fcntl
+
+    def _lock(handle: IO[str]) -> None:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+
+
 from sessionnet_vip.windows import registry as reg
 from sessionnet_vip.windows.profiles import DEFAULT_PROFILE, PROFILES, SERVER_2019_BUILD
 
@@ -367,7 +382,7 @@ class Simulator:
         directory = os.path.dirname(self.state_path) or "."
         os.makedirs(directory, exist_ok=True)
         with open(self.state_path + ".lock", "a+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+            _lock(lock)
             if os.path.exists(self.state_path):
                 try:
                     with open(self.state_path, "rb") as handle:

@@ -112,7 +112,7 @@ def test_planner_refuses_non_integers(text: str) -> None:
 def test_vipctl_loopback_refuses_non_integers(text: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["loopback", text]) == 2
     err = capsys.readouterr().err
-    assert "is not an integer" in err and "0 to 16777214" in err
+    assert "is not an integer" in err and "1 to 16777213" in err
 
 
 @pytest.mark.parametrize("text", ["\u0665", "\u00b2", "1_0", "+-5"])

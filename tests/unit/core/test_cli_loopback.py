@@ -25,7 +25,16 @@ def test_global_json_flag(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    "argv", [["loopback", "--", "-1"], ["loopback", "x"], ["loopback", "--address", "10.0.0.1"], ["loopback"]]
+    "argv",
+    [
+        ["loopback", "--", "-1"],
+        ["loopback", "0"],
+        ["loopback", "16777214"],
+        ["loopback", "x"],
+        ["loopback", "--address", "10.0.0.1"],
+        ["loopback", "--address", "127.0.0.1"],
+        ["loopback"],
+    ],
 )
 def test_bad_input_exit_2_with_message(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2

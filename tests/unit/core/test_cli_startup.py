@@ -110,3 +110,9 @@ def test_help_points_to_no_file_of_the_source_tree() -> None:
     for text in texts:
         flat = re.sub(r"https?://\S+", "", " ".join(text.split()))
         assert not re.search(r"\b(docs|examples|bench|tests)/\S", flat), flat
+
+
+def test_session_range_in_help_is_the_rule() -> None:
+    from sessionnet_vip.addressing import MAX_SESSION_ID, MIN_SESSION_ID
+
+    assert f"{MIN_SESSION_ID} to {MAX_SESSION_ID}" == cli.SESSION_RANGE

@@ -47,7 +47,7 @@ def test_exhaustion_message_event_and_no_block(
     store: LeaseStore, small_pool: Pool, caplog: pytest.LogCaptureFixture
 ) -> None:
     alloc = make(store, small_pool, Clock())
-    vips = {alloc.allocate(s).vip for s in range(3)}
+    vips = {alloc.allocate(s).vip for s in range(4, 7)}
     assert len(vips) == 3
     with caplog.at_level(logging.WARNING, logger="sessionnet_vip.engine"):
         res = alloc.allocate(3, "dave")
@@ -118,7 +118,7 @@ def test_pool_shrink_keeps_valid_leases_and_reports(store: LeaseStore) -> None:
     clock = Clock()
     big = Pool.parse(["198.51.100.10-198.51.100.19"])
     alloc = make(store, big, clock)
-    for s in range(6):
+    for s in range(1, 7):
         alloc.allocate(s)
     small = make(store, Pool.parse(["198.51.100.10-198.51.100.12"]), clock)
     report = small.reconcile(None)
@@ -127,8 +127,8 @@ def test_pool_shrink_keeps_valid_leases_and_reports(store: LeaseStore) -> None:
     st = small.status()
     assert (st.pool_size, st.in_use, st.out_of_pool, st.free) == (3, 3, 3, 0)
     assert small.allocate(9).vip is None  # new sessions only from the new pool
-    assert small.allocate(4).vip == A("198.51.100.14")  # a live lease stays idempotent
-    small.release(4)  # an address outside the pool is not held, just dropped
+    assert small.allocate(5).vip == A("198.51.100.14")  # a live lease stays idempotent
+    small.release(5)  # an address outside the pool is not held, just dropped
     assert A("198.51.100.14") not in {lease.address for lease in store.leases()}
 
 
@@ -155,7 +155,7 @@ def test_bad_user_or_owner(store: LeaseStore, small_pool: Pool) -> None:
 POOL_A = Pool.parse(["198.51.100.10-198.51.100.13", "198.51.100.20/30"])  # 4 + 2 addresses
 POOL_B = Pool.parse(["198.51.100.10-198.51.100.11"])  # shrunk
 USERS = st.sampled_from(["alice", "bob", "carol", None])
-SESSIONS = st.integers(0, 9)
+SESSIONS = st.integers(1, 10)
 
 
 class AllocatorMachine(RuleBasedStateMachine):

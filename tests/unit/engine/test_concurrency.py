@@ -27,7 +27,7 @@ SHARED = range(900, 905)  # sessions every worker allocates/releases (idempotenc
 def worker(index: int, path: str, ops: int, out: str) -> None:
     pool = Pool.parse(POOL)
     rng = random.Random(1000 + index)
-    own = [index * 100 + i for i in range(SESSIONS_PER_WORKER)]
+    own = [index * 100 + i + 1 for i in range(SESSIONS_PER_WORKER)]
     model: dict[int, str | None] = {}
     log: list[list[object]] = []
     with LeaseStore.open(path) as store:

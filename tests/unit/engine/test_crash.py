@@ -34,7 +34,7 @@ def _child(path: Path, seed: int, w: int) -> None:  # pragma: no cover - runs in
         alloc = Allocator(store, Pool.parse(POOL), hold_seconds=rng.choice([0, 0.001, 30]), boot_id="crash")
         os.write(w, b"open\n")
         while True:
-            sid = rng.randrange(SESSIONS)
+            sid = rng.randrange(1, SESSIONS + 1)
             if rng.random() < 0.6:
                 os.write(w, f"a {sid}\n".encode())
                 res = alloc.allocate(sid, f"u{sid % 5}")

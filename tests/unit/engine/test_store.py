@@ -85,7 +85,7 @@ def test_corrupted_store_is_refused_and_untouched(tmp_path: Path) -> None:
     pool = Pool.parse(["198.51.100.0/24"])
     with LeaseStore.open(path) as store:
         alloc = Allocator(store, pool, boot_id="b")
-        for sid in range(200):
+        for sid in range(1, 201):
             alloc.allocate(sid, f"user{sid}")
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
