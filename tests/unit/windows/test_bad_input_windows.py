@@ -126,3 +126,16 @@ def test_simulator_state_nested_too_deep(tmp_path: Path) -> None:
     path.write_text('{"simulated": true, "x": ' + "[" * 100_000 + "]" * 100_000 + "}")
     with pytest.raises(SimulatorError, match="not readable JSON"):
         Simulator(str(path)).call("vip_info", {})
+
+
+@pytest.mark.parametrize("prefix", ["\u00b2", "\u0665", "+-5", "9" * 5000, 2.5, None])
+def test_bound_ranges_filter_input_names_the_field(prefix: object) -> None:
+    from sessionnet_vip.errors import VipError
+    from sessionnet_vip.windows.binding import address_state_request, bound_ranges
+
+    adapters = [{"name": "eth", "index": 3, "ipv4": [{"address": "10.0.0.5", "prefix_length": prefix}]}]
+    with pytest.raises(VipError, match="prefix_length") as err:
+        bound_ranges(adapters, "10.0.0.0/24")
+    assert len(str(err.value)) < 500
+    with pytest.raises(VipError, match="prefix_length"):
+        address_state_request({"prefix_length": prefix, "interface_index": 3, "present": ["10.0.0.9"]})
