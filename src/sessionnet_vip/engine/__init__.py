@@ -2,10 +2,15 @@
 (part 1, platform-neutral, the ``vipctl serve`` control plane), and the kernel data planes
 (part 2, ``engine.linux``) that implement :func:`sessionnet_vip.engine.translation.translate`."""
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from __future__ import annotations
 
+from importlib import import_module
+
+# typing is not imported at run time (vipctl start-up); mypy reads the block below
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from sessionnet_vip.engine.allocator import EXHAUSTED_MESSAGE, Allocation, Allocator
     from sessionnet_vip.engine.policy import Mode, Policy, ProcessRef
     from sessionnet_vip.engine.pool import Pool

@@ -116,3 +116,12 @@ def test_session_range_in_help_is_the_rule() -> None:
     from sessionnet_vip.addressing import MAX_SESSION_ID, MIN_SESSION_ID
 
     assert f"{MIN_SESSION_ID} to {MAX_SESSION_ID}" == cli.SESSION_RANGE
+
+
+def test_engine_package_names_load_on_first_use() -> None:
+    import sessionnet_vip.engine as engine
+
+    for name in engine.__all__:
+        assert getattr(engine, name) is not None
+    with pytest.raises(AttributeError):
+        engine.no_such_name  # noqa: B018
