@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from sessionnet_vip.addressing import LOOPBACK_NETWORK, virtual_loopback_address
-from sessionnet_vip.coerce import brief
+from sessionnet_vip.coerce import brief, int_from_text
 from sessionnet_vip.engine.policy import Mode
 from sessionnet_vip.errors import VipError
 
@@ -154,13 +154,15 @@ class Endpoint:
             close = raw.find("]")
             rest = raw[close + 1 :] if close > 0 else ""
             if close < 0 or (rest and not rest.startswith(":")):
-                raise VipError(f"address {text!r} is not [IPV6]:PORT; give e.g. [::1]:9000")
+                raise VipError(f"address {brief(text)} is not [IPV6]:PORT; give e.g. [::1]:9000")
             host, port_text = raw[1:close], rest[1:] or "0"
         elif raw.count(":") == 1:
             host, _, port_text = raw.partition(":")
         try:
             address: Address = ipaddress.ip_address(host)
-            port = int(port_text)
+            port = int_from_text(port_text)  # ASCII digits only: int() also takes other scripts'
+            if port is None:
+                raise ValueError(port_text)
         except ValueError:
             raise VipError(
                 f"address {brief(text)} is not ADDRESS[:PORT]; give e.g. 0.0.0.0:9000 or [::]:9000"

@@ -388,3 +388,27 @@ def test_parse_address_agrees_with_ipaddress(text: str) -> None:
     except VipError:
         got = None
     assert got == _reference(text)
+
+
+@pytest.mark.parametrize("text", ["0.0.0.0:\u0665", "0.0.0.0:\u00b2", "0.0.0.0:1_0", "[::1]:+-5"])
+def test_translation_ports_are_ascii(text: str) -> None:
+    from sessionnet_vip.engine.translation import Endpoint
+
+    with pytest.raises(VipError, match="ADDRESS"):
+        Endpoint.parse(text)
+
+
+@pytest.mark.parametrize("port", ["\u0665", "9" * 5000, 2.5, "x"])
+def test_audit_samples_refuse_non_integer_ports(port: object) -> None:
+    from sessionnet_vip.apps.audit import AuditInputError, parse_samples
+
+    sock = {
+        "protocol": "tcp",
+        "local_address": "10.0.0.5",
+        "local_port": port,
+        "state": "listen",
+        "pid": 42,
+    }
+    with pytest.raises(AuditInputError, match="local_port") as err:
+        parse_samples([{"sockets": [sock]}])
+    assert len(str(err.value)) < 500
