@@ -120,7 +120,7 @@ def parse_data_plane(value: object) -> DataPlaneSettings:
         size = value.get(key, default)
         if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_MAP_ENTRIES:
             raise VipError(
-                f"'data_plane.{key}' is {size!r}; give a number of entries from 1 to {MAX_MAP_ENTRIES}"
+                f"'data_plane.{key}' is {brief(size)}; give a number of entries from 1 to {MAX_MAP_ENTRIES}"
             )
         sizes[key] = size
     return DataPlaneSettings(
