@@ -14,16 +14,20 @@ refused; bare names are accepted with a warning.
 
 from __future__ import annotations
 
+import dataclasses
 import ntpath
 import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
+from typing import Final, Literal
 
+from sessionnet_vip.coerce import brief
 from sessionnet_vip.errors import VipError
 
 Platform = Literal["linux", "windows"]
+#: Data-plane options a ``processes`` entry may set for itself (else the engine's apply).
+ENTRY_OPTIONS: Final = ("report_original", "inherit_children")
 _WILDCARDS = frozenset("*?[]")
 
 
@@ -51,6 +55,9 @@ class ProcessEntry:
     pattern: str
     mode: Mode
     full_path: bool
+    #: per-entry data-plane options; ``None``: the engine's setting applies
+    report_original: bool | None = None
+    inherit_children: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -70,9 +77,9 @@ class PolicyDecision:
     def describe(self) -> str:
         if self.matched is None:
             return "process is not listed: nothing is translated"
-        text = f"listed as {self.matched!r} ({self.mode.value})"
+        text = f"listed as {brief(self.matched)} ({self.mode.value})"
         if self.via is not None:
-            text += f", inherited from parent {self.via!r}"
+            text += f", inherited from parent {brief(self.via)}"
         return text
 
 
@@ -89,26 +96,30 @@ def validate_entry(
     """Validate one entry; return it with a warning text for bare names (else ``None``)."""
     if not isinstance(entry, str) or not entry.strip():
         raise PolicyError(
-            f"{where}: entry {entry!r} is not a path; give a full path such as /opt/crm/bin/crm"
+            f"{where}: entry {brief(entry)} is not a path; give a full path such as /opt/crm/bin/crm"
         )
     text = entry.strip()
     if any(c in _WILDCARDS for c in text):
-        raise PolicyError(f"{where}: entry {text!r} has a wildcard; list each executable by its full path")
+        raise PolicyError(
+            f"{where}: entry {brief(text)} has a wildcard; list each executable by its full path"
+        )
     seps = ("/", "\\") if platform == "windows" else ("/",)
     has_sep = any(s in text for s in seps)
     if has_sep or (platform == "windows" and ":" in text):
         if not _is_absolute(text, platform):
             example = r"C:\Program Files\CRM\crm.exe" if platform == "windows" else "/opt/crm/bin/crm"
             raise PolicyError(
-                f"{where}: entry {text!r} is a relative path; give a full path such as {example}"
+                f"{where}: entry {brief(text)} is a relative path; give a full path such as {example}"
             )
         if text.endswith(seps):
-            raise PolicyError(f"{where}: entry {text!r} names a directory; give the executable's full path")
+            raise PolicyError(
+                f"{where}: entry {brief(text)} names a directory; give the executable's full path"
+            )
         return ProcessEntry(text, mode, True), None
     if text in (".", ".."):
-        raise PolicyError(f"{where}: entry {text!r} is not an executable name; give a full path")
+        raise PolicyError(f"{where}: entry {brief(text)} is not an executable name; give a full path")
     warning = (
-        f"{where}: entry {text!r} is a bare executable name and matches any program of that name; "
+        f"{where}: entry {brief(text)} is a bare executable name and matches any program of that name; "
         "a full path is recommended (seed 004: 'For security reasons, ... use full paths')"
     )
     return ProcessEntry(text, mode, False), warning
@@ -122,6 +133,7 @@ class Policy:
     platform: Platform = "linux"
     inherit_children: bool = False
     warnings: tuple[str, ...] = ()
+    report_original: bool = False
 
     @classmethod
     def build(
@@ -131,33 +143,47 @@ class Policy:
         *,
         platform: Platform = "linux",
         inherit_children: bool = False,
+        report_original: bool = False,
     ) -> Policy:
-        """``processes`` items are paths (mode ``virtual_ip``) or ``{path: ..., mode: ...}``."""
+        """``processes`` items are paths (mode ``virtual_ip``) or ``{path: ..., mode: ...,
+        report_original: bool, inherit_children: bool}`` (the options override the engine's)."""
         entries: list[ProcessEntry] = []
         warnings: list[str] = []
         for index, item in enumerate(processes):
             where = f"processes[{index}]"
             mode = Mode.VIRTUAL_IP
             path: object = item
+            options: dict[str, bool] = {}
             if isinstance(item, Mapping):
-                unknown = set(item) - {"path", "mode"}
+                unknown = set(item) - {"path", "mode", *ENTRY_OPTIONS}
                 if unknown or "path" not in item:
                     raise PolicyError(
-                        f"{where}: give a mapping with 'path' and optional 'mode' (found keys "
-                        f"{sorted(map(str, item))})"
+                        f"{where}: give a mapping with 'path' and optional 'mode', "
+                        f"{', '.join(repr(o) for o in ENTRY_OPTIONS)} (found keys {sorted(map(str, item))})"
                     )
+                for key in ENTRY_OPTIONS:
+                    if key in item:
+                        if not isinstance(item[key], bool):
+                            raise PolicyError(f"{where}: '{key}' is {item[key]!r}; give true or false")
+                        options[key] = item[key]
                 path = item["path"]
                 raw_mode = item.get("mode", Mode.VIRTUAL_IP.value)
                 try:
                     mode = Mode(raw_mode)
                 except ValueError:
                     raise PolicyError(
-                        f"{where}: mode {raw_mode!r} is unknown; use one of "
+                        f"{where}: mode {brief(raw_mode)} is unknown; use one of "
                         f"{', '.join(m.value for m in LISTABLE_MODES)}"
                     ) from None
                 if mode is Mode.NONE:
                     raise PolicyError(f"{where}: mode 'none' means 'not listed'; remove the entry instead")
             entry, warning = validate_entry(path, mode, platform, where)
+            if options:
+                entry = dataclasses.replace(
+                    entry,
+                    report_original=options.get("report_original"),
+                    inherit_children=options.get("inherit_children"),
+                )
             entries.append(entry)
             if warning:
                 warnings.append(warning)
@@ -168,7 +194,7 @@ class Policy:
             entries.append(entry)
             if warning:
                 warnings.append(warning)
-        return cls(tuple(entries), platform, inherit_children, tuple(warnings))
+        return cls(tuple(entries), platform, inherit_children, tuple(warnings), report_original)
 
     def _fold(self, text: str) -> str:
         return ntpath.normcase(text) if self.platform == "windows" else text
@@ -206,5 +232,26 @@ class Policy:
                     return PolicyDecision(entry.mode, entry.pattern, ancestor)
         return PolicyDecision(Mode.NONE, None, None)
 
+    def entry(self, pattern: str | None) -> ProcessEntry | None:
+        """The entry whose pattern is ``pattern`` (as :class:`PolicyDecision` names it)."""
+        return next((e for e in self.entries if e.pattern == pattern), None)
+
+    def options_of(self, pattern: str | None) -> tuple[bool, bool]:
+        """``(report_original, inherit_children)`` for the entry ``pattern``: its own, else the engine's."""
+        entry = self.entry(pattern)
+        report = entry.report_original if entry is not None else None
+        inherit = entry.inherit_children if entry is not None else None
+        return (
+            self.report_original if report is None else report,
+            self.inherit_children if inherit is None else inherit,
+        )
+
     def to_json(self) -> list[dict[str, object]]:
-        return [{"pattern": e.pattern, "mode": e.mode.value, "full_path": e.full_path} for e in self.entries]
+        out: list[dict[str, object]] = []
+        for e in self.entries:
+            item: dict[str, object] = {"pattern": e.pattern, "mode": e.mode.value, "full_path": e.full_path}
+            for key in ENTRY_OPTIONS:
+                if getattr(e, key) is not None:
+                    item[key] = getattr(e, key)
+            out.append(item)
+        return out

@@ -24,6 +24,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from sessionnet_vip.addressing import LOOPBACK_NETWORK, virtual_loopback_address
+from sessionnet_vip.coerce import brief, int_from_text
 from sessionnet_vip.engine.policy import Mode
 from sessionnet_vip.errors import VipError
 
@@ -85,10 +86,16 @@ class Target(StrEnum):
     REFUSED = "refused"
     #: the call fails with EADDRNOTAVAIL: the session has no address of that family
     NOT_AVAILABLE = "EADDRNOTAVAIL"
+    #: the call fails with ENETUNREACH: the destination cannot be reached this way
+    UNREACHABLE = "ENETUNREACH"
 
 
 #: Errors a data plane returns for refusing targets (errno names).
-REFUSAL_ERRNO: Final = {Target.REFUSED: "EPERM", Target.NOT_AVAILABLE: "EADDRNOTAVAIL"}
+REFUSAL_ERRNO: Final = {
+    Target.REFUSED: "EPERM",
+    Target.NOT_AVAILABLE: "EADDRNOTAVAIL",
+    Target.UNREACHABLE: "ENETUNREACH",
+}
 
 
 class Option(StrEnum):
@@ -153,19 +160,21 @@ class Endpoint:
             close = raw.find("]")
             rest = raw[close + 1 :] if close > 0 else ""
             if close < 0 or (rest and not rest.startswith(":")):
-                raise VipError(f"address {text!r} is not [IPV6]:PORT; give e.g. [::1]:9000")
+                raise VipError(f"address {brief(text)} is not [IPV6]:PORT; give e.g. [::1]:9000")
             host, port_text = raw[1:close], rest[1:] or "0"
         elif raw.count(":") == 1:
             host, _colon, port_text = raw.partition(":")
         try:
             address: Address = ipaddress.ip_address(host)
-            port = int(port_text)
+            port = int_from_text(port_text)  # ASCII digits only: int() also takes other scripts'
+            if port is None:
+                raise ValueError(port_text)
         except ValueError:
             raise VipError(
-                f"address {text!r} is not ADDRESS[:PORT]; give e.g. 0.0.0.0:9000 or [::]:9000"
+                f"address {brief(text)} is not ADDRESS[:PORT]; give e.g. 0.0.0.0:9000 or [::]:9000"
             ) from None
         if not 0 <= port <= 65535:
-            raise VipError(f"port {port} in {text!r} is outside 0-65535")
+            raise VipError(f"port {port} in {brief(text)} is outside 0-65535")
         return cls(address, port)
 
     def __str__(self) -> str:
@@ -238,6 +247,17 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     Rule("C2", _SOCKET_SENDS, "another `127.0.0.0/8` address", {}),
     Rule("C3", _SOCKET_SENDS, "any other address", {}, {Mode.VIRTUAL_IP: Target.VIP}),
+    # Linux only (docs/linux-data-plane.md): the kernel refuses a sendmsg6 rewrite into an
+    # IPv4-mapped address, so the Linux data plane answers a C4 sendto of "::1" / "::" with
+    # ENETUNREACH. Not a match of its own in translate() (C4 is the rule).
+    Rule(
+        "C8",
+        (Call.SENDTO,),
+        "a C4 `sendto` to `::1` or `::` on a dual-stack socket (Linux data plane only: an unconnected "
+        "datagram cannot be redirected to an IPv4-mapped address; `connect()` first)",
+        dict.fromkeys(_LOOP_MODES, Target.UNREACHABLE),
+        platform="linux",
+    ),
     Rule(
         "C4",
         _SOCKET_SENDS,
@@ -368,7 +388,7 @@ def _rule_for(
         name = _norm_name(target)
         return _BY_ID["L1" if name in LOCALHOST_NAMES else "L2" if name in host_names else "L3"]
     if not isinstance(target, Endpoint):
-        raise VipError(f"{call.value} takes an address ADDRESS:PORT (e.g. 0.0.0.0:9000), not {target!r}")
+        raise VipError(f"{call.value} takes an address ADDRESS:PORT (e.g. 0.0.0.0:9000), not {brief(target)}")
     v4 = ipv4_of(target.address)
     if Option.ISOLATE_LOOPBACK in options and call in _ISOLATED_CALLS and _is_other_loopback(v4, session):
         return _BY_ID["I1"]
@@ -451,6 +471,7 @@ _CELL: Final = {
     Target.LOCALHOST: "`127.0.0.1`",
     Target.REFUSED: "refused (EPERM)",
     Target.NOT_AVAILABLE: "refused (EADDRNOTAVAIL)",
+    Target.UNREACHABLE: "refused (ENETUNREACH)",
 }
 
 

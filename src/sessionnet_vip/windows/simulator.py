@@ -26,8 +26,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, Final
 
+from sessionnet_vip import strictjson
 from sessionnet_vip.errors import VipError
-from sessionnet_vip.windows import citrix, citrix_site_sim, rds, sim_network
+from sessionnet_vip.windows import citrix, citrix_site_sim, rds, sim_network, sim_sockets
 
 if sys.platform == "win32":
 
@@ -41,6 +42,8 @@ else:
 
     def _lock(handle: IO[str]) -> None:
         fcntl.flock(handle, fcntl.LOCK_EX)
+
+
 from sessionnet_vip.windows import registry as reg
 from sessionnet_vip.windows.profiles import DEFAULT_PROFILE, PROFILES, SERVER_2012_BUILD, SERVER_2019_BUILD
 
@@ -69,6 +72,7 @@ class HostSeed:
     features: Sequence[str] = ()
     adapters: Sequence[Mapping[str, Any]] = field(default_factory=lambda: list(DEFAULT_ADAPTERS))
     hostname: str = "SIMHOST"
+    sockets: Sequence[Mapping[str, Any]] = ()
 
 
 def validate_seed(seed: HostSeed) -> None:
@@ -152,6 +156,7 @@ def new_state(seed: HostSeed) -> dict[str, Any]:
             # becomes Duplicate, as duplicate address detection marks it on Windows).
             entry["taken_on_link"] = [str(ipaddress.IPv4Address(str(a))) for a in adapter["taken_on_link"]]
         state["adapters"].append(entry)
+    state["sockets"] = sim_sockets.validate(seed.sockets)
     sim_network.seed_dhcp(state, list(seed.features))
     sim = _Registry(state["registry"])
     if profile.build >= SERVER_2019_BUILD and profile.installation_type == "Server":
@@ -189,6 +194,40 @@ def new_state(seed: HostSeed) -> dict[str, Any]:
     if "citrix_ddc" in seed.features:
         state["citrix_site"] = citrix_site_sim.new_site(seed.hostname)
     return state
+
+
+#: Sections of a state file and the JSON type each must have (``new_state`` writes them all).
+STATE_SECTIONS: Final[Mapping[str, type | tuple[type, ...]]] = {
+    "os": dict,
+    "features": list,
+    "adapters": list,
+    "sessions": list,
+    "registry": dict,
+    "dhcp": dict,
+    "calls": int,
+}
+
+
+def state_problem(state: object) -> str | None:
+    """What makes ``state`` unusable as a simulated host's state, or ``None`` when it is usable.
+
+    Checked before any module twin runs, so that a hand-edited or truncated file is one clean
+    refusal instead of a ``KeyError`` deep inside a twin."""
+    if not isinstance(state, dict) or state.get("simulated") is not True:
+        return "no 'simulated: true' mark"
+    for key, kind in STATE_SECTIONS.items():
+        value = state.get(key)
+        if isinstance(value, bool) or not isinstance(value, kind):
+            return f"section '{key}' is missing or not a {getattr(kind, '__name__', kind)}"
+    if not isinstance(state["dhcp"].get("scopes"), list):
+        return "section 'dhcp.scopes' is missing or not a list"
+    if not all(isinstance(a, dict) for a in state["adapters"]):
+        return "an entry of 'adapters' is not a mapping"
+    if not all(isinstance(k, dict) and isinstance(k.get("values"), dict) for k in state["registry"].values()):
+        return "an entry of 'registry' is not a mapping with 'values'"
+    if "citrix_site" in state and not isinstance(state["citrix_site"], dict):
+        return "section 'citrix_site' is not a mapping"
+    return None
 
 
 class _Registry:
@@ -249,9 +288,11 @@ class _Registry:
         for ident, entry in moved.items():
             del self.keys[ident]
             rest_id = ident[len(src) :]
-            rest_path = entry["path"][len(src_spelled) :] if entry["path"].casefold().startswith(
-                src_spelled.casefold()
-            ) else ""
+            rest_path = (
+                entry["path"][len(src_spelled) :]
+                if entry["path"].casefold().startswith(src_spelled.casefold())
+                else ""
+            )
             new_id = self._id(target, view) + rest_id
             self.keys[new_id] = {"path": target_spelled + rest_path, "values": entry["values"]}
 
@@ -355,6 +396,7 @@ SPECS: Final[dict[str, dict[str, Any]]] = {
         },
     },
     **sim_network.SPECS,
+    **sim_sockets.SPECS,
     "citrix_policy_state": {
         "name": {"type": "str", "required": True},
         "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
@@ -405,6 +447,7 @@ class Simulator:
             "registry_state": self._registry_state,
             "vip_info": self._vip_info,
             **sim_network.HANDLERS,
+            **sim_sockets.HANDLERS,
             "citrix_policy_state": citrix_site_sim.citrix_policy_state,
         }
 
@@ -422,16 +465,18 @@ class Simulator:
             _lock(lock)
             if os.path.exists(self.state_path):
                 try:
-                    with open(self.state_path, encoding="utf-8") as handle:
-                        state = json.load(handle)
+                    with open(self.state_path, "rb") as handle:
+                        state = strictjson.loads(handle.read())
                 except (OSError, ValueError) as exc:
                     raise SimulatorError(
                         f"simulated host state {self.state_path} is not readable JSON ({exc}); "
                         "remove it to start the simulated host afresh"
                     ) from exc
-                if not isinstance(state, dict) or state.get("simulated") is not True:
+                problem = state_problem(state)
+                if problem is not None:
                     raise SimulatorError(
-                        f"{self.state_path} is not a sessionnet simulated-host state file; refusing to use it"
+                        f"{self.state_path} is not a sessionnet simulated-host state file ({problem}); "
+                        "refusing to use it. Remove it to start the simulated host afresh"
                     )
             else:
                 state = new_state(self.seed)
@@ -552,7 +597,13 @@ class Simulator:
                     "before": before,
                 }
             )
-        return {"changed": changed, "values": out_values, "keys": out_keys, "moves": out_moves, "cim": out_cim}
+        return {
+            "changed": changed,
+            "values": out_values,
+            "keys": out_keys,
+            "moves": out_moves,
+            "cim": out_cim,
+        }
 
     @staticmethod
     def _vip_info(state: dict[str, Any], args: dict[str, Any], check_mode: bool) -> dict[str, Any]:
@@ -621,4 +672,5 @@ def seed_from_hostvars(hostvars: Mapping[str, Any], hostname: str = "SIMHOST") -
         features=[str(f) for f in features],
         adapters=list(adapters),
         hostname=hostname.split(".")[0].upper()[:15] or "SIMHOST",
+        sockets=hostvars.get(sim_sockets.VARIABLE) or (),
     )
