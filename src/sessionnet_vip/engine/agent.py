@@ -185,11 +185,9 @@ class AgentPlatform(Protocol):
 
     def process_cgroup(self, pid: int) -> tuple[Path | None, str | None]:
         """The process's cgroup as a directory of the hierarchy and as its path in it."""
-        ...
 
     def leaf_pids(self, session: PlaneSession) -> list[tuple[int, bool]]:
         """Processes of the session's translated cgroups, with whether children inherit."""
-        ...
 
     def exec_events(self) -> EventSource: ...
 
@@ -560,7 +558,7 @@ class AgentEngine(Engine):
             if mode not in KERNEL_MODES:
                 self.plane.attach_pid(sid, pid, translated=False)
                 continue
-            report, _ = self.config.policy.options_of(matched)
+            report, _options = self.config.policy.options_of(matched)
             opts = dataclasses.replace(session.options, report_original=report)
             with contextlib.suppress(VipError):
                 self.plane.attach_pid(sid, pid, mode=mode, options=opts, move=False, inherit_children=inherit)
