@@ -11,8 +11,8 @@ from typing import Any
 from sessionnet_vip.cli import add_json_flag, emit
 from sessionnet_vip.engine.allocator import session_id_of
 from sessionnet_vip.engine.cli import session_request
-from sessionnet_vip.engine.config import DEFAULT_CONTROL_SOCKET, load_config
-from sessionnet_vip.engine.server import request, result_of
+from sessionnet_vip.engine.config import load_config
+from sessionnet_vip.engine.server import default_address, request, result_of
 
 
 def _target(p: argparse.ArgumentParser) -> None:
@@ -25,8 +25,8 @@ def _socket(args: argparse.Namespace) -> Path:
     if args.socket is not None:
         return Path(args.socket)
     if args.config is not None:
-        return load_config(args.config).control_socket
-    return DEFAULT_CONTROL_SOCKET
+        return Path(load_config(args.config).control_address)
+    return Path(default_address())
 
 
 def _call(args: argparse.Namespace, req: dict[str, Any]) -> Any:

@@ -18,12 +18,14 @@ import yaml
 from sessionnet_vip.engine.agentconfig import DataPlaneSettings, parse_data_plane
 from sessionnet_vip.engine.policy import Platform, Policy
 from sessionnet_vip.engine.pool import Pool
+from sessionnet_vip.engine.windows.pipename import DEFAULT_PIPE as DEFAULT_CONTROL_PIPE
+from sessionnet_vip.engine.windows.pipename import check_pipe_name
 from sessionnet_vip.errors import VipError
 
 DEFAULT_CONTROL_SOCKET: Final = Path("/run/sessionnet-vip/control.sock")
 DEFAULT_STATE_DIR: Final = Path("/var/lib/sessionnet-vip")
 STORE_FILE_NAME: Final = "leases.sqlite3"
-SESSION_PROVIDERS: Final = ("auto", "engine", "logind")
+SESSION_PROVIDERS: Final = ("auto", "engine", "logind", "wts")
 
 KNOWN_KEYS: Final = frozenset(
     {
@@ -31,6 +33,7 @@ KNOWN_KEYS: Final = frozenset(
         "pool",
         "state_dir",
         "control_socket",
+        "control_pipe",
         "processes",
         "prefer_loopback_processes",
         "hold_seconds",
@@ -66,6 +69,12 @@ class EngineConfig:
     reconcile_seconds: float = 60.0
     source: str = "<config>"
     data_plane: DataPlaneSettings = field(default_factory=DataPlaneSettings)  # part 2 hook
+    control_pipe: str = DEFAULT_CONTROL_PIPE  #: Windows: the engine's named pipe
+
+    @property
+    def control_address(self) -> str:
+        """Where this platform's engine listens: the pipe on Windows, else the socket."""
+        return self.control_pipe if sys.platform == "win32" else str(self.control_socket)
 
     @property
     def store_path(self) -> Path:
@@ -78,6 +87,7 @@ class EngineConfig:
             "pool_size": self.pool.size,
             "state_dir": str(self.state_dir),
             "control_socket": str(self.control_socket),
+            "control_pipe": self.control_pipe,
             "processes": self.policy.to_json(),
             "inherit_children": self.policy.inherit_children,
             "hold_seconds": self.hold_seconds,
@@ -181,6 +191,15 @@ def _parse(data: object, source: str, base_dir: Path | None, platform: Platform)
             raise ConfigError(
                 f"'session_provider' is {provider!r}; use one of {', '.join(SESSION_PROVIDERS)}"
             )
+        usable = ("auto", "engine", "wts") if platform == "windows" else ("auto", "engine", "logind")
+        if provider not in usable:
+            raise ConfigError(
+                f"'session_provider' is {provider!r}, which {platform} does not have; use one of {', '.join(usable)}"
+            )
+        control_pipe = data.get("control_pipe", DEFAULT_CONTROL_PIPE)
+        if not isinstance(control_pipe, str):
+            raise ConfigError(f"'control_pipe' is {control_pipe!r}; give a pipe name like {DEFAULT_CONTROL_PIPE!r}")
+        check_pipe_name(control_pipe)
         return EngineConfig(
             pool=pool,
             policy=policy,
@@ -194,6 +213,7 @@ def _parse(data: object, source: str, base_dir: Path | None, platform: Platform)
             reconcile_seconds=_number(data, "reconcile_seconds", 60.0, 1),
             source=source,
             data_plane=parse_data_plane(data.get("data_plane")),
+            control_pipe=control_pipe,
         )
     except VipError as exc:
         raise ConfigError(f"{source}: {exc}") from None
