@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sessionnet_vip.engine.cli",
     "sessionnet_vip.engine.agentcli",
     "sessionnet_vip.planning_cli",
+    "sessionnet_vip.engine.windows.service",
 )
 
 

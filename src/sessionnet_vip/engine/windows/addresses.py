@@ -164,9 +164,7 @@ def plan_bindings(
             present[key] = "loopback"
             continue
         holders = [r for r in table if r.address == address]
-        subnets = [
-            r for r in table if r.address != address and r.prefix_length < 32 and address in r.network
-        ]
+        subnets = [r for r in table if r.address != address and r.prefix_length < 32 and address in r.network]
         subnet_ifs = {r.interface_index for r in subnets}
         if holders:
             good = [r for r in holders if r.interface_index in subnet_ifs or r.prefix_length < 32]
@@ -203,7 +201,9 @@ def plan_bindings(
     return BindingPlan(present, add, unassigned, warnings)
 
 
-def new_row(binding: Binding, initialize: Callable[[MIB_UNICASTIPADDRESS_ROW], None]) -> MIB_UNICASTIPADDRESS_ROW:
+def new_row(
+    binding: Binding, initialize: Callable[[MIB_UNICASTIPADDRESS_ROW], None]
+) -> MIB_UNICASTIPADDRESS_ROW:
     """The row ``CreateUnicastIpAddressEntry`` is given (after InitializeUnicastIpAddressEntry)."""
     row = MIB_UNICASTIPADDRESS_ROW()
     initialize(row)
@@ -295,7 +295,10 @@ class WindowsAssigner:
             status = self.helper.delete(new_row(binding, self.helper.initialize))
             if status != 0:
                 log.error(
-                    "DeleteUnicastIpAddressEntry(%s): %s (error %d)", address, self.helper.format_error(status), status
+                    "DeleteUnicastIpAddressEntry(%s): %s (error %d)",
+                    address,
+                    self.helper.format_error(status),
+                    status,
                 )
                 continue
             del self.added[address]

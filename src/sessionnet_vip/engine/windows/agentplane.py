@@ -43,7 +43,9 @@ __all__ = ["AssignError", "WindowsEngine", "check_command", "placement", "serve"
 
 WINDOWS_OPS: Final = ("plan", "logon", "logoff", "sessions")
 #: Modes the hook DLL applies (client_address needs the session's client address).
-DLL_MODES: Final = frozenset({Mode.VIRTUAL_IP, Mode.VIRTUAL_LOOPBACK, Mode.PREFER_LOOPBACK, Mode.CLIENT_ADDRESS})
+DLL_MODES: Final = frozenset(
+    {Mode.VIRTUAL_IP, Mode.VIRTUAL_LOOPBACK, Mode.PREFER_LOOPBACK, Mode.CLIENT_ADDRESS}
+)
 #: The only request an ordinary user may send, and its only field.
 USER_FIELDS: Final = frozenset({"op", "command"})
 

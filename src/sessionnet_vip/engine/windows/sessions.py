@@ -96,9 +96,7 @@ def live_session_ids(sessions: Iterable[tuple[int, int]]) -> frozenset[int]:
     """Sessions that count as alive for leases: a state in :data:`LIVE_STATES`, not session 0.
 
     ``Listen`` (the RDP listener), ``Down``, ``Init`` and ``Reset`` hold no user."""
-    return frozenset(
-        sid for sid, state in sessions if sid != SERVICES_SESSION and state in LIVE_STATES
-    )
+    return frozenset(sid for sid, state in sessions if sid != SERVICES_SESSION and state in LIVE_STATES)
 
 
 def parse_client_address(raw: bytes) -> ipaddress.IPv4Address | None:
@@ -193,7 +191,9 @@ def provider(name: str) -> SessionProvider:
         return EngineSessions()
     if name in ("auto", "wts"):
         return WtsSessions(native_api())
-    raise VipError(f"session provider {name!r} is unknown on Windows; use one of {', '.join(SESSION_PROVIDERS)}")
+    raise VipError(
+        f"session provider {name!r} is unknown on Windows; use one of {', '.join(SESSION_PROVIDERS)}"
+    )
 
 
 def boot_id() -> str:

@@ -196,9 +196,7 @@ def pipe_client_token_facts(handle: int) -> tuple[str, bool]:
         raise _fail("ImpersonateNamedPipeClient")
     token = wintypes.HANDLE()
     try:
-        if not advapi32.OpenThreadToken(
-            kernel32.GetCurrentThread(), TOKEN_QUERY, True, ctypes.byref(token)
-        ):
+        if not advapi32.OpenThreadToken(kernel32.GetCurrentThread(), TOKEN_QUERY, True, ctypes.byref(token)):
             raise _fail("OpenThreadToken")
     finally:
         if not advapi32.RevertToSelf():
