@@ -429,7 +429,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "service",
         help="install, remove or show the engine's Windows service",
         description="Manage the engine as a Windows service (LocalSystem, automatic start, restart on "
-        "failure; log in %%ProgramData%%\\sessionnet-vip\\engine.log and the Application event log). "
+        "failure; log in %ProgramData%\\sessionnet-vip\\engine.log and the Application event log). "
         'Needs pywin32: pip install "sessionnet-vip[windows]".',
     )
     ops = svc.add_subparsers(dest="service_command", metavar="COMMAND", required=True)

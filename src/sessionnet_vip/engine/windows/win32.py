@@ -64,7 +64,10 @@ class WinError(OSError):
 
 @functools.cache
 def _dll(name: str) -> ctypes.WinDLL:
-    return ctypes.WinDLL(name, use_last_error=True)
+    try:
+        return ctypes.WinDLL(name, use_last_error=True)
+    except (AttributeError, OSError) as exc:  # AttributeError: a Python without WinDLL
+        raise WinError(f"cannot load {name}.dll: {exc}") from None
 
 
 def _fail(call: str) -> WinError:
