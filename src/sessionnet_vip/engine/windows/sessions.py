@@ -185,12 +185,13 @@ class WtsSessions:
         return out
 
 
-def provider(name: str) -> SessionProvider:
-    """``auto`` and ``wts``: WTS sessions; ``engine``: the engine's own view."""
+def provider(name: str, api: WtsApi | None = None) -> SessionProvider:
+    """``auto`` and ``wts``: WTS sessions (through ``api``, default the Win32 calls);
+    ``engine``: the engine's own view."""
     if name == "engine":
         return EngineSessions()
     if name in ("auto", "wts"):
-        return WtsSessions(native_api())
+        return WtsSessions(api or native_api())
     raise VipError(
         f"session provider {name!r} is unknown on Windows; use one of {', '.join(SESSION_PROVIDERS)}"
     )
