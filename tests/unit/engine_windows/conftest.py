@@ -45,8 +45,15 @@ class FakeWts:
     sessions: dict[int, tuple[int, str, str, str | None]] = field(default_factory=dict)
     fail: bool = False
 
-    def add(self, sid: int, user: str, *, domain: str = "CORP", client: str | None = None,
-            state: int = ConnectState.ACTIVE) -> None:
+    def add(
+        self,
+        sid: int,
+        user: str,
+        *,
+        domain: str = "CORP",
+        client: str | None = None,
+        state: int = ConnectState.ACTIVE,
+    ) -> None:
         self.sessions[sid] = (state, user, domain, client)
 
     def enumerate(self) -> list[tuple[int, int]]:
@@ -93,7 +100,9 @@ def wts() -> FakeWts:
 
 @pytest.fixture
 def engine(tmp_path: Path, wts: FakeWts) -> Iterator[WindowsEngine]:
-    eng = WindowsEngine.open_windows(windows_config(tmp_path), provider=WtsSessions(wts.api()), boot_id="boot-1")
+    eng = WindowsEngine.open_windows(
+        windows_config(tmp_path), provider=WtsSessions(wts.api()), boot_id="boot-1"
+    )
     eng.start_agent(watch=False)
     yield eng
     eng.stop_agent()

@@ -80,7 +80,10 @@ def test_client_that_cannot_be_identified_is_refused() -> None:
     out = io.BytesIO()
     called: list[object] = []
     result = transport.serve_client(
-        io.BufferedReader(io.BytesIO(b'{"op": "status"}\n')), out, identify, lambda r, p: called.append(r) or {}
+        io.BufferedReader(io.BytesIO(b'{"op": "status"}\n')),
+        out,
+        identify,
+        lambda r, p: called.append(r) or {},
     )
     assert result is None and called == []
     reply = json.loads(out.getvalue())
@@ -120,7 +123,15 @@ def test_pipe_names_accepted(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["sessionnet-vip", "\\\\server\\pipe\\x", "\\\\.\\pipe\\", "\\\\.\\pipe\\a\\b", "\\\\.\\pipe\\ x", "\\\\.\\pipe\\" + "x" * 300]
+    "name",
+    [
+        "sessionnet-vip",
+        "\\\\server\\pipe\\x",
+        "\\\\.\\pipe\\",
+        "\\\\.\\pipe\\a\\b",
+        "\\\\.\\pipe\\ x",
+        "\\\\.\\pipe\\" + "x" * 300,
+    ],
 )
 def test_pipe_names_refused(name: str) -> None:
     with pytest.raises(VipError, match="control_pipe"):
