@@ -331,10 +331,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg.add_argument("--settings", required=True, help="JSON mapping of the role's engine settings")
     cfg.add_argument("--windows-dir", required=True, help="vip_agent_windows_dir")
     cfg.add_argument("--out", type=Path, required=True, help="where to write engine.yml on the controller")
+    cmds = sub.add_parser("commands", help="the host-side command lines, as JSON argv lists")
+    cmds.add_argument("--python", required=True, help="vip_agent_windows_python")
+    cmds.add_argument("--windows-dir", required=True, help="vip_agent_windows_dir")
+    cmds.add_argument("--source", type=Path, required=True, help="the collection root (for the version)")
+    cmds.add_argument("--service-name", required=True, help="vip_agent_service_name")
     args = parser.parse_args(argv)
     try:
         if args.command == "wheelhouse":
             print(json.dumps(build_wheelhouse(args.source, args.dest, args.python_version)))
+        elif args.command == "commands":
+            if not ntpath.isabs(args.python) or not ntpath.splitdrive(args.python)[0]:
+                raise InstallError(
+                    f"vip_agent_windows_python {args.python!r}: give the full path of python.exe on the host"
+                )
+            version = source_version(args.source)
+            out = install_commands(args.python, args.windows_dir, version, args.service_name)
+            print(json.dumps({"version": version, "commands": out}))
         else:
             config = engine_config(json.loads(args.settings), args.windows_dir)
             text = "# sessionnet-vip engine configuration (written by sessionnet.virtual_ip.vip_agent)\n"
