@@ -15,7 +15,12 @@ class ActionModule(SessionnetAction):
     def execute(self, params, task_vars):
         dhcp = import_from_package("windows.dhcp")
         request = dhcp.exclusion_request(
-            params["scope"], params["start"], params["end"], params["state"], params.get("replaces")
+            params["scope"],
+            params["start"],
+            params["end"],
+            params["state"],
+            params.get("replaces"),
+            params["replicate_failover"],
         )
         raw = call_windows(self, "dhcp_exclusion_range", request.to_wire(), task_vars)
         result = dhcp.shape_exclusion_result(request, raw)

@@ -2,8 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Action plugin of sessionnet.virtual_ip.rds_ip_virtualization (docs: plugins/modules/rds_ip_virtualization.py).
 
-Two round trips to the host, always: ``vip_info`` (facts), then one ``registry_state`` (the whole
-change set). The decision is ``sessionnet_vip.windows.rds_ip_virtualization.plan``.
+Two round trips to the host, always: ``vip_info`` (facts, including WMI ``Win32_TSVirtualIP``),
+then one ``registry_state`` (the whole change set: values, the Winsock catalog rename, the WMI
+loopback setting). The decision is ``sessionnet_vip.windows.rds_ip_virtualization.plan``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ class ActionModule(SessionnetAction):
         decision = import_from_package("windows.rds_ip_virtualization")
         facts = read_facts(self, task_vars)
         plan = decision.plan(decision.RdsOptions.from_params(params), facts)
-        result = ensure_registry(self, task_vars, plan.values, plan.keys_absent)
+        result = ensure_registry(
+            self,
+            task_vars,
+            plan.values,
+            plan.keys_absent,
+            keys_moved=plan.keys_moved,
+            cim_properties=plan.cim_properties,
+        )
         result.update(decision.plan_summary(plan))
         result["state"] = params["state"]
         result["mode"] = params["mode"] if params["state"] == "enabled" else None

@@ -12,4 +12,12 @@ class ActionModule(SessionnetAction):
     DOCS_MODULE = "registry_state"
 
     def execute(self, params, task_vars):
-        return ensure_registry(self, task_vars, params["values"], params["keys_absent"], params["allowed_hives"])
+        return ensure_registry(
+            self,
+            task_vars,
+            params["values"],
+            params["keys_absent"],
+            params["allowed_hives"],
+            keys_moved=params["keys_moved"],
+            cim_properties=params["cim_properties"],
+        )

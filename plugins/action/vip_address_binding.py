@@ -31,7 +31,8 @@ class ActionModule(SessionnetAction):
             "adapter": {"name": plan.adapter.name, "index": plan.adapter.index},
             "subnet": str(plan.network),
             "addresses": sum(s.size for s in plan.ranges),
-            "added": binding.compress_texts(raw.get("added") or []),
+            "added": binding.compress_texts(binding.bound_added(raw)),
+            "duplicates": binding.duplicates_after(raw),
             "updated": binding.compress_texts(raw.get("updated") or []),
             "removed": binding.compress_texts(raw.get("removed") or []),
             "simulated": bool(raw.get("simulated")),
@@ -42,6 +43,9 @@ class ActionModule(SessionnetAction):
         }
         if plan.warnings:
             result["warnings"] = list(plan.warnings)
+        failure = binding.duplicate_failure(raw, plan.adapter.name)
+        if failure:
+            result.update(failed=True, msg="vip_address_binding: %s" % failure)
         return result
 
 

@@ -20,6 +20,8 @@ class ActionModule(SessionnetAction):
             key: raw.get(key)
             for key in ("interface_alias", "before", "after", "added", "updated", "removed", "progress")
         }
+        result["added"] = binding.bound_added(raw)
+        result["duplicates"] = binding.duplicates_after(raw)
         result["changed"] = bool(raw.get("changed"))
         result["simulated"] = bool(raw.get("simulated"))
         result["diff"] = {
@@ -32,4 +34,7 @@ class ActionModule(SessionnetAction):
                 "addresses": binding.describe(raw.get("after") or []),
             },
         }
+        failure = binding.duplicate_failure(raw, raw.get("interface_alias"))
+        if failure:
+            result.update(failed=True, msg="vip_address_state: %s" % failure)
         return result

@@ -246,5 +246,27 @@ Function Read-SnRegistryKey {
     @{ path = $Path; view = $View; exists = ($null -ne $key); values = $values; subkeys = $subkeys }
 }
 
+Function Copy-SnRegistryTree {
+    <# Copies every value (data and kind, unexpanded) and sub-key of $Source into $Target, recursively.
+       The caller guards it with check mode and removes the source afterwards (a key "rename"). #>
+    param([Parameter(Mandatory = $true)][Microsoft.Win32.RegistryKey]$Source, [Parameter(Mandatory = $true)][Microsoft.Win32.RegistryKey]$Target)
+
+    foreach ($name in $Source.GetValueNames()) {
+        $data = $Source.GetValue($name, $null, [Microsoft.Win32.RegistryValueOptions]::DoNotExpandEnvironmentNames)
+        $Target.SetValue($name, $data, $Source.GetValueKind($name))
+    }
+    foreach ($subName in $Source.GetSubKeyNames()) {
+        $child = $Source.OpenSubKey($subName, $false)
+        $copy = $Target.CreateSubKey($subName)
+        try {
+            Copy-SnRegistryTree -Source $child -Target $copy
+        }
+        finally {
+            $copy.Dispose()
+            $child.Dispose()
+        }
+    }
+}
+
 Export-ModuleMember -Function Split-SnRegistryPath, Open-SnRegistryBaseKey, Get-SnRegistryValue, Get-SnRegistryItem, ConvertFrom-SnWireData, `
-    ConvertTo-SnWireData, Test-SnWireDataEqual, Get-SnRegistryKind, Read-SnRegistryKey
+    ConvertTo-SnWireData, Test-SnWireDataEqual, Get-SnRegistryKind, Read-SnRegistryKey, Copy-SnRegistryTree

@@ -82,6 +82,8 @@ options:
     description:
       - Delivery Group names the policy applies to (C(DesktopGroup) filters, mode Allow). When
         given, these are exactly the policy's Delivery Group filters. Omitted leaves filters alone.
+      - Since XenDesktop 7.16 the provider addresses such a filter by its value as a path, so names
+        with C(\) or C(/) are refused; C([) and C(]) are fine.
     type: list
     elements: str
   store:
@@ -108,6 +110,10 @@ attributes:
     support: full
     platforms: windows
 notes:
+  - O(store=domain_gpo) and a remote O(controller) are a second hop from the WinRM session. With
+    NTLM, or Kerberos without delegation, mounting the store fails with access denied; the task then
+    fails saying so. Run it with C(become=true) and C(become_method=runas), or use CredSSP or
+    Kerberos delegation (see the collection docs, page C(citrix_virtual_loopback.md)).
   - Setting paths under the provider's C(Settings) tree are discovered at run time by internal name.
   - The port exclusion values are sent as strings C("N") or C("A-B"); whether every Citrix release accepts
     the range form is not verified.

@@ -7,10 +7,18 @@
 
 # Generic hand for Citrix policies (docs and contract: citrix_policy_state.py). It decides no
 # policy: it ensures what it is told through the Citrix Group Policy PowerShell provider and
-# returns before/after. Provider use follows the Citrix Group Policy SDK documentation:
-# New-PSDrive -PSProvider CitrixGroupPolicy -Root \ -Controller <ddc> | -DomainGpo <gpo>,
-# AutoWriteBack off, one Save(). Setting paths are discovered under Unfiltered\Settings by
-# PSChildName. NOT run against a real controller by this project (see docs).
+# returns before/after. Provider use follows the Citrix Group Policy SDK documentation
+# ("Group Policy SDK usage": Import-Module Citrix.GroupPolicy.Commands or Add-PsSnapin
+# Citrix.Common.GroupPolicy, then New-PSDrive -PSProvider CitrixGroupPolicy -Root \
+# -Controller <ddc> | -DomainGpo <gpo>), AutoWriteBack off where the drive has it, one Save().
+# Setting paths are discovered under Unfiltered\Settings by PSChildName. Filters other than
+# ClientIP/AccessControl/BranchRepeater are created as XenDesktop 7.16+ expects them,
+# New-Item -Path <policy>\Filters -Name <value> -ItemType <type>, and addressed by value (the
+# form of Citrix's Citrix.GroupPolicy.Commands.psm1 "edited to work with XenDesktop 7.16").
+# Every path built from input is passed with -LiteralPath: [ and ] are wildcards for -Path.
+# Provider calls whose output is not wanted are assigned to $null so nothing leaks into the
+# module's JSON. A failed mount is returned as mount_error (the controller words the message).
+# NOT run against a real controller by this project (see docs).
 
 $spec = @{
     options = @{
@@ -62,21 +70,29 @@ if ($module.Params.store -eq 'domain_gpo' -and -not $module.Params.gpo) {
 # --- load the provider ----------------------------------------------------------------------
 $gpModule = 'Citrix.GroupPolicy.Commands'
 $gpSnapin = 'Citrix.Common.GroupPolicy'
-try {
-    if (Get-Module -ListAvailable -Name $gpModule) {
+$loadErrors = [System.Collections.Generic.List[String]]@()
+if (Get-Module -ListAvailable -Name $gpModule) {
+    try {
         Import-Module -Name $gpModule -ErrorAction Stop
     }
-    elseif (Get-PSSnapin -Registered -Name $gpSnapin -ErrorAction SilentlyContinue) {
-        Add-PSSnapin -Name $gpSnapin -ErrorAction Stop
+    catch {
+        $loadErrors.Add("Import-Module $($gpModule): $($_.Exception.Message)")
     }
 }
-catch {
-    $module.FailJson("loading $gpModule / $gpSnapin failed: $($_.Exception.Message)", $_)
+# Not every release is known to register the provider from the module: fall back to the snap-in.
+if (-not (Get-PSProvider | Where-Object { $_.Name -eq 'CitrixGroupPolicy' }) -and
+    (Get-PSSnapin -Registered -Name $gpSnapin -ErrorAction SilentlyContinue)) {
+    try {
+        Add-PSSnapin -Name $gpSnapin -ErrorAction Stop
+    }
+    catch {
+        $loadErrors.Add("Add-PSSnapin $($gpSnapin): $($_.Exception.Message)")
+    }
 }
 if (-not (Get-PSProvider | Where-Object { $_.Name -eq 'CitrixGroupPolicy' })) {
     $module.FailJson(("neither the PowerShell module $gpModule nor the snap-in $gpSnapin is available on this host " +
             "(no CitrixGroupPolicy provider); run this on a Delivery Controller (or a machine with Citrix Studio / " +
-            "the Citrix PowerShell SDK)"))
+            "the Citrix PowerShell SDK). $($loadErrors -join '; ')"))
 }
 
 # --- mount the store --------------------------------------------------------------------------
@@ -90,13 +106,19 @@ else {
     $driveArgs.Controller = $module.Params.controller
     $module.Result.store = 'controller'
 }
+$module.Result.mount_error = $null
 try {
     $null = New-PSDrive @driveArgs
     $drive = Get-PSDrive -Name $driveName -ErrorAction Stop
-    $drive.AutoWriteBack = $false
+    # AutoWriteBack: no public Citrix reference was found for this member; set it where it exists.
+    if ($null -ne $drive.PSObject.Properties['AutoWriteBack']) {
+        $drive.AutoWriteBack = $false
+    }
 }
 catch {
-    $module.FailJson("cannot mount the Citrix policies (New-PSDrive -PSProvider CitrixGroupPolicy): $($_.Exception.Message)", $_)
+    # The controller adds what to do (second hop over WinRM: become/runas, CredSSP or delegation).
+    $module.Result.mount_error = "New-PSDrive -PSProvider CitrixGroupPolicy: $($_.Exception.Message)"
+    $module.ExitJson()
 }
 
 $typeDir = if ($module.Params.policy_type -eq 'user') { 'User' } else { 'Computer' }
@@ -110,13 +132,13 @@ function Get-SettingPath {
 
 function Read-Policy {
     param([string]$Root, [string]$Name, [hashtable]$Paths)
-    $item = Get-ChildItem -Path $Root | Where-Object { $_.Name -eq $Name } | Select-Object -First 1
+    $item = Get-ChildItem -LiteralPath $Root | Where-Object { $_.Name -eq $Name } | Select-Object -First 1
     if ($null -eq $item) {
         return @{ exists = $false; name = $Name }
     }
     $settings = @{}
     foreach ($key in $Paths.Keys) {
-        $setting = Get-Item -Path "$Root\$($item.Name)\Settings\$($Paths[$key])"
+        $setting = Get-Item -LiteralPath "$Root\$($item.Name)\Settings\$($Paths[$key])"
         $values = $null
         if ($null -ne $setting.Values) {
             $values = [string[]]@($setting.Values | ForEach-Object { [string]$_ })
@@ -124,7 +146,7 @@ function Read-Policy {
         $settings[$key] = @{ state = [string]$setting.State; values = $values; path = $Paths[$key] }
     }
     $filters = [System.Collections.Generic.List[hashtable]]@()
-    $found = Get-ChildItem -Path "$Root\$($item.Name)\Filters" -Recurse -ErrorAction SilentlyContinue |
+    $found = Get-ChildItem -LiteralPath "$Root\$($item.Name)\Filters" -Recurse -ErrorAction SilentlyContinue |
         Where-Object { $null -ne $_.FilterType }
     foreach ($filter in $found) {
         $filters.Add(@{
@@ -167,7 +189,31 @@ function Test-SameList {
 
 function ConvertTo-FilterName {
     param([string]$Value)
-    return ($Value -replace '[\\/:*?"<>|]', '_')
+    return ($Value -replace '[\\/:*?"<>|\[\]]', '_')
+}
+
+function New-SnFilter {
+    <# Creates one filter. ClientIP keeps the old form (a name, the value as item value);
+       AccessControl and BranchRepeater take a name only; every other type (DesktopGroup, User,
+       ...) is created as XenDesktop 7.16+ expects: New-Item under Filters with -Name <value>
+       -ItemType <type>, and is then addressed by its value. Returns the filter's item name. #>
+    param([string]$PolicyPath, [string]$Type, [string]$Value)
+    $filterName = $Value
+    if ($Type -in 'ClientIP', 'AccessControl', 'BranchRepeater') {
+        $filterName = ConvertTo-FilterName -Value $Value
+    }
+    if (-not $checkMode) {
+        if ($Type -eq 'ClientIP') {
+            $null = New-Item -Path "$PolicyPath\Filters\$Type\$filterName" -Value $Value -ErrorAction Stop
+        }
+        elseif ($Type -eq 'AccessControl' -or $Type -eq 'BranchRepeater') {
+            $null = New-Item -Path "$PolicyPath\Filters\$Type\$filterName" -ErrorAction Stop
+        }
+        else {
+            $null = New-Item -Path "$PolicyPath\Filters" -Name $Value -ItemType $Type -ErrorAction Stop
+        }
+    }
+    return $filterName
 }
 
 try {
@@ -175,7 +221,7 @@ try {
     $paths = @{}
     if ($module.Params.settings.Count -gt 0) {
         $catalog = @{}
-        Get-ChildItem -Path "$root\Unfiltered\Settings" -Recurse |
+        Get-ChildItem -LiteralPath "$root\Unfiltered\Settings" -Recurse |
             Where-Object { $null -ne $_.State } |
             ForEach-Object { $catalog[$_.PSChildName] = Get-SettingPath -Path $_.PSPath }
         foreach ($want in $module.Params.settings) {
@@ -198,7 +244,7 @@ try {
         if ($before.exists) {
             $changed = $true
             if (-not $checkMode) {
-                Remove-Item -Path $policyPath -Recurse -Force -ErrorAction Stop
+                Remove-Item -LiteralPath $policyPath -Recurse -Force -ErrorAction Stop
             }
         }
         $after = @{ exists = $false; name = $name }
@@ -209,7 +255,7 @@ try {
             exists = $true; name = $name; enabled = $false; priority = $null; description = ''
             settings = @{}; filters = @()
         }
-        $count = @(Get-ChildItem -Path $root | Where-Object { $_.Name -ne 'Unfiltered' }).Count
+        $count = @(Get-ChildItem -LiteralPath $root | Where-Object { $_.Name -ne 'Unfiltered' }).Count
         if ($before.exists) {
             foreach ($k in 'enabled', 'priority', 'description') {
                 $after[$k] = $before[$k]
@@ -234,14 +280,14 @@ try {
             $changed = $true
             $after.description = $module.Params.description
             if (-not $checkMode) {
-                Set-ItemProperty -Path $policyPath -Name Description -Value $module.Params.description
+                Set-ItemProperty -LiteralPath $policyPath -Name Description -Value $module.Params.description
             }
         }
         if ($null -ne $module.Params.enabled -and $after.enabled -ne $module.Params.enabled) {
             $changed = $true
             $after.enabled = $module.Params.enabled
             if (-not $checkMode) {
-                Set-ItemProperty -Path $policyPath -Name Enabled -Value $module.Params.enabled
+                Set-ItemProperty -LiteralPath $policyPath -Name Enabled -Value $module.Params.enabled
             }
         }
         if ($null -ne $module.Params.priority -and $name -ne 'Unfiltered') {
@@ -250,7 +296,7 @@ try {
                 $changed = $true
                 $after.priority = $target
                 if (-not $checkMode) {
-                    Set-ItemProperty -Path $policyPath -Name Priority -Value $target
+                    Set-ItemProperty -LiteralPath $policyPath -Name Priority -Value $target
                 }
             }
         }
@@ -262,7 +308,7 @@ try {
                     $changed = $true
                     $after.settings[$want.name] = @{ state = 'NotConfigured'; values = $null; path = $paths[$want.name] }
                     if (-not $checkMode) {
-                        Set-ItemProperty -Path $settingPath -Name State -Value 'UseDefault'
+                        Set-ItemProperty -LiteralPath $settingPath -Name State -Value 'UseDefault'
                     }
                 }
                 continue
@@ -271,14 +317,14 @@ try {
                 $changed = $true
                 $have.values = [string[]]@($want.values)
                 if (-not $checkMode) {
-                    Set-ItemProperty -Path $settingPath -Name Values -Value ([object[]]@($want.values))
+                    Set-ItemProperty -LiteralPath $settingPath -Name Values -Value ([object[]]@($want.values))
                 }
             }
             if ($have.state -cne $want.state) {
                 $changed = $true
                 $have.state = $want.state
                 if (-not $checkMode) {
-                    Set-ItemProperty -Path $settingPath -Name State -Value $want.state
+                    Set-ItemProperty -LiteralPath $settingPath -Name State -Value $want.state
                 }
             }
         }
@@ -289,7 +335,7 @@ try {
             if (($purge -contains $filter.type) -and $listed.Count -eq 0) {
                 $changed = $true
                 if (-not $checkMode) {
-                    Remove-Item -Path "$policyPath\Filters\$($filter.type)\$($filter.name)" -Recurse -Force
+                    Remove-Item -LiteralPath "$policyPath\Filters\$($filter.type)\$($filter.name)" -Recurse -Force
                 }
             }
             else {
@@ -300,13 +346,13 @@ try {
             $have = $kept | Where-Object { $_.type -eq $want.type -and $_.value -eq $want.value } | Select-Object -First 1
             if ($null -eq $have) {
                 $changed = $true
-                $filterName = ConvertTo-FilterName -Value $want.value
+                $filterName = if ($want.type -in 'ClientIP', 'AccessControl', 'BranchRepeater') { ConvertTo-FilterName -Value $want.value } else { $want.value }
                 $have = @{ type = $want.type; name = $filterName; value = $want.value; mode = $want.mode; enabled = $want.enabled }
                 $kept.Add($have)
                 if (-not $checkMode) {
-                    $null = New-Item -Path "$policyPath\Filters\$($want.type)\$filterName" -Value $want.value -ErrorAction Stop
-                    Set-ItemProperty -Path "$policyPath\Filters\$($want.type)\$filterName" -Name Mode -Value $want.mode
-                    Set-ItemProperty -Path "$policyPath\Filters\$($want.type)\$filterName" -Name Enabled -Value $want.enabled
+                    $filterName = New-SnFilter -PolicyPath $policyPath -Type $want.type -Value $want.value
+                    Set-ItemProperty -LiteralPath "$policyPath\Filters\$($want.type)\$filterName" -Name Mode -Value $want.mode
+                    Set-ItemProperty -LiteralPath "$policyPath\Filters\$($want.type)\$filterName" -Name Enabled -Value $want.enabled
                 }
                 continue
             }
@@ -315,8 +361,8 @@ try {
                 $have.mode = $want.mode
                 $have.enabled = $want.enabled
                 if (-not $checkMode) {
-                    Set-ItemProperty -Path "$policyPath\Filters\$($have.type)\$($have.name)" -Name Mode -Value $want.mode
-                    Set-ItemProperty -Path "$policyPath\Filters\$($have.type)\$($have.name)" -Name Enabled -Value $want.enabled
+                    Set-ItemProperty -LiteralPath "$policyPath\Filters\$($have.type)\$($have.name)" -Name Mode -Value $want.mode
+                    Set-ItemProperty -LiteralPath "$policyPath\Filters\$($have.type)\$($have.name)" -Name Enabled -Value $want.enabled
                 }
             }
         }
@@ -324,8 +370,8 @@ try {
     }
 
     if ($changed -and -not $checkMode) {
-        $drive.Save()
-        $drive.Refresh()
+        $null = $drive.Save()
+        $null = $drive.Refresh()
         $after = Read-Policy -Root $root -Name $name -Paths $paths
     }
     $module.Result.saved = ($changed -and -not $checkMode)

@@ -123,6 +123,10 @@ attributes:
     support: full
     platforms: windows
 notes:
+  - O(store=domain_gpo) and a remote O(controller) are a second hop from the WinRM session. With
+    NTLM, or Kerberos without delegation, mounting the store fails with access denied; the task then
+    fails saying so. Run it with C(become=true) and C(become_method=runas), or use CredSSP or
+    Kerberos delegation (see the collection docs, page C(citrix_virtual_loopback.md)).
   - In check mode nothing is changed and nothing is saved; C(after) is what the policy would be.
   - On a real controller this runs C(citrix_policy_state.ps1), checked here only statically
     (syntax and option spec); see docs/citrix_virtual_loopback.md for what is not verified.

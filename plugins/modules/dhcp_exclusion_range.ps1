@@ -9,6 +9,9 @@
 # overlaps a range it was not told to replace, and otherwise adds/removes exactly what differs.
 # Remove-DhcpServerv4ExclusionRange is ALWAYS given both -StartRange and -EndRange: without them
 # it removes every exclusion range of the scope. Options: dhcp_exclusion_range.py.
+# A failed scope read is returned as scope_error (message, category, error id) for the controller
+# to tell "no such scope" from anything else; the scope's failover relationship is returned, and
+# after a change the scope is replicated to the partner when replicate_failover is set.
 
 #AnsibleRequires -CSharpUtil Ansible.Basic
 
@@ -25,6 +28,7 @@ $spec = @{
                 end = @{ type = 'str'; required = $true }
             }
         }
+        replicate_failover = @{ type = 'bool'; default = $true }
     }
     supports_check_mode = $true
 }
@@ -56,11 +60,44 @@ $module.Result.refused = $null
 $module.Result.scope = $null
 $module.Result.before = @()
 $module.Result.after = @()
+$module.Result.scope_error = $null
+$module.Result.failover = $null
+$module.Result.replicated = $false
+$module.Result.replication_error = $null
 
-$scope = Get-DhcpServerv4Scope -ScopeId $scopeId -ErrorAction SilentlyContinue
-if ($null -eq $scope) {
-    $module.Result.refused = 'scope_missing'
+try {
+    $scope = Get-DhcpServerv4Scope -ScopeId $scopeId -ErrorAction Stop
+}
+catch {
+    $module.Result.scope_error = @{
+        message = $_.Exception.Message
+        category = [String]$_.CategoryInfo.Category
+        error_id = [String]$_.FullyQualifiedErrorId
+    }
     $module.ExitJson()
+}
+# Not a failover scope: Get-DhcpServerv4Failover writes an error, read as "no relationship".
+$relationship = @(Get-DhcpServerv4Failover -ScopeId $scopeId -ErrorAction SilentlyContinue) | Select-Object -First 1
+if ($null -ne $relationship) {
+    $module.Result.failover = @{
+        name = [String]$relationship.Name
+        partner_server = [String]$relationship.PartnerServer
+        mode = [String]$relationship.Mode
+        state = [String]$relationship.State
+    }
+}
+
+function Invoke-SnReplication {
+    <# After a change: replicate the scope to its failover partner (when there is one and it was asked). #>
+    if ($null -ne $module.Result.failover -and $module.Params.replicate_failover -and -not $module.CheckMode) {
+        try {
+            $null = Invoke-DhcpServerv4FailoverReplication -ScopeId $scopeId -Force -ErrorAction Stop
+            $module.Result.replicated = $true
+        }
+        catch {
+            $module.Result.replication_error = $_.Exception.Message
+        }
+    }
 }
 $module.Result.scope = @{
     scope_id = $scope.ScopeId.IPAddressToString
@@ -85,6 +122,9 @@ if ($module.Params.state -eq 'absent') {
     $module.Result.after = @($before | Where-Object { $exact -notcontains $_ })
     if (-not $module.CheckMode) {
         $module.Result.after = Get-SnExclusionList -ScopeId $scopeId
+        if ($module.Result.changed) {
+            Invoke-SnReplication
+        }
     }
     $module.ExitJson()
 }
@@ -144,5 +184,6 @@ if ($module.Result.changed -and -not $module.CheckMode) {
         }
     }
     $module.Result.after = Get-SnExclusionList -ScopeId $scopeId
+    Invoke-SnReplication
 }
 $module.ExitJson()

@@ -61,6 +61,16 @@ options:
         description: Last address of the old range.
         type: str
         required: true
+  replicate_failover:
+    description:
+      - When the scope is in a DHCP failover relationship (C(Get-DhcpServerv4Failover -ScopeId))
+        and this task changed its exclusions, replicate the scope to the partner server in the same
+        call (C(Invoke-DhcpServerv4FailoverReplication -ScopeId -Force)), so that the partner does
+        not lease the excluded addresses. A failed replication fails the task naming the partner
+        (the local change stays).
+      - C(false) leaves the partner alone and warns, naming the relationship and the partner.
+    type: bool
+    default: true
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -75,6 +85,9 @@ attributes:
     platforms: windows
 notes:
   - Needs the DHCP Server role on the host.
+  - Only a scope that does not exist is reported as missing. Any other error of
+    C(Get-DhcpServerv4Scope) (DHCP Server service stopped, missing rights, RPC unavailable) fails
+    the task with Windows' message and changes nothing.
   - On a real host this runs C(dhcp_exclusion_range.ps1), checked here only statically.
 seealso:
   - module: sessionnet.virtual_ip.dhcp_scope_info
@@ -116,6 +129,16 @@ exclusions:
   returned: success
   type: list
   elements: dict
+failover:
+  description:
+    - The scope's failover relationship C({name, partner_server, mode, state}), or null when it
+      has none.
+  returned: success
+  type: dict
+replicated:
+  description: Whether the scope was replicated to the failover partner by this task.
+  returned: success
+  type: bool
 simulated:
   description: True when a simulated host answered.
   returned: always

@@ -18,12 +18,16 @@ description:
     used for Remote Desktop IP Virtualization) write under
     C(HKLM:\SOFTWARE\Policies\Microsoft\Windows NT\Terminal Services\TSAppSrv\VirtualIP),
     namely C(EnableVirtualIP), C(VirtualMode), C(PerApp), C(VIPAdapter) and C(PromptOnIPLeaseFail).
-  - On Windows Server 2019 and later it also removes the Winsock catalog entry
-    C(HKLM:\SYSTEM\CurrentControlSet\Services\WinSock2\Parameters\AppId_Catalog\2C69D9F1), as
-    Microsoft's support article KB 4501072 describes (see O(fix_lsp_catalog)).
+  - On Windows Server 2019 and later it also renames the Winsock catalog entry
+    C(HKLM:\SYSTEM\CurrentControlSet\Services\WinSock2\Parameters\AppId_Catalog\2C69D9F1) to
+    C(Backup_2C69D9F1), as Microsoft's support article KB 4501072 recommends (see O(fix_lsp_catalog));
+    O(restore_lsp_catalog) is the way back.
+  - O(virtualize_loopback) turns RD IP Virtualization's own loopback virtualization on or off
+    (WMI C(Win32_TSVirtualIP) C(VirtualizeLoopbackAddressesEnabled), Windows Server 2012 and
+    later), which gives plain RD Session Hosts a per-session loopback without Citrix.
   - Exactly two round trips per host, whatever the options - C(sessionnet.virtual_ip.vip_info)
-    to read the host, then one C(sessionnet.virtual_ip.registry_state) call that ensures every
-    value and key at once.
+    to read the host (registry and WMI), then one C(sessionnet.virtual_ip.registry_state) call
+    that ensures every value, key and the WMI setting at once.
   - Refuses Windows 10/11 Enterprise multi-session and client editions, naming the edition,
     and writes nothing there. Warns when the RD Session Host role is not installed.
   - The changes take effect after a restart; the module never restarts the host, it returns
@@ -34,9 +38,8 @@ options:
     description:
       - C(enabled) writes all five values.
       - C(disabled) removes exactly the five values this module manages from the policy key and
-        nothing else. It does B(not) restore the Winsock catalog entry removed on Server 2019 and
-        later; restoring it is a manual step (see the collection docs, page
-        C(rds_ip_virtualization.md)).
+        nothing else. It does not restore the Winsock catalog entry renamed on Server 2019 and
+        later unless O(restore_lsp_catalog=true).
     type: str
     default: enabled
     choices: [enabled, disabled]
@@ -81,11 +84,35 @@ options:
     default: true
   fix_lsp_catalog:
     description:
-      - Remove the Winsock catalog entry C(AppId_Catalog\2C69D9F1) that stops IP virtualization
-        on Windows Server 2019 and later (KB 4501072).
+      - Rename the Winsock catalog entry C(AppId_Catalog\2C69D9F1) that stops IP virtualization
+        on Windows Server 2019 and later to C(AppId_Catalog\Backup_2C69D9F1), keeping its values
+        (KB 4501072 recommends the rename over deleting, so it can be reverted). When that backup
+        already exists, the entry is removed and the backup kept (with a warning). The backup path
+        is returned in RV(lsp_catalog_backup).
       - When not set, C(true) on Windows Server 2019 (build 17763) and later, C(false) before.
         C(true) on an older build has no effect (with a warning); C(false) on 2019+ warns when the
         entry is present.
+    type: bool
+  restore_lsp_catalog:
+    description:
+      - The way back from O(fix_lsp_catalog), with either O(state). Renames
+        C(AppId_Catalog\Backup_2C69D9F1) back to C(AppId_Catalog\2C69D9F1); without a backup it
+        writes the entry with the default values Microsoft's article lists (C(AppFullPath) =
+        C(C:\Windows\System32\svchost.exe), C(PermittedLspCategories) = C(0x40000000)), with a
+        warning. Nothing happens when the entry is present.
+      - Cannot be combined with O(fix_lsp_catalog=true). On Server 2019 and later it warns that IP
+        virtualization does not work while the entry is present.
+    type: bool
+    default: false
+  virtualize_loopback:
+    description:
+      - RD IP Virtualization's own loopback virtualization, WMI C(Win32_TSVirtualIP)
+        (C(root\CIMv2\TerminalServices)) C(VirtualizeLoopbackAddressesEnabled), set with
+        C(SetVirtualizeLoopbackAddressesEnabled) in the same change call. Read by C(vip_info) as
+        C(rds_ip_virtualization.virtualize_loopback).
+      - Not set leaves it as it is. C(true) is refused on builds before Windows Server 2012
+        (such as 2008 R2, which lack the property) and where the class cannot be read (RD Session
+        Host role missing), naming the reason; C(true) with O(state=disabled) is refused.
     type: bool
 attributes:
   check_mode:
@@ -169,9 +196,32 @@ programs:
   type: list
   elements: str
 lsp_catalog_fix:
-  description: Whether the Winsock catalog entry is ensured absent by this run.
+  description: Whether the Winsock catalog entry is ensured renamed (or absent) by this run.
   returned: always
   type: bool
+lsp_catalog_backup:
+  description: Path of the backup of the Winsock catalog entry when it exists (or will, in check mode), else null.
+  returned: always
+  type: str
+  sample: HKLM:\SYSTEM\CurrentControlSet\Services\WinSock2\Parameters\AppId_Catalog\Backup_2C69D9F1
+lsp_catalog_restore:
+  description: Whether this run restores the Winsock catalog entry (O(restore_lsp_catalog)).
+  returned: always
+  type: bool
+virtualize_loopback:
+  description: The O(virtualize_loopback) ensured, or null when it was not set.
+  returned: always
+  type: bool
+move_results:
+  description: The key renames of this run (the Winsock catalog entry), as C(registry_state) returns them.
+  returned: always
+  type: list
+  elements: dict
+cim_results:
+  description: The WMI setting of this run (C(VirtualizeLoopbackAddressesEnabled)), as C(registry_state) returns it.
+  returned: always
+  type: list
+  elements: dict
 value_results:
   description:
     - One entry per managed value (C(path), C(name), C(view), C(before), C(after), C(changed),
@@ -180,7 +230,7 @@ value_results:
   type: list
   elements: dict
 key_results:
-  description: The Winsock catalog entry when it is ensured absent (C(path), C(existed), C(changed)).
+  description: The Winsock catalog entry when it is removed because a backup exists (C(path), C(existed), C(changed)).
   returned: always
   type: list
   elements: dict

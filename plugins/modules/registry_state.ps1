@@ -37,6 +37,30 @@ $spec = @{
                 reboot_required = @{ type = 'bool'; default = $false }
             }
         }
+        keys_moved = @{
+            type = 'list'
+            elements = 'dict'
+            default = @()
+            options = @{
+                path = @{ type = 'str'; required = $true }
+                to = @{ type = 'str'; required = $true }
+                view = @{ type = 'str'; default = '64'; choices = '64', '32' }
+                reboot_required = @{ type = 'bool'; default = $false }
+            }
+        }
+        cim_properties = @{
+            type = 'list'
+            elements = 'dict'
+            default = @()
+            options = @{
+                namespace = @{ type = 'str'; required = $true }
+                class_name = @{ type = 'str'; required = $true }
+                property = @{ type = 'str'; required = $true }
+                value = @{ type = 'int'; required = $true }
+                method = @{ type = 'str'; required = $true }
+                reboot_required = @{ type = 'bool'; default = $false }
+            }
+        }
         # Accepted for the contract and ignored: the controller has enforced it.
         allowed_hives = @{ type = 'list'; elements = 'str'; default = @('HKLM') }
     }
@@ -47,6 +71,8 @@ $module = [Ansible.Basic.AnsibleModule]::Create($args, $spec)
 # Dictionary keys named 'values'/'keys' must be indexed: '.Values'/'.Keys' are properties.
 $valueItems = @($module.Params['values'])
 $keyItems = @($module.Params['keys_absent'])
+$moveItems = @($module.Params['keys_moved'])
+$cimItems = @($module.Params['cim_properties'])
 
 # Pass 1: check every item before touching the registry, so bad input writes nothing.
 $plans = [System.Collections.Generic.List[Hashtable]]@()
@@ -80,6 +106,48 @@ for ($i = 0; $i -lt $keyItems.Count; $i++) {
     if (-not $split.SubPath) {
         $module.FailJson("keys_absent[$i] ($($keyItems[$i].path)): refusing to remove a whole hive; name a key below it")
     }
+}
+
+# Key moves: read both ends now; both existing is refused before anything is written.
+$moveStates = [System.Collections.Generic.List[Hashtable]]@()
+for ($i = 0; $i -lt $moveItems.Count; $i++) {
+    $item = $moveItems[$i]
+    $opened = $null
+    try {
+        $opened = Open-SnRegistryBaseKey -Path $item.path -View $item.view
+        $targetSplit = Split-SnRegistryPath -Path $item.to
+        $sourceKey = $opened.Base.OpenSubKey($opened.SubPath, $false)
+        $targetKey = $opened.Base.OpenSubKey($targetSplit.SubPath, $false)
+        $moveStates.Add(@{ source = ($null -ne $sourceKey); target = ($null -ne $targetKey); targetSub = $targetSplit.SubPath })
+        foreach ($handle in @($sourceKey, $targetKey)) {
+            if ($null -ne $handle) { $handle.Dispose() }
+        }
+    }
+    catch {
+        $module.FailJson("keys_moved[$i] ($($item.path) -> $($item.to), view $($item.view)): $($_.Exception.Message)", $_)
+    }
+    finally {
+        if ($null -ne $opened) { $opened.Base.Dispose() }
+    }
+    if ($moveStates[$i].source -and $moveStates[$i].target) {
+        $module.FailJson("keys_moved[$i]: both $($item.path) and $($item.to) exist (view $($item.view)); nothing was written. Compare them and remove one")
+    }
+}
+
+# CIM properties: read the instance now; a missing class or instance fails before any write.
+$cimStates = [System.Collections.Generic.List[Hashtable]]@()
+for ($i = 0; $i -lt $cimItems.Count; $i++) {
+    $item = $cimItems[$i]
+    try {
+        $instance = @(Get-CimInstance -Namespace $item.namespace -ClassName $item.class_name -ErrorAction Stop) | Select-Object -First 1
+    }
+    catch {
+        $module.FailJson("cim_properties[$i] ($($item.namespace):$($item.class_name)): $($_.Exception.Message); nothing was written", $_)
+    }
+    if ($null -eq $instance -or $null -eq $instance.CimInstanceProperties[$item.property]) {
+        $module.FailJson("cim_properties[$i] ($($item.namespace):$($item.class_name)) has no instance with property $($item.property); nothing was written")
+    }
+    $cimStates.Add(@{ instance = $instance; before = $instance.CimInstanceProperties[$item.property].Value })
 }
 
 # Pass 2: read, compare, write.
@@ -165,7 +233,66 @@ for ($i = 0; $i -lt $keyItems.Count; $i++) {
     }
 }
 
+$moveResults = [System.Collections.Generic.List[Object]]@()
+for ($i = 0; $i -lt $moveItems.Count; $i++) {
+    $item = $moveItems[$i]
+    $found = $moveStates[$i]
+    if ($found.source -and -not $found.target) {
+        $changed = $true
+        if (-not $module.CheckMode) {
+            $opened = $null
+            $sourceKey = $null
+            $targetKey = $null
+            try {
+                $opened = Open-SnRegistryBaseKey -Path $item.path -View $item.view
+                $sourceKey = $opened.Base.OpenSubKey($opened.SubPath, $false)
+                $targetKey = $opened.Base.CreateSubKey($found.targetSub)
+                Copy-SnRegistryTree -Source $sourceKey -Target $targetKey
+                $sourceKey.Dispose()
+                $sourceKey = $null
+                $opened.Base.DeleteSubKeyTree($opened.SubPath, $false)
+            }
+            catch {
+                $module.FailJson("keys_moved[$i] ($($item.path) -> $($item.to)): $($_.Exception.Message)", $_)
+            }
+            finally {
+                foreach ($handle in @($sourceKey, $targetKey)) {
+                    if ($null -ne $handle) { $handle.Dispose() }
+                }
+                if ($null -ne $opened) { $opened.Base.Dispose() }
+            }
+        }
+    }
+    $moveResults.Add(@{ path = $item.path; to = $item.to; view = $item.view; source_existed = $found.source; target_existed = $found.target })
+}
+
+$cimResults = [System.Collections.Generic.List[Object]]@()
+for ($i = 0; $i -lt $cimItems.Count; $i++) {
+    $item = $cimItems[$i]
+    $found = $cimStates[$i]
+    $before = $found.before
+    if ($null -eq $before -or [UInt64]$before -ne [UInt64]$item.value) {
+        $changed = $true
+        if (-not $module.CheckMode) {
+            # The argument takes the property's own type (uint32 for Win32_TSVirtualIP).
+            $argument = if ($null -ne $before) { [Convert]::ChangeType($item.value, $before.GetType()) } else { [UInt32]$item.value }
+            try {
+                $answer = Invoke-CimMethod -InputObject $found.instance -MethodName $item.method -Arguments @{ $item.property = $argument } -ErrorAction Stop
+            }
+            catch {
+                $module.FailJson("cim_properties[$i] ($($item.class_name).$($item.method)): $($_.Exception.Message)", $_)
+            }
+            if ($null -ne $answer -and $answer.ReturnValue -ne 0) {
+                $module.FailJson("cim_properties[$i]: $($item.class_name).$($item.method) returned $($answer.ReturnValue) (a WMI error code; such setters fail while the setting is under Group Policy control)")
+            }
+        }
+    }
+    $cimResults.Add(@{ namespace = $item.namespace; class_name = $item.class_name; property = $item.property; exists = $true; before = $before })
+}
+
 $module.Result['changed'] = $changed
 $module.Result['values'] = $valueResults
 $module.Result['keys'] = $keyResults
+$module.Result['moves'] = $moveResults
+$module.Result['cim'] = $cimResults
 $module.ExitJson()

@@ -83,6 +83,68 @@ options:
         description: When this key is removed, the result reports RV(reboot_required=true).
         type: bool
         default: false
+  keys_moved:
+    description:
+      - Whole keys to move (rename) with their values and sub-keys, as C(Rename-Item) on a registry
+        key does. The key at O(keys_moved[].path) is copied to O(keys_moved[].to) and then removed.
+      - Nothing happens when the source does not exist (already moved). When both exist the call
+        fails before anything is written, naming both.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Key to move; top-level keys are refused.
+        type: str
+        required: true
+      to:
+        description: New full path of the key, in the same hive.
+        type: str
+        required: true
+      view:
+        description: Registry view, as for O(values[].view).
+        type: str
+        default: "64"
+        choices: ["64", "32"]
+      reboot_required:
+        description: When this key is moved, the result reports RV(reboot_required=true).
+        type: bool
+        default: false
+  cim_properties:
+    description:
+      - WMI/CIM properties to ensure through their setter method, for settings a WMI provider
+        writes (such as C(Win32_TSVirtualIP) C(VirtualizeLoopbackAddressesEnabled)).
+      - The property of the class's instance is read; when it differs from O(cim_properties[].value)
+        the method O(cim_properties[].method) is called with one argument named like the property.
+        A class without an instance fails the call before anything is written.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      namespace:
+        description: CIM namespace, such as C(root\cimv2\TerminalServices).
+        type: str
+        required: true
+      class_name:
+        description: Class name, such as C(Win32_TSVirtualIP).
+        type: str
+        required: true
+      property:
+        description: Property to compare, such as C(VirtualizeLoopbackAddressesEnabled).
+        type: str
+        required: true
+      value:
+        description: Wanted value (an unsigned 32-bit integer).
+        type: int
+        required: true
+      method:
+        description: Method that sets it, such as C(SetVirtualizeLoopbackAddressesEnabled); it must return 0.
+        type: str
+        required: true
+      reboot_required:
+        description: When this property changes, the result reports RV(reboot_required=true).
+        type: bool
+        default: false
   allowed_hives:
     description: Hives that may be written. Anything outside C(HKLM) must be allowed explicitly.
     type: list
@@ -124,8 +186,21 @@ EXAMPLES = r"""
         data: [C:\Program Files\CTI\agent.exe]
         view: "32"
     keys_absent:
+      - path: HKLM:\SOFTWARE\SessionnetTest
+        reboot_required: false
+
+- name: Rename a key (KB 4501072's Winsock catalog fix) and set a WMI property in the same call
+  sessionnet.virtual_ip.registry_state:
+    keys_moved:
       - path: HKLM:\SYSTEM\CurrentControlSet\Services\WinSock2\Parameters\AppId_Catalog\2C69D9F1
+        to: HKLM:\SYSTEM\CurrentControlSet\Services\WinSock2\Parameters\AppId_Catalog\Backup_2C69D9F1
         reboot_required: true
+    cim_properties:
+      - namespace: root\cimv2\TerminalServices
+        class_name: Win32_TSVirtualIP
+        property: VirtualizeLoopbackAddressesEnabled
+        value: 1
+        method: SetVirtualizeLoopbackAddressesEnabled
 """
 
 RETURN = r"""
@@ -158,6 +233,20 @@ value_results:
       type: bool
 key_results:
   description: One entry per O(keys_absent) item, with C(existed) and C(changed).
+  returned: always
+  type: list
+  elements: dict
+move_results:
+  description:
+    - One entry per O(keys_moved) item, with C(path), C(to), C(view), C(source_existed),
+      C(target_existed) (both before the call) and C(changed) (moved, or would be in check mode).
+  returned: always
+  type: list
+  elements: dict
+cim_results:
+  description:
+    - One entry per O(cim_properties) item, with C(namespace), C(class_name), C(property),
+      C(before), C(after) and C(changed). In the diff they appear under C(WMI <namespace>:<class>).
   returned: always
   type: list
   elements: dict

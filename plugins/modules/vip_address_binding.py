@@ -114,6 +114,13 @@ removed:
   returned: success
   type: list
   elements: str
+duplicates:
+  description:
+    - Added addresses that Windows marked C(Duplicate) (another machine holds them); they are not
+      in RV(added) and the task fails naming them.
+  returned: success
+  type: list
+  elements: str
 simulated:
   description: True when a simulated host answered.
   returned: always

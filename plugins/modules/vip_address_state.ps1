@@ -17,6 +17,7 @@ $spec = @{
         present = @{ type = 'list'; elements = 'str'; default = @() }
         absent = @{ type = 'list'; elements = 'str'; default = @() }
         skip_as_source = @{ type = 'bool'; default = $true }
+        dad_wait_seconds = @{ type = 'int'; default = 5 }
     }
     supports_check_mode = $true
 }
@@ -29,17 +30,52 @@ $present = @($module.Params.present)
 $absent = @($module.Params.absent)
 
 function Get-SnAddressList {
+    <# The adapter's IPv4 addresses. An adapter without any makes Get-NetIPAddress report
+       "No matching MSFT_NetIPAddress objects" (category ObjectNotFound): that is an empty list.
+       Every other error is thrown. #>
     param([int]$InterfaceIndex)
-    return , @(Get-NetIPAddress -InterfaceIndex $InterfaceIndex -AddressFamily IPv4 -ErrorAction Stop | ForEach-Object {
-            @{ address = $_.IPAddress; prefix_length = [int]$_.PrefixLength; skip_as_source = [bool]$_.SkipAsSource }
+    $found = @(Get-NetIPAddress -InterfaceIndex $InterfaceIndex -AddressFamily IPv4 -ErrorAction SilentlyContinue -ErrorVariable readErrors)
+    foreach ($readError in @($readErrors)) {
+        if ([String]$readError.CategoryInfo.Category -ne 'ObjectNotFound') {
+            throw $readError
+        }
+    }
+    return , @($found | ForEach-Object {
+            @{
+                address = [String]$_.IPAddress
+                prefix_length = [int]$_.PrefixLength
+                skip_as_source = [bool]$_.SkipAsSource
+                prefix_origin = [String]$_.PrefixOrigin
+                address_state = [String]$_.AddressState
+            }
         })
+}
+
+function Wait-SnAddressDetection {
+    <# Waits (at most $Seconds) until none of $Addresses is Tentative, i.e. duplicate address
+       detection has decided; returns the adapter's addresses read last. #>
+    param([int]$InterfaceIndex, [String[]]$Addresses, [int]$Seconds)
+    $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
+    while ($true) {
+        $list = Get-SnAddressList -InterfaceIndex $InterfaceIndex
+        $pending = @($list | Where-Object { $Addresses -contains $_.address -and $_.address_state -eq 'Tentative' })
+        if ($pending.Count -eq 0 -or [DateTime]::UtcNow -ge $deadline) {
+            return , $list
+        }
+        Start-Sleep -Milliseconds 250
+    }
 }
 
 $adapter = Get-NetAdapter -InterfaceIndex $index -ErrorAction SilentlyContinue
 if ($null -eq $adapter) {
     $module.FailJson("vip_address_state: no network adapter has interface index $index")
 }
-$before = Get-SnAddressList -InterfaceIndex $index
+try {
+    $before = Get-SnAddressList -InterfaceIndex $index
+}
+catch {
+    $module.FailJson("vip_address_state: reading the IPv4 addresses of interface $index ($($adapter.Name)) failed: $($_.Exception.Message)", $_)
+}
 $current = @{}
 foreach ($item in $before) { $current[$item.address] = $item }
 
@@ -82,6 +118,28 @@ try {
         }
         $done++
     }
+    if ($module.CheckMode) {
+        $after = [System.Collections.Generic.List[Object]]@()
+        foreach ($item in $before) {
+            if ($removed -contains $item.address) { continue }
+            if ($updated -contains $item.address) {
+                $after.Add(@{
+                        address = $item.address; prefix_length = $item.prefix_length; skip_as_source = $skip
+                        prefix_origin = $item.prefix_origin; address_state = $item.address_state
+                    })
+            }
+            else { $after.Add($item) }
+        }
+        foreach ($address in $added) {
+            $after.Add(@{ address = $address; prefix_length = $prefix; skip_as_source = $skip; prefix_origin = 'Manual'; address_state = 'Tentative' })
+        }
+        $module.Result.after = $after
+    }
+    else {
+        # Read back inside the error handling: a failure here still reports the progress made.
+        $address = '(reading the addresses back)'
+        $module.Result.after = Wait-SnAddressDetection -InterfaceIndex $index -Addresses $added.ToArray() -Seconds $module.Params.dad_wait_seconds
+    }
 }
 catch {
     $module.Result.changed = ($added.Count + $updated.Count + $removed.Count) -gt 0
@@ -91,21 +149,4 @@ catch {
 
 $module.Result.changed = ($added.Count + $updated.Count + $removed.Count) -gt 0
 $module.Result.progress = @{ total = $total; done = $done }
-if ($module.CheckMode) {
-    $after = [System.Collections.Generic.List[Object]]@()
-    foreach ($item in $before) {
-        if ($removed -contains $item.address) { continue }
-        if ($updated -contains $item.address) {
-            $after.Add(@{ address = $item.address; prefix_length = $item.prefix_length; skip_as_source = $skip })
-        }
-        else { $after.Add($item) }
-    }
-    foreach ($address in $added) {
-        $after.Add(@{ address = $address; prefix_length = $prefix; skip_as_source = $skip })
-    }
-    $module.Result.after = $after
-}
-else {
-    $module.Result.after = Get-SnAddressList -InterfaceIndex $index
-}
 $module.ExitJson()

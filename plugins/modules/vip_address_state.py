@@ -44,6 +44,14 @@ options:
     description: C(SkipAsSource) of the addresses of O(present).
     type: bool
     default: true
+  dad_wait_seconds:
+    description:
+      - After adding, how many seconds to wait (at most) for duplicate address detection to finish,
+        that is until no added address is C(Tentative), before the addresses are read back.
+      - An added address Windows marks C(Duplicate) (another machine holds it) fails the task naming
+        it and is left out of RV(added). C(0) reads at once.
+    type: int
+    default: 5
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -59,6 +67,12 @@ notes:
   - Uses C(New-NetIPAddress), C(Set-NetIPAddress) and C(Remove-NetIPAddress) (module NetTCPIP).
   - On a failure part-way, the task fails naming the address; the addresses done so far are in
     RV(added)/RV(updated)/RV(removed), and running it again continues (it is idempotent).
+  - An adapter without any IPv4 address is read as having none (C(Get-NetIPAddress) reports
+    C(ObjectNotFound) there).
+  - Windows cannot add static addresses to an interface with DHCP enabled; C(New-NetIPAddress)
+    fails there ("Inconsistent parameters PolicyStore PersistentStore and Dhcp Enabled") and so
+    does this module. M(sessionnet.virtual_ip.vip_address_binding) refuses such an adapter before
+    any write.
   - On a real host this runs C(vip_address_state.ps1), checked here only statically.
 seealso:
   - module: sessionnet.virtual_ip.vip_address_binding
@@ -78,7 +92,9 @@ interface_alias:
   returned: success
   type: str
 before:
-  description: The adapter's IPv4 addresses before, each C({address, prefix_length, skip_as_source}).
+  description:
+    - The adapter's IPv4 addresses before, each C({address, prefix_length, skip_as_source,
+      prefix_origin, address_state}) (C(PrefixOrigin) and C(AddressState) of C(Get-NetIPAddress)).
   returned: success
   type: list
   elements: dict
@@ -99,6 +115,11 @@ updated:
   elements: str
 removed:
   description: Addresses removed.
+  returned: success
+  type: list
+  elements: str
+duplicates:
+  description: Added addresses Windows marked C(Duplicate); not in RV(added), and the task fails naming them.
   returned: success
   type: list
   elements: str

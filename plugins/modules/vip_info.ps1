@@ -22,6 +22,16 @@ $spec = @{
                 view = @{ type = 'str'; default = '64'; choices = '64', '32' }
             }
         }
+        cim_classes = @{
+            type = 'list'
+            elements = 'dict'
+            default = @()
+            options = @{
+                namespace = @{ type = 'str'; required = $true }
+                class_name = @{ type = 'str'; required = $true }
+                properties = @{ type = 'list'; elements = 'str'; required = $true }
+            }
+        }
     }
     supports_check_mode = $true
 }
@@ -72,8 +82,14 @@ try {
         dhcp_server = $installed['DHCP']
     }
 
-    $part = 'adapters (Get-NetAdapter, Get-NetIPAddress)'
+    $part = 'adapters (Get-NetAdapter, Get-NetIPInterface, Get-NetIPAddress)'
     $addresses = @(Get-NetIPAddress -AddressFamily IPv4 -ErrorAction Stop)
+    # Dhcp (Enabled/Disabled) of each IPv4 interface: a DHCP-enabled interface cannot also hold
+    # static addresses (New-NetIPAddress fails); the controller decides what that means.
+    $dhcpByIndex = @{}
+    foreach ($interface in @(Get-NetIPInterface -AddressFamily IPv4 -ErrorAction Stop)) {
+        $dhcpByIndex[[int]$interface.InterfaceIndex] = ([String]$interface.Dhcp -eq 'Enabled')
+    }
     $adapters = [System.Collections.Generic.List[Object]]@()
     foreach ($adapter in @(Get-NetAdapter -ErrorAction Stop | Sort-Object -Property ifIndex)) {
         $ipv4 = [System.Collections.Generic.List[Object]]@()
@@ -83,6 +99,8 @@ try {
                         address = [String]$address.IPAddress
                         prefix_length = [int]$address.PrefixLength
                         skip_as_source = [bool]$address.SkipAsSource
+                        prefix_origin = [String]$address.PrefixOrigin
+                        address_state = [String]$address.AddressState
                     })
             }
         }
@@ -91,6 +109,7 @@ try {
                 index = [int]$adapter.ifIndex
                 mac = [String]$adapter.MacAddress
                 status = [String]$adapter.Status
+                dhcp = [bool]$dhcpByIndex[[int]$adapter.ifIndex]
                 ipv4 = $ipv4
             })
     }
@@ -124,5 +143,30 @@ for ($i = 0; $i -lt $items.Count; $i++) {
     }
 }
 $module.Result['registry'] = $registry
+
+# CIM classes the controller asked for: a missing class or namespace is a fact, not a failure.
+$cim = [System.Collections.Generic.List[Object]]@()
+foreach ($item in @($module.Params['cim_classes'])) {
+    $entry = @{ namespace = $item.namespace; class_name = $item.class_name; available = $false; error = $null; instances = @() }
+    try {
+        $found = @(Get-CimInstance -Namespace $item.namespace -ClassName $item.class_name -ErrorAction Stop)
+        $instances = [System.Collections.Generic.List[Object]]@()
+        foreach ($instance in $found) {
+            $values = @{}
+            foreach ($property in @($item.properties)) {
+                $found_property = $instance.CimInstanceProperties[$property]
+                $values[$property] = if ($null -ne $found_property) { $found_property.Value } else { $null }
+            }
+            $instances.Add($values)
+        }
+        $entry.available = $true
+        $entry.instances = $instances
+    }
+    catch {
+        $entry.error = $_.Exception.Message
+    }
+    $cim.Add($entry)
+}
+$module.Result['cim'] = $cim
 
 $module.ExitJson()

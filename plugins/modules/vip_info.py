@@ -35,6 +35,29 @@ options:
         type: str
         default: "64"
         choices: ["64", "32"]
+  cim_classes:
+    description:
+      - WMI/CIM classes to read (C(Get-CimInstance)), filled by the action plugin like
+        O(registry_keys). Each is returned under RV(cim) with the listed properties of every
+        instance; a class or namespace that does not exist is reported with C(available=false)
+        and the error, not as a failure.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      namespace:
+        description: CIM namespace, such as C(root\cimv2\TerminalServices).
+        type: str
+        required: true
+      class_name:
+        description: Class name, such as C(Win32_TSVirtualIP).
+        type: str
+        required: true
+      properties:
+        description: Properties to return of each instance.
+        type: list
+        elements: str
+        required: true
 attributes:
   check_mode:
     description: Reads only; runs the same in check mode.
@@ -107,7 +130,11 @@ citrix:
   returned: always
   type: dict
 adapters:
-  description: Network adapters with C(name), C(index), C(mac), C(status) and C(ipv4) (C(address), C(prefix_length), C(skip_as_source)).
+  description:
+    - Network adapters with C(name), C(index), C(mac), C(status), C(dhcp) (whether the IPv4
+      interface has DHCP enabled, C(Get-NetIPInterface) C(Dhcp)) and C(ipv4) (C(address),
+      C(prefix_length), C(skip_as_source), C(prefix_origin) such as C(Manual) or C(Dhcp), and
+      C(address_state) such as C(Preferred), C(Tentative) or C(Duplicate)).
   returned: always
   type: list
   elements: dict
@@ -120,11 +147,21 @@ rds_ip_virtualization:
   description:
     - C(policy) and C(local) settings (C(enabled), C(mode), C(programs), C(adapter_subnet),
       C(fallback_to_server_ip); null when not set), C(effective) (policy wins field by field),
-      C(lsp_catalog_entry_present).
+      C(lsp_catalog_entry_present), C(lsp_catalog_backup_present) (the backup key
+      C(AppId_Catalog\Backup_2C69D9F1)), and C(virtualize_loopback) (WMI C(Win32_TSVirtualIP)
+      C(VirtualizeLoopbackAddressesEnabled) as a bool, null where the class or property is not
+      available) with C(wmi_available) (whether the class could be read).
   returned: always
   type: dict
 registry:
   description: The keys asked for in O(registry_keys), with C(exists), C(values) and C(subkeys).
+  returned: always
+  type: list
+  elements: dict
+cim:
+  description:
+    - The classes asked for in O(cim_classes), each with C(namespace), C(class_name),
+      C(available), C(error) and C(instances) (one dict of the asked properties per instance).
   returned: always
   type: list
   elements: dict

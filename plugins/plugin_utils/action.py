@@ -48,7 +48,14 @@ class SessionnetAction(ActionBase):
         except errors.VipError as exc:
             result.update(failed=True, changed=False, msg="%s: %s" % (self.DOCS_MODULE, exc))
         except AnsibleActionFail as exc:
-            result.update(failed=True, changed=False, msg=str(exc))
+            # Keep what the Windows side reported before it failed (progress, what was done).
+            partial = {
+                key: value
+                for key, value in (getattr(exc, "result", None) or {}).items()
+                if key not in ("failed", "msg", "exception", "invocation") and not key.startswith("_ansible")
+            }
+            result.update(partial)
+            result.update(failed=True, changed=bool(partial.get("changed")), msg=str(exc))
         return result
 
     def execute(self, params, task_vars):  # pragma: no cover - abstract

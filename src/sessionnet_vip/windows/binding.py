@@ -16,6 +16,18 @@ as the virtual addresses". Here the adapter is chosen from the facts ``vip_info`
 
 The Windows side (``vip_address_state``) is told the interface index, the prefix length and the
 exact addresses; it compares and sets, in one call for the whole range.
+
+Two refusals come from how Windows treats addresses (Microsoft Learn, NetTCPIP module:
+``New-NetIPAddress``, ``Get-NetIPInterface``, ``Get-NetIPAddress``):
+
+* an adapter whose IPv4 interface has DHCP enabled (``Get-NetIPInterface`` ``Dhcp = Enabled``)
+  cannot also hold static addresses: ``New-NetIPAddress`` fails there with "Inconsistent
+  parameters PolicyStore PersistentStore and Dhcp Enabled". Citrix VDAs made by MCS/PVS and many
+  session hosts are DHCP-addressed, so ``present`` refuses such an adapter before any write;
+* an address Windows marks ``Duplicate`` (``AddressState``: duplicate address detection found
+  another machine with it) "will not be used". After adding, the Windows side reads the state
+  back (:func:`duplicates_after`); a duplicate fails naming the address and is not reported as
+  bound, and an address of the range already ``Duplicate`` on the adapter is refused by the plan.
 """
 
 from __future__ import annotations
@@ -41,10 +53,18 @@ from sessionnet_vip.errors import VipError
 #: Most addresses one call may add or remove (a /20 worth); larger ranges are a mistake.
 MAX_ADDRESSES: Final = 4096
 STATES: Final = ("present", "absent")
+#: Seconds the Windows side waits after adding for duplicate address detection to leave
+#: ``Tentative`` before it reads ``AddressState`` (the module default; at most MAX_DAD_WAIT).
+DAD_WAIT_SECONDS: Final = 5
+MAX_DAD_WAIT: Final = 60
 
 
 class BindingError(VipError):
     """The range cannot be bound as asked."""
+
+
+#: ``AddressState`` of an address that duplicate address detection found elsewhere on the link.
+DUPLICATE: Final = "Duplicate"
 
 
 @dataclass(frozen=True)
@@ -52,6 +72,7 @@ class IfAddress:
     address: int
     prefix_length: int
     skip_as_source: bool
+    address_state: str | None = None
 
     @property
     def network(self) -> ipaddress.IPv4Network:
@@ -63,6 +84,7 @@ class Adapter:
     name: str
     index: int
     addresses: tuple[IfAddress, ...]
+    dhcp: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,6 +112,7 @@ class BindingPlan:
             "present": [format_address(a) for a in (*self.add, *self.update)],
             "absent": [format_address(a) for a in self.remove],
             "skip_as_source": True,
+            "dad_wait_seconds": DAD_WAIT_SECONDS,
         }
 
 
@@ -102,12 +125,18 @@ def parse_adapters(facts_adapters: Sequence[Mapping[str, Any]]) -> list[Adapter]
                 parse_address(str(ip["address"]), f"adapters[{i}] address"),
                 int(ip["prefix_length"]),
                 bool(ip.get("skip_as_source")),
+                None if ip.get("address_state") is None else str(ip["address_state"]),
             )
             for ip in raw.get("ipv4") or []
         )
         index = raw.get("index")
         out.append(
-            Adapter(str(raw.get("name") or f"adapter{i}"), int(index if index is not None else -1), addresses)
+            Adapter(
+                str(raw.get("name") or f"adapter{i}"),
+                int(index if index is not None else -1),
+                addresses,
+                bool(raw.get("dhcp")),
+            )
         )
     return out
 
@@ -231,6 +260,23 @@ def plan_binding(
     warnings: list[str] = []
     if state == "present":
         add = tuple(a for s in spans for a in range(s.first, s.last + 1) if a not in current)
+        if add and adapter.dhcp:
+            raise BindingError(
+                f"adapter {adapter.name} (index {adapter.index}) gets its IPv4 address from DHCP; Windows cannot "
+                "add static addresses to a DHCP-enabled interface (New-NetIPAddress: Inconsistent parameters "
+                "PolicyStore PersistentStore and Dhcp Enabled). Give the adapter a static IPv4 configuration "
+                "(Set-NetIPInterface -Dhcp Disabled and New-NetIPAddress with its address, or your provisioning's "
+                "static-address option for MCS/PVS machines), or bind the range on a statically addressed adapter"
+            )
+        duplicate = sorted(ip.address for ip in adapter.addresses if inside(ip.address) and is_duplicate(ip))
+        if duplicate:
+            raise BindingError(
+                f"{', '.join(map(format_address, duplicate))} on adapter {adapter.name} "
+                f"{'is' if len(duplicate) == 1 else 'are'} marked Duplicate by Windows: another machine holds "
+                f"{'it' if len(duplicate) == 1 else 'them'}, so Windows does not use "
+                f"{'it' if len(duplicate) == 1 else 'them'}. Free the address on the other machine (then remove "
+                "it here with state: absent and bind again), or plan a range without it"
+            )
         update = tuple(sorted(ip.address for ip in sources_in_range))
         prefix_clash = sorted(
             ip.address for ip in adapter.addresses if inside(ip.address) and ip.prefix_length != net.prefixlen
@@ -250,6 +296,42 @@ def plan_binding(
             "addresses (SkipAsSource false), not virtual addresses; they are left in place"
         )
     return BindingPlan(adapter, net, state, tuple(spans), remove=remove, warnings=tuple(warnings))
+
+
+def is_duplicate(ip: IfAddress) -> bool:
+    return (ip.address_state or "").casefold() == DUPLICATE.casefold()
+
+
+def duplicates_after(raw: Mapping[str, Any]) -> list[str]:
+    """Addresses the Windows side added that Windows then marked ``Duplicate`` (dotted quads, sorted)."""
+    added = {parse_address(str(a), "added address") for a in raw.get("added") or []}
+    found = {
+        parse_address(str(ip["address"]), "after address")
+        for ip in raw.get("after") or []
+        if str(ip.get("address_state") or "").casefold() == DUPLICATE.casefold()
+    }
+    return [format_address(a) for a in sorted(added & found)]
+
+
+def duplicate_failure(raw: Mapping[str, Any], adapter: str | None) -> str | None:
+    """The failure message when added addresses are duplicates, else ``None``."""
+    dup = duplicates_after(raw)
+    if not dup:
+        return None
+    return (
+        f"{', '.join(dup)} added to adapter {adapter} but Windows marked "
+        f"{'it' if len(dup) == 1 else 'them'} Duplicate: another machine on the network holds "
+        f"{'this address' if len(dup) == 1 else 'these addresses'}, so Windows does not use "
+        f"{'it' if len(dup) == 1 else 'them'} and {'it is' if len(dup) == 1 else 'they are'} not bound. "
+        "Find and free the address on the other machine (or take it out of the range), then remove it here "
+        "with state: absent and bind again"
+    )
+
+
+def bound_added(raw: Mapping[str, Any]) -> list[str]:
+    """``added`` of the Windows side without the addresses Windows marked ``Duplicate``."""
+    dup = set(duplicates_after(raw))
+    return [str(a) for a in raw.get("added") or [] if format_address(parse_address(str(a), "added")) not in dup]
 
 
 def compress(addresses: Iterable[int]) -> list[str]:
@@ -279,14 +361,15 @@ def describe(addresses: Sequence[Mapping[str, Any]]) -> list[str]:
 def bound_ranges(facts_adapters: Sequence[Mapping[str, Any]], subnet: str) -> list[dict[str, Any]]:
     """The virtual (SkipAsSource) addresses a host has in ``subnet``, as planner ranges.
 
-    Used to give the planner a server's current range as its ``existing`` assignment.
+    Used to give the planner a server's current range as its ``existing`` assignment. Addresses
+    Windows marks ``Duplicate`` are not in use, so they are not part of it.
     """
     net = span_of_network(parse_network(str(subnet), "subnet"))
     found = [
         ip.address
         for adapter in parse_adapters(facts_adapters)
         for ip in adapter.addresses
-        if ip.skip_as_source and net.first <= ip.address <= net.last
+        if ip.skip_as_source and not is_duplicate(ip) and net.first <= ip.address <= net.last
     ]
     return [
         {"start": format_address(s.first), "end": format_address(s.last), "size": s.size}
@@ -314,12 +397,17 @@ def address_state_request(params: Mapping[str, Any]) -> dict[str, Any]:
         raise BindingError(f"{', '.join(both)} given in both present and absent")
     if len(lists["present"]) + len(lists["absent"]) > MAX_ADDRESSES:
         raise BindingError(f"more than {MAX_ADDRESSES} addresses in one call; split them over several tasks")
+    wait = params.get("dad_wait_seconds")
+    wait = DAD_WAIT_SECONDS if wait is None else int(wait)
+    if not 0 <= wait <= MAX_DAD_WAIT:
+        raise BindingError(f"dad_wait_seconds {wait} must be 0 to {MAX_DAD_WAIT}")
     return {
         "interface_index": int(params["interface_index"]),
         "prefix_length": prefix,
         "present": lists["present"],
         "absent": lists["absent"],
         "skip_as_source": bool(params.get("skip_as_source", True)),
+        "dad_wait_seconds": wait,
     }
 
 

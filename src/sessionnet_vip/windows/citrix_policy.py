@@ -147,6 +147,13 @@ def _names(values: Sequence[object] | None, option: str) -> list[str]:
             raise CitrixPolicyError(
                 f"{option}[{index}] {item!r}: give the name as Studio shows it, without surrounding spaces"
             )
+        if "\\" in item or "/" in item:
+            # Since XenDesktop 7.16 a filter is addressed by its value as a provider path
+            # (<policy>\Filters\<type>\<value>): a separator would split it.
+            raise CitrixPolicyError(
+                f"{option}[{index}] {item!r}: the Citrix provider addresses a Delivery Group filter by its name as a "
+                "path, so it may not contain \\ or /; rename the Delivery Group or filter it in Studio"
+            )
         if item.casefold() not in seen:
             seen.add(item.casefold())
             out.append(item)
@@ -306,9 +313,52 @@ def _mismatches(args: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+_DENIED = re.compile(r"denied|0x80070005|unauthori[sz]ed|logon failure|credential", re.IGNORECASE)
+
+
+def _is_local(controller: str) -> bool:
+    return controller.casefold() in ("localhost", "127.0.0.1", "::1", ".")
+
+
+def mount_failure(args: Mapping[str, Any], raw: Mapping[str, Any]) -> str | None:
+    """The failure message when the Citrix policy store could not be mounted, else ``None``.
+
+    ``store: domain_gpo`` reads and writes an AD GPO, and a remote ``controller`` is another
+    machine: both are a *second hop* from the WinRM session. With NTLM, or Kerberos without
+    delegation, the session's credentials cannot make that hop and the mount fails with access
+    denied (Microsoft Learn, "Making the second hop in PowerShell Remoting"). The fixes: run the
+    task with ``become: true`` (``become_method: runas``, which logs on locally with the
+    credentials), use CredSSP, or give the host Kerberos delegation to AD / the controller.
+    """
+    error = raw.get("mount_error")
+    if not error:
+        return None
+    store = str(args.get("store") or "controller")
+    where = (
+        f"the Citrix policies in GPO {args.get('gpo')!r}"
+        if store == "domain_gpo"
+        else f"the Citrix policies of Delivery Controller {args.get('controller') or 'localhost'!r}"
+    )
+    message = f"cannot mount {where}: {error}"
+    second_hop = store == "domain_gpo" or not _is_local(str(args.get("controller") or "localhost"))
+    if second_hop and _DENIED.search(str(error)):
+        message += (
+            ". This is a second hop from the WinRM session (to Active Directory for a GPO, or to another "
+            "controller): with NTLM, or Kerberos without delegation, the credentials cannot make it and the "
+            "mount fails with access denied. Run the task with become: true and become_method: runas (with "
+            "become_user/become_password of an account allowed to edit the policies), or use CredSSP "
+            "(ansible_winrm_transport: credssp), or give the host Kerberos delegation; see "
+            "docs/citrix_virtual_loopback.md"
+        )
+    return message
+
+
 def shape_policy_result(plan: PolicyPlan, raw: Mapping[str, Any], check_mode: bool = False) -> dict[str, Any]:
     """Shape the raw ``citrix_policy_state`` answer: changed, before/after, diff, warnings."""
     args = plan.module_args
+    failure = mount_failure(args, raw)
+    if failure:
+        raise VipError(failure)
     before = raw.get("before") or {}
     after = raw.get("after") or {}
     if args["state"] == "present" and not after.get("exists"):

@@ -50,22 +50,37 @@ def new_site(hostname: str) -> dict[str, Any]:
     }
 
 
-def _store(site: dict[str, Any], args: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+class MountError(CitrixSiteError):
+    """``New-PSDrive -PSProvider CitrixGroupPolicy`` failed (returned as ``mount_error``)."""
+
+
+#: What Windows says when a WinRM session's credentials cannot make a second hop (to AD for a
+#: GPO, or to another controller): NTLM, or Kerberos without delegation.
+SECOND_HOP_DENIED: Final = "Access is denied. (simulated: the session's credentials cannot make a second hop)"
+
+
+def _store(site: dict[str, Any], args: Mapping[str, Any], local: set[str]) -> tuple[str, dict[str, Any]]:
+    # ``delegation: false`` in the site models a WinRM logon (NTLM, or Kerberos without delegation)
+    # whose credentials cannot reach AD or another controller.
+    delegated = bool(site.get("delegation", True))
     if args.get("store") == "domain_gpo":
         gpo = str(args.get("gpo") or "")
+        if not delegated:
+            raise MountError(SECOND_HOP_DENIED)
         match = next((g for g in site["gpos"] if g.casefold() == gpo.casefold()), None)
         if match is None:
-            raise CitrixSiteError(
-                f"cannot mount the Citrix policies of GPO {gpo!r} (New-PSDrive -DomainGpo): no such GPO"
-            )
+            raise MountError(f"cannot mount the Citrix policies of GPO {gpo!r} (New-PSDrive -DomainGpo): no such GPO")
         return f"gpo:{match}", site["stores"][f"gpo:{match}"]
     controller = str(args.get("controller") or "localhost")
     known = {c.casefold() for c in site["controllers"]}
-    if controller.casefold() not in known and controller.split(".")[0].casefold() not in known:
-        raise CitrixSiteError(
+    short = controller.split(".")[0].casefold()
+    if controller.casefold() not in known and short not in known:
+        raise MountError(
             f"cannot connect to Delivery Controller {controller!r} (New-PSDrive -Controller); "
-            f"this simulated controller answers as {', '.join(site['controllers'])}"
+            f"this simulated site answers as {', '.join(site['controllers'])}"
         )
+    if not delegated and controller.casefold() not in local and short not in local:
+        raise MountError(SECOND_HOP_DENIED)
     return "controller", site["stores"]["controller"]
 
 
@@ -118,7 +133,19 @@ def citrix_policy_state(state: dict[str, Any], args: dict[str, Any], check_mode:
             "Studio / the Citrix PowerShell SDK)"
         )
     site = copy.deepcopy(state["citrix_site"]) if check_mode else state["citrix_site"]
-    store_id, store = _store(site, args)
+    local = {str(state.get("hostname") or "").casefold(), "localhost"}
+    try:
+        store_id, store = _store(site, args, local)
+    except MountError as exc:
+        return {
+            "changed": False,
+            "before": None,
+            "after": None,
+            "setting_paths": {},
+            "store": None,
+            "saved": False,
+            "mount_error": f"New-PSDrive -PSProvider CitrixGroupPolicy: {exc}",
+        }
     kind = str(args.get("policy_type") or "computer")
     policies: list[dict[str, Any]] = store.setdefault(kind, [])
     name = str(args["name"])
@@ -205,4 +232,5 @@ def citrix_policy_state(state: dict[str, Any], args: dict[str, Any], check_mode:
         "setting_paths": paths,
         "store": store_id,
         "saved": changed and not check_mode,
+        "mount_error": None,
     }

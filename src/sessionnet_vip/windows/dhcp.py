@@ -17,6 +17,21 @@ Facts (Microsoft DhcpServer cmdlet reference, docset winserver2022-ps):
 * ``Remove-DhcpServerv4ExclusionRange -ScopeId`` without ``-StartRange``/``-EndRange`` removes
   **every** exclusion range of the scope, so the Windows side always passes both.
 
+Errors and failover (Microsoft DhcpServer cmdlet reference; DHCP Server Management API error codes):
+
+* A failed ``Get-DhcpServerv4Scope`` is "scope missing" only when it says so: category
+  ``ObjectNotFound`` or the DHCP error 20005 ``ERROR_DHCP_SUBNET_NOT_PRESENT`` ("The specified
+  subnet does not exist on the DHCP server"). Anything else (service stopped, access denied, RPC
+  unavailable) fails with Windows' message, naming the scope.
+* ``Get-DhcpServerv4Failover -ScopeId`` returns the failover relationship of a failover scope
+  (``Name``, ``PartnerServer``, ``Mode``, ``State``). ``Invoke-DhcpServerv4FailoverReplication
+  -ScopeId`` replicates "all scope properties, reservations, scope option values, and policies"
+  to the partner. Decision: after a change the Windows side replicates the scope in the same call
+  (``replicate_failover``, default true), because a partner that still leases the excluded
+  addresses defeats the exclusion; a failed replication fails the task naming the partner (the
+  local change is reported as made). With ``replicate_failover: false`` a warning names the
+  relationship and the partner.
+
 Changing an exclusion range (DhcpServerDsc's ``DhcpServerExclusionRange`` fails there, its issue
 #70) is an explicit ``replaces: {start, end}``: the old range is removed and the new one added
 in the same call. An existing range that overlaps the new one and is not named in ``replaces``
@@ -26,6 +41,7 @@ is never touched: the change is refused, naming it.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -130,6 +146,7 @@ class ExclusionRequest:
     range: Span
     state: str
     replaces: Span | None = None
+    replicate_failover: bool = True
 
     def to_wire(self) -> dict[str, Any]:
         """Options of the Windows-side module (``dhcp_exclusion_range.ps1`` / the simulator)."""
@@ -145,6 +162,7 @@ class ExclusionRequest:
             "end": format_address(self.range.last),
             "state": self.state,
             "replaces": replaces,
+            "replicate_failover": self.replicate_failover,
         }
 
 
@@ -154,6 +172,7 @@ def exclusion_request(
     end: object,
     state: str = "present",
     replaces: Mapping[str, Any] | None = None,
+    replicate_failover: bool = True,
 ) -> ExclusionRequest:
     """Validate the options of ``dhcp_exclusion_range`` (nothing is sent before this passes)."""
     scope_id = _addr(scope, "scope")
@@ -167,7 +186,21 @@ def exclusion_request(
         old = span_from_bounds(replaces.get("start"), replaces.get("end"), "replaces")
         if old == rng:
             old = None
-    return ExclusionRequest(scope=scope_id, range=rng, state=state, replaces=old)
+    return ExclusionRequest(
+        scope=scope_id, range=rng, state=state, replaces=old, replicate_failover=bool(replicate_failover)
+    )
+
+
+#: DHCP Server Management API: ERROR_DHCP_SUBNET_NOT_PRESENT, "The specified subnet does not exist".
+SUBNET_NOT_PRESENT = "20005"
+
+
+def scope_not_found(error: Mapping[str, Any]) -> bool:
+    """Whether a failed ``Get-DhcpServerv4Scope`` means the scope does not exist (and nothing else)."""
+    if str(error.get("category") or "") == "ObjectNotFound":
+        return True
+    ident = str(error.get("error_id") or "")
+    return bool(re.search(rf"\b{SUBNET_NOT_PRESENT}\b", ident))
 
 
 def _spans(items: Sequence[Mapping[str, Any]] | None, what: str) -> list[Span]:
@@ -187,7 +220,13 @@ def shape_exclusion_result(request: ExclusionRequest, raw: Mapping[str, Any]) ->
     what = f"exclusion {format_span(request.range)} of scope {request.scope}"
     refused = raw.get("refused")
     scope = raw.get("scope") or {}
-    if refused == "scope_missing" or not scope:
+    error = raw.get("scope_error")
+    if error and not scope_not_found(error):
+        raise DhcpError(
+            f"{what}: reading the scope failed (Get-DhcpServerv4Scope): {error.get('message')}; nothing was changed. "
+            "Check that the DHCP Server service runs and the account may manage it"
+        )
+    if error or refused == "scope_missing" or not scope:
         raise DhcpError(
             f"{what}: the DHCP server has no scope {request.scope}; check the scope ID "
             "(sessionnet.virtual_ip.dhcp_scope_info lists them)"
@@ -225,8 +264,25 @@ def shape_exclusion_result(request: ExclusionRequest, raw: Mapping[str, Any]) ->
             f"{what}: the range to replace ({format_span(request.replaces)}) did not exist; the new range "
             "was added"
         )
-    return {
+    failover = raw.get("failover") or None
+    failed = None
+    if failover and raw.get("changed"):
+        partner = f"partner {failover.get('partner_server')} (failover relationship {failover.get('name')})"
+        if raw.get("replication_error"):
+            failed = (
+                f"{what}: changed here, but replicating the scope to {partner} failed: {raw['replication_error']}. "
+                f"Run Invoke-DhcpServerv4FailoverReplication -ScopeId {request.scope} once the partner is reachable"
+            )
+        elif not request.replicate_failover:
+            warnings.append(
+                f"{what}: the scope is in a failover relationship; {partner} still has the old exclusions "
+                f"until the scope is replicated (Invoke-DhcpServerv4FailoverReplication -ScopeId {request.scope}, "
+                "or replicate_failover: true)"
+            )
+    result = {
         "changed": bool(raw.get("changed")),
+        "failover": failover,
+        "replicated": bool(raw.get("replicated")),
         "scope": {
             "scope": request.scope,
             "start": format_address(scope_range.first),
@@ -239,3 +295,6 @@ def shape_exclusion_result(request: ExclusionRequest, raw: Mapping[str, Any]) ->
         },
         "warnings": warnings,
     }
+    if failed:
+        result.update(failed=True, msg=failed)
+    return result

@@ -14,15 +14,50 @@ REGISTRY_KEYS: Final[tuple[tuple[str, str], ...]] = (
     (rds.POLICY_KEY, "64"),
     (rds.LOCAL_KEY, "64"),
     (rds.LSP_CATALOG_KEY, "64"),
+    (rds.LSP_CATALOG_BACKUP_KEY, "64"),
     (citrix.VIP_KEY, citrix.VIP_VIEW),
     (citrix.VDA_KEY, "64"),
     (citrix.VDA_UNINSTALL_KEY, "64"),
 )
 
 
+#: Every CIM class vip_info reads, as (namespace, class, properties).
+CIM_CLASSES: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
+    (rds.WMI_NAMESPACE, rds.WMI_CLASS, (rds.WMI_LOOPBACK_PROPERTY,)),
+)
+
+
 def registry_request() -> list[dict[str, str]]:
     """The ``registry_keys`` option sent to the Windows side."""
     return [{"path": path, "view": view} for path, view in REGISTRY_KEYS]
+
+
+def cim_request() -> list[dict[str, Any]]:
+    """The ``cim_classes`` option sent to the Windows side."""
+    return [
+        {"namespace": namespace, "class_name": name, "properties": list(props)}
+        for namespace, name, props in CIM_CLASSES
+    ]
+
+
+def cim_instances(raw: Mapping[str, Any], namespace: str, class_name: str) -> list[Mapping[str, Any]] | None:
+    """Instances of a class read by ``vip_info`` (``None`` when it was not available)."""
+    for entry in raw.get("cim") or []:
+        if (
+            str(entry.get("namespace", "")).casefold() == namespace.casefold()
+            and str(entry.get("class_name", "")).casefold() == class_name.casefold()
+        ):
+            return list(entry.get("instances") or []) if entry.get("available") else None
+    return None
+
+
+def virtualize_loopback(raw: Mapping[str, Any]) -> bool | None:
+    """``Win32_TSVirtualIP.VirtualizeLoopbackAddressesEnabled`` as a bool; ``None`` where unknown."""
+    instances = cim_instances(raw, rds.WMI_NAMESPACE, rds.WMI_CLASS)
+    if not instances:
+        return None
+    value = instances[0].get(rds.WMI_LOOPBACK_PROPERTY)
+    return None if value is None else bool(int(value))
 
 
 def _key_values(raw: Mapping[str, Any], path: str, view: str) -> tuple[bool, dict[str, Any]]:
@@ -60,12 +95,16 @@ def rds_state(raw: Mapping[str, Any]) -> dict[str, Any]:
     if effective["enabled"] is None:
         effective["enabled"] = False
     lsp_present, _ = _key_values(raw, rds.LSP_CATALOG_KEY, "64")
+    backup_present, _ = _key_values(raw, rds.LSP_CATALOG_BACKUP_KEY, "64")
     return {
         "policy": policy,
         "local": local,
         "effective": effective,
         "policy_raw": {k: _plain(v) for k, v in policy_values.items()},
         "lsp_catalog_entry_present": lsp_present,
+        "lsp_catalog_backup_present": backup_present,
+        "virtualize_loopback": virtualize_loopback(raw),
+        "wmi_available": cim_instances(raw, rds.WMI_NAMESPACE, rds.WMI_CLASS) is not None,
     }
 
 
@@ -106,11 +145,14 @@ def shape(raw: Mapping[str, Any]) -> dict[str, Any]:
                 "index": a.get("index"),
                 "mac": a.get("mac"),
                 "status": a.get("status"),
+                "dhcp": bool(a.get("dhcp")),
                 "ipv4": [
                     {
                         "address": ip.get("address"),
                         "prefix_length": ip.get("prefix_length"),
                         "skip_as_source": bool(ip.get("skip_as_source")),
+                        "prefix_origin": ip.get("prefix_origin"),
+                        "address_state": ip.get("address_state"),
                     }
                     for ip in a.get("ipv4") or []
                 ],

@@ -33,6 +33,14 @@ PROFILES: Final[Mapping[str, OsProfile]] = {
     p.name: p
     for p in (
         OsProfile(
+            "server2008r2",
+            "Microsoft Windows Server 2008 R2 Enterprise",
+            "6.1.7601",
+            3,
+            "ServerEnterprise",
+            "Server",
+        ),
+        OsProfile(
             "server2016",
             "Microsoft Windows Server 2016 Datacenter",
             "10.0.14393",
@@ -86,6 +94,10 @@ PROFILES: Final[Mapping[str, OsProfile]] = {
 DEFAULT_PROFILE: Final = "server2022"
 #: Build of Windows Server 2019: from here on RD IP Virtualization needs the Winsock LSP fix.
 SERVER_2019_BUILD: Final = 17763
+#: Build of Windows Server 2012 (6.2.9200): the first with Win32_TSVirtualIP's loopback
+#: virtualization (Microsoft Learn, SetVirtualizeLoopbackAddressesEnabled: minimum supported
+#: server Windows Server 2012).
+SERVER_2012_BUILD: Final = 9200
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,19 @@ Decisions (see docs/rds_ip_virtualization.md for the sources of every registry f
 - ``programs`` with ``per_session``: warned about and ignored (still validated, so a typo is
   caught before the mode is switched); ``PerApp`` is removed.
 - Windows Server 2019 and later (build >= 17763): the Winsock catalog entry
-  :data:`rds.LSP_CATALOG_KEY` is removed unless ``fix_lsp_catalog: false`` (KB 4501072).
-- ``state: disabled`` removes exactly :data:`rds.MANAGED_VALUES` and nothing else. It never
-  recreates the LSP catalog entry: Microsoft's article renames (or deletes) it and restores it by
-  hand from a backup; its contents are not ours to invent on an arbitrary host, and other
-  software may rely on it being gone. Disabling is allowed on every edition (it only removes).
+  :data:`rds.LSP_CATALOG_KEY` is *renamed* to :data:`rds.LSP_CATALOG_BACKUP_KEY` unless
+  ``fix_lsp_catalog: false``, as KB 4501072 recommends ("the rename provides a way to revert back
+  more easily"). When a backup already exists the entry is removed instead and the backup kept
+  (Microsoft: deleting has the same effect).
+- ``restore_lsp_catalog: true`` is the way back, with either state: the backup is renamed back;
+  without a backup the two default values Microsoft's articles list (``AppFullPath``,
+  ``PermittedLspCategories``) are written. Nothing happens when the entry is present.
+- ``virtualize_loopback`` sets ``Win32_TSVirtualIP.VirtualizeLoopbackAddressesEnabled`` through
+  ``SetVirtualizeLoopbackAddressesEnabled`` in the same change call (Windows Server 2012 and later;
+  refused on older builds such as 2008 R2, and where the class cannot be read). Unset leaves it
+  alone. With ``state: disabled`` only ``false`` is accepted.
+- ``state: disabled`` removes exactly :data:`rds.MANAGED_VALUES` and nothing else.
+  Disabling is allowed on every edition (it only removes).
 - Unsupported editions (Windows 10/11 Enterprise multi-session, any client OS) are refused for
   ``state: enabled`` with a message naming the caption and EditionID.
 """
@@ -34,7 +42,7 @@ from typing import Any, Final
 
 from sessionnet_vip.errors import VipError
 from sessionnet_vip.windows import rds
-from sessionnet_vip.windows.profiles import SERVER_2019_BUILD
+from sessionnet_vip.windows.profiles import SERVER_2012_BUILD, SERVER_2019_BUILD
 from sessionnet_vip.windows.programs import normalize_programs
 
 STATES: Final = ("enabled", "disabled")
@@ -54,6 +62,8 @@ class RdsOptions:
     adapter_subnet: str | None = None
     fallback_to_server_ip: bool = True
     fix_lsp_catalog: bool | None = None
+    restore_lsp_catalog: bool = False
+    virtualize_loopback: bool | None = None
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> RdsOptions:
@@ -66,6 +76,8 @@ class RdsOptions:
                 True if params.get("fallback_to_server_ip") is None else params["fallback_to_server_ip"]
             ),
             fix_lsp_catalog=params.get("fix_lsp_catalog"),
+            restore_lsp_catalog=bool(params.get("restore_lsp_catalog")),
+            virtualize_loopback=params.get("virtualize_loopback"),
         )
 
 
@@ -80,6 +92,11 @@ class RdsPlan:
     adapter_subnet: str | None = None
     programs: list[str] = field(default_factory=list)
     fix_lsp_catalog: bool = False
+    keys_moved: list[dict[str, Any]] = field(default_factory=list)
+    cim_properties: list[dict[str, Any]] = field(default_factory=list)
+    lsp_catalog_backup: str | None = None
+    lsp_catalog_restore: bool = False
+    virtualize_loopback: bool | None = None
 
 
 def normalize_subnet(text: object, option: str = "adapter_subnet") -> ipaddress.IPv4Network:
@@ -255,26 +272,145 @@ def plan(options: RdsOptions, facts: Mapping[str, Any]) -> RdsPlan:
 
     build = int(os_info.get("build") or 0)
     needs_fix = build >= SERVER_2019_BUILD
-    lsp_present = bool((facts.get("rds_ip_virtualization") or {}).get("lsp_catalog_entry_present"))
-    wanted = needs_fix if options.fix_lsp_catalog is None else options.fix_lsp_catalog
-    if wanted and needs_fix:
-        out.fix_lsp_catalog = True
-        out.keys_absent = [{"path": rds.LSP_CATALOG_KEY, "reboot_required": True}]
-    elif wanted:
-        out.warnings.append(
-            f"fix_lsp_catalog has no effect on build {build}: the Winsock catalog fix is for Windows "
-            f"Server 2019 (build {SERVER_2019_BUILD}) and later"
-        )
-    elif needs_fix and lsp_present:
-        out.warnings.append(
-            f"fix_lsp_catalog is false and {rds.LSP_CATALOG_KEY} is present: on Windows Server 2019 "
-            "and later Microsoft removes it for IP virtualization to work (KB 4501072)"
-        )
+    rds_facts: Mapping[str, Any] = facts.get("rds_ip_virtualization") or {}
+    lsp_present = bool(rds_facts.get("lsp_catalog_entry_present"))
+    backup_present = bool(rds_facts.get("lsp_catalog_backup_present"))
+    if options.restore_lsp_catalog:
+        if options.fix_lsp_catalog:
+            raise RdsIpVirtualizationError(
+                "fix_lsp_catalog: true and restore_lsp_catalog: true ask for opposite things; set one of them"
+            )
+        _plan_restore(out, lsp_present, backup_present)
+        if needs_fix:
+            out.warnings.append(
+                f"restore_lsp_catalog: on Windows Server 2019 and later RD IP Virtualization does not work while "
+                f"{rds.LSP_CATALOG_KEY} is present (KB 4501072)"
+            )
+    else:
+        wanted = needs_fix if options.fix_lsp_catalog is None else options.fix_lsp_catalog
+        if wanted and needs_fix:
+            out.fix_lsp_catalog = True
+            _plan_fix(out, lsp_present, backup_present)
+        elif wanted:
+            out.warnings.append(
+                f"fix_lsp_catalog has no effect on build {build}: the Winsock catalog fix is for Windows "
+                f"Server 2019 (build {SERVER_2019_BUILD}) and later"
+            )
+        elif needs_fix and lsp_present:
+            out.warnings.append(
+                f"fix_lsp_catalog is false and {rds.LSP_CATALOG_KEY} is present: on Windows Server 2019 "
+                "and later Microsoft renames it for IP virtualization to work (KB 4501072)"
+            )
+    _plan_loopback(out, options, facts, os_info, enabled=True)
     return out
+
+
+def _plan_fix(out: RdsPlan, lsp_present: bool, backup_present: bool) -> None:
+    """Rename the Winsock catalog entry to its backup name (KB 4501072), or remove it if a backup exists."""
+    if lsp_present and not backup_present:
+        out.keys_moved = [{"path": rds.LSP_CATALOG_KEY, "to": rds.LSP_CATALOG_BACKUP_KEY, "reboot_required": True}]
+        out.lsp_catalog_backup = rds.LSP_CATALOG_BACKUP_KEY
+    elif lsp_present:
+        out.keys_absent = [{"path": rds.LSP_CATALOG_KEY, "reboot_required": True}]
+        out.lsp_catalog_backup = rds.LSP_CATALOG_BACKUP_KEY
+        out.warnings.append(
+            f"{rds.LSP_CATALOG_BACKUP_KEY} already exists and is kept; {rds.LSP_CATALOG_KEY} is removed instead "
+            "of renamed (Microsoft: deleting it has the same effect)"
+        )
+    elif backup_present:
+        out.lsp_catalog_backup = rds.LSP_CATALOG_BACKUP_KEY
+
+
+def _plan_restore(out: RdsPlan, lsp_present: bool, backup_present: bool) -> None:
+    """The way back: rename the backup to the entry, or write Microsoft's documented defaults."""
+    if lsp_present:
+        if backup_present:
+            out.lsp_catalog_backup = rds.LSP_CATALOG_BACKUP_KEY
+            out.warnings.append(
+                f"restore_lsp_catalog: {rds.LSP_CATALOG_KEY} is present, nothing to restore; the backup "
+                f"{rds.LSP_CATALOG_BACKUP_KEY} is left in place"
+            )
+        return
+    out.lsp_catalog_restore = True
+    if backup_present:
+        out.keys_moved = [{"path": rds.LSP_CATALOG_BACKUP_KEY, "to": rds.LSP_CATALOG_KEY, "reboot_required": True}]
+        return
+    out.values.extend(
+        {
+            "path": rds.LSP_CATALOG_KEY,
+            "name": name,
+            "type": reg_type,
+            "data": data,
+            "state": "present",
+            "reboot_required": True,
+        }
+        for name, reg_type, data in rds.LSP_CATALOG_DEFAULTS
+    )
+    out.warnings.append(
+        f"restore_lsp_catalog: no backup {rds.LSP_CATALOG_BACKUP_KEY} exists; {rds.LSP_CATALOG_KEY} is recreated "
+        "with the default values Microsoft's KB 4501072 lists (AppFullPath, PermittedLspCategories)"
+    )
+
+
+def _plan_loopback(
+    out: RdsPlan, options: RdsOptions, facts: Mapping[str, Any], os_info: Mapping[str, Any], enabled: bool
+) -> None:
+    """RD IP Virtualization's own loopback virtualization (Win32_TSVirtualIP, Server 2012+)."""
+    rds_facts: Mapping[str, Any] = facts.get("rds_ip_virtualization") or {}
+    current = rds_facts.get("virtualize_loopback")
+    wanted = options.virtualize_loopback
+    if wanted is None:
+        if not enabled and current:
+            out.warnings.append(
+                f"{rds.WMI_CLASS}.{rds.WMI_LOOPBACK_PROPERTY} is still 1; set virtualize_loopback: false to turn "
+                "loopback virtualization off too"
+            )
+        return
+    if not enabled and wanted:
+        raise RdsIpVirtualizationError(
+            "virtualize_loopback: true with state disabled: loopback virtualization is part of RD IP "
+            "Virtualization and does nothing while it is off; use state enabled, or virtualize_loopback: false"
+        )
+    build = int(os_info.get("build") or 0)
+    if build < SERVER_2012_BUILD:
+        if not wanted:
+            return
+        raise RdsIpVirtualizationError(
+            f"virtualize_loopback: {_describe_os(os_info)} has no loopback virtualization in RD IP "
+            f"Virtualization; {rds.WMI_CLASS}.{rds.WMI_LOOPBACK_PROPERTY} exists from Windows Server 2012 "
+            f"(build {SERVER_2012_BUILD}) on. Leave virtualize_loopback unset there"
+        )
+    if not rds_facts.get("wmi_available") or current is None:
+        if not wanted:
+            return
+        raise RdsIpVirtualizationError(
+            f"virtualize_loopback: WMI {rds.WMI_NAMESPACE}:{rds.WMI_CLASS} with {rds.WMI_LOOPBACK_PROPERTY} "
+            "could not be read on this host; install the RD Session Host role (RDS-RD-Server), or leave "
+            "virtualize_loopback unset"
+        )
+    out.virtualize_loopback = bool(wanted)
+    out.cim_properties = [
+        {
+            "namespace": rds.WMI_NAMESPACE,
+            "class_name": rds.WMI_CLASS,
+            "property": rds.WMI_LOOPBACK_PROPERTY,
+            "value": 1 if wanted else 0,
+            "method": rds.WMI_LOOPBACK_METHOD,
+            "reboot_required": True,
+        }
+    ]
 
 
 def _plan_disabled(options: RdsOptions, facts: Mapping[str, Any], os_info: Mapping[str, Any]) -> RdsPlan:
     out = RdsPlan(values=[_absent(name, reg_type) for name, reg_type in rds.MANAGED_VALUES])
+    rds_facts: Mapping[str, Any] = facts.get("rds_ip_virtualization") or {}
+    if options.restore_lsp_catalog:
+        _plan_restore(
+            out, bool(rds_facts.get("lsp_catalog_entry_present")), bool(rds_facts.get("lsp_catalog_backup_present"))
+        )
+    elif rds_facts.get("lsp_catalog_backup_present") and not rds_facts.get("lsp_catalog_entry_present"):
+        out.lsp_catalog_backup = rds.LSP_CATALOG_BACKUP_KEY
+    _plan_loopback(out, options, facts, os_info, enabled=False)
     ignored = [
         name
         for name, given in (
@@ -304,4 +440,7 @@ def plan_summary(result: RdsPlan) -> dict[str, Any]:
         "adapter_subnet": result.adapter_subnet,
         "programs": list(result.programs),
         "lsp_catalog_fix": result.fix_lsp_catalog,
+        "lsp_catalog_backup": result.lsp_catalog_backup,
+        "lsp_catalog_restore": result.lsp_catalog_restore,
+        "virtualize_loopback": result.virtualize_loopback,
     }

@@ -112,10 +112,36 @@ def _ranges(scope: dict[str, Any]) -> list[dict[str, str]]:
 def dhcp_exclusion_range(state: dict[str, Any], args: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     scopes = _require_dhcp(state, "dhcp_exclusion_range")
     scope = next((s for s in scopes if _ip(s["scope_id"]) == _ip(args["scope"])), None)
-    result: dict[str, Any] = {"changed": False, "refused": None, "scope": None, "before": [], "after": []}
-    if scope is None:
-        result["refused"] = "scope_missing"
+    result: dict[str, Any] = {
+        "changed": False,
+        "refused": None,
+        "scope": None,
+        "before": [],
+        "after": [],
+        "scope_error": None,
+        "failover": None,
+        "replicated": False,
+        "replication_error": None,
+    }
+    service_error = (state.get("dhcp") or {}).get("service_error")
+    if service_error:
+        # Get-DhcpServerv4Scope fails for another reason than a missing scope (service, rights, RPC)
+        result["scope_error"] = {
+            "message": f"Failed to get the scope {args['scope']}: {service_error}",
+            "category": "ConnectionError",
+            "error_id": "WIN32 1722,Get-DhcpServerv4Scope",
+        }
         return result
+    if scope is None:
+        result["scope_error"] = {
+            "message": f"Failed to get the scope {args['scope']} on this DHCP server (simulated)",
+            "category": "ObjectNotFound",
+            "error_id": "DHCP 20005,Get-DhcpServerv4Scope",
+        }
+        return result
+    failover = scope.get("failover")
+    if failover:
+        result["failover"] = {k: failover.get(k) for k in ("name", "partner_server", "mode", "state")}
     result["scope"] = {
         "scope_id": scope["scope_id"],
         "start": scope["start_range"],
@@ -155,7 +181,32 @@ def dhcp_exclusion_range(state: dict[str, Any], args: dict[str, Any], check_mode
     result["changed"] = after != before
     if result["changed"] and not check_mode:
         scope["exclusions"] = [{"start_range": e["start"], "end_range": e["end"]} for e in after]
+        if failover and args.get("replicate_failover", True):
+            # Invoke-DhcpServerv4FailoverReplication -ScopeId: the partner gets the scope's configuration
+            if failover.get("partner_reachable", True):
+                failover["replicated_exclusions"] = copy.deepcopy(scope["exclusions"])
+                result["replicated"] = True
+            else:
+                result["replication_error"] = (
+                    f"Failed to replicate scope {scope['scope_id']} to {failover.get('partner_server')}: "
+                    "The RPC server is unavailable. (simulated)"
+                )
     return result
+
+
+def address_facts(adapter: dict[str, Any]) -> list[dict[str, Any]]:
+    """The IPv4 addresses of a simulated adapter as Get-NetIPAddress shows them.
+
+    ``prefix_origin`` is ``Dhcp`` for the seeded address of a DHCP adapter and ``Manual`` otherwise;
+    ``address_state`` is ``Preferred`` unless the state file says otherwise (``Duplicate``).
+    """
+    out = []
+    for ip in adapter.get("ipv4") or []:
+        item = copy.deepcopy(ip)
+        item.setdefault("prefix_origin", "Manual")
+        item.setdefault("address_state", "Preferred")
+        out.append(item)
+    return out
 
 
 def vip_address_state(state: dict[str, Any], args: dict[str, Any], check_mode: bool) -> dict[str, Any]:
@@ -165,17 +216,42 @@ def vip_address_state(state: dict[str, Any], args: dict[str, Any], check_mode: b
         raise SimulatedModuleError(f"vip_address_state: no network adapter has interface index {index}")
     prefix = int(args["prefix_length"])
     skip = bool(args.get("skip_as_source", True))
-    before = copy.deepcopy(adapter["ipv4"])
+    before = address_facts(adapter)
     current = {_ip(ip["address"]): ip for ip in adapter["ipv4"]}
     after = copy.deepcopy(adapter["ipv4"])
     added: list[str] = []
     updated: list[str] = []
     removed: list[str] = []
-    for text in args.get("present") or []:
+    taken = {_ip(a) for a in adapter.get("taken_on_link") or []}
+    total = len(args.get("present") or []) + len(args.get("absent") or [])
+    for done, text in enumerate(args.get("present") or []):
         found = current.get(_ip(text))
         if found is None:
+            if adapter.get("dhcp") and not check_mode:
+                # Windows: a DHCP-enabled IPv4 interface cannot also hold static addresses. Like the
+                # .ps1, fail naming the address and report the progress made so far.
+                if added or updated:
+                    adapter["ipv4"] = after
+                return {
+                    "failed": True,
+                    "msg": f"vip_address_state: {text} on interface {index} ({adapter['name']}) failed after "
+                    f"{done} of {total} address(es): Inconsistent parameters PolicyStore PersistentStore and "
+                    "Dhcp Enabled",
+                    "changed": bool(added or updated),
+                    "interface_index": index,
+                    "interface_alias": adapter["name"],
+                    "before": before,
+                    "added": added,
+                    "updated": updated,
+                    "removed": [],
+                    "progress": {"total": total, "done": done},
+                }
             added.append(text)
-            after.append({"address": _text(_ip(text)), "prefix_length": prefix, "skip_as_source": skip})
+            entry: dict[str, Any] = {"address": _text(_ip(text)), "prefix_length": prefix, "skip_as_source": skip}
+            if _ip(text) in taken and not check_mode:
+                # Duplicate address detection: another machine on the link holds it.
+                entry["address_state"] = "Duplicate"
+            after.append(entry)
         elif bool(found.get("skip_as_source")) != skip:
             updated.append(text)
             for ip in after:
@@ -187,13 +263,12 @@ def vip_address_state(state: dict[str, Any], args: dict[str, Any], check_mode: b
     changed = bool(added or updated or removed)
     if changed and not check_mode:
         adapter["ipv4"] = after
-    total = len(args.get("present") or []) + len(args.get("absent") or [])
     return {
         "changed": changed,
         "interface_index": index,
         "interface_alias": adapter["name"],
         "before": before,
-        "after": after,
+        "after": address_facts({"ipv4": after}),
         "added": added,
         "updated": updated,
         "removed": removed,
@@ -217,6 +292,7 @@ SPECS: Final[dict[str, dict[str, Any]]] = {
             "type": "dict",
             "options": {"start": {"type": "str", "required": True}, "end": {"type": "str", "required": True}},
         },
+        "replicate_failover": {"type": "bool", "default": True},
     },
     "vip_address_state": {
         "interface_index": {"type": "int", "required": True},
@@ -224,6 +300,7 @@ SPECS: Final[dict[str, dict[str, Any]]] = {
         "present": {"type": "list", "elements": "str", "default": []},
         "absent": {"type": "list", "elements": "str", "default": []},
         "skip_as_source": {"type": "bool", "default": True},
+        "dad_wait_seconds": {"type": "int", "default": 5},
     },
 }
 

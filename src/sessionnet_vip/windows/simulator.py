@@ -42,7 +42,7 @@ else:
     def _lock(handle: IO[str]) -> None:
         fcntl.flock(handle, fcntl.LOCK_EX)
 from sessionnet_vip.windows import registry as reg
-from sessionnet_vip.windows.profiles import DEFAULT_PROFILE, PROFILES, SERVER_2019_BUILD
+from sessionnet_vip.windows.profiles import DEFAULT_PROFILE, PROFILES, SERVER_2012_BUILD, SERVER_2019_BUILD
 
 STATE_SCHEMA: Final = 1
 FEATURES: Final = ("rds", "citrix_vda", "dhcp_server", "citrix_ddc")
@@ -92,6 +92,16 @@ def validate_seed(seed: HostSeed) -> None:
                     f"sessionnet_simulated_windows_adapters[{index}].ipv4: {cidr!r} is not an address/prefix "
                     "like 10.20.0.10/24"
                 ) from exc
+        if not isinstance(adapter.get("dhcp", False), bool):
+            raise SimulatorError(f"sessionnet_simulated_windows_adapters[{index}].dhcp must be true or false")
+        for text in adapter.get("taken_on_link") or []:
+            try:
+                ipaddress.IPv4Address(str(text))
+            except ValueError as exc:
+                raise SimulatorError(
+                    f"sessionnet_simulated_windows_adapters[{index}].taken_on_link: {text!r} is not an IPv4 "
+                    "address (list the addresses other machines on this adapter's network hold)"
+                ) from exc
 
 
 def new_state(seed: HostSeed) -> dict[str, Any]:
@@ -119,29 +129,42 @@ def new_state(seed: HostSeed) -> dict[str, Any]:
         "calls": 0,
     }
     for index, adapter in enumerate(seed.adapters):
-        state["adapters"].append(
-            {
-                "name": str(adapter["name"]),
-                "index": int(adapter.get("index", index + 10)),
-                "mac": str(adapter.get("mac") or f"00-15-5D-00-00-{index + 16:02X}"),
-                "status": "Up",
-                "ipv4": [
-                    {
-                        "address": str(ipaddress.IPv4Interface(str(c)).ip),
-                        "prefix_length": ipaddress.IPv4Interface(str(c)).network.prefixlen,
-                        "skip_as_source": False,
-                    }
-                    for c in adapter.get("ipv4") or []
-                ],
-            }
-        )
+        dhcp = bool(adapter.get("dhcp", False))
+        entry: dict[str, Any] = {
+            "name": str(adapter["name"]),
+            "index": int(adapter.get("index", index + 10)),
+            "mac": str(adapter.get("mac") or f"00-15-5D-00-00-{index + 16:02X}"),
+            "status": "Up",
+            "ipv4": [
+                {
+                    "address": str(ipaddress.IPv4Interface(str(c)).ip),
+                    "prefix_length": ipaddress.IPv4Interface(str(c)).network.prefixlen,
+                    "skip_as_source": False,
+                    **({"prefix_origin": "Dhcp"} if dhcp else {}),
+                }
+                for c in adapter.get("ipv4") or []
+            ],
+        }
+        if dhcp:
+            entry["dhcp"] = True
+        if adapter.get("taken_on_link"):
+            # SIMULATION only: addresses other machines on this adapter's link hold (an added one
+            # becomes Duplicate, as duplicate address detection marks it on Windows).
+            entry["taken_on_link"] = [str(ipaddress.IPv4Address(str(a))) for a in adapter["taken_on_link"]]
+        state["adapters"].append(entry)
     sim_network.seed_dhcp(state, list(seed.features))
     sim = _Registry(state["registry"])
     if profile.build >= SERVER_2019_BUILD and profile.installation_type == "Server":
         key = reg.parse_key(LSP_CATALOG_KEY)
-        sim.set_value(key, "64", "AppFullPath", "string", r"C:\Windows\System32\svchost.exe")
-        sim.set_value(key, "64", "PermittedLspCategories", "dword", str(0x40000000))
+        for name, reg_type, data in rds.LSP_CATALOG_DEFAULTS:
+            sim.set_value(key, "64", name, reg_type, reg.data_to_wire(reg_type, data))
     if "rds" in seed.features:
+        # WMI Win32_TSVirtualIP (root\cimv2\TerminalServices), one instance; the loopback
+        # property exists from Windows Server 2012 on (Microsoft Learn, Win32_TSVirtualIP).
+        tsvip: dict[str, Any] = {"VirtualIPActive": 0, "VirtualIPMode": 0}
+        if profile.build >= SERVER_2012_BUILD:
+            tsvip[rds.WMI_LOOPBACK_PROPERTY] = 0
+        state["cim"] = {rds.WMI_NAMESPACE.casefold(): {rds.WMI_CLASS.casefold(): [tsvip]}}
         state["sessions"] = [
             {
                 "id": 2,
@@ -215,6 +238,23 @@ class _Registry:
         for k in [k for k in self.keys if k == ident or k.startswith(ident + "\\")]:
             del self.keys[k]
 
+    def move_tree(self, source: reg.RegKey, target: reg.RegKey, view: str) -> None:
+        """Rename ``source`` (and everything below it) to ``target``, keeping values and kinds."""
+        src = self._id(source, view)
+        self._ensure(target, view)
+        target_entry = self.keys[self._id(target, view)]
+        target_spelled = target_entry["path"]
+        moved = {k: v for k, v in self.keys.items() if k == src or k.startswith(src + "\\")}
+        src_spelled = reg.display_path(source, view)
+        for ident, entry in moved.items():
+            del self.keys[ident]
+            rest_id = ident[len(src) :]
+            rest_path = entry["path"][len(src_spelled) :] if entry["path"].casefold().startswith(
+                src_spelled.casefold()
+            ) else ""
+            new_id = self._id(target, view) + rest_id
+            self.keys[new_id] = {"path": target_spelled + rest_path, "values": entry["values"]}
+
     def read_key(self, key: reg.RegKey, view: str) -> dict[str, Any]:
         ident = self._id(key, view)
         entry = self.keys.get(ident)
@@ -267,6 +307,30 @@ SPECS: Final[dict[str, dict[str, Any]]] = {
                 "reboot_required": {"type": "bool", "default": False},
             },
         },
+        "keys_moved": {
+            "type": "list",
+            "elements": "dict",
+            "default": [],
+            "options": {
+                "path": {"type": "str", "required": True},
+                "to": {"type": "str", "required": True},
+                "view": _view_option(),
+                "reboot_required": {"type": "bool", "default": False},
+            },
+        },
+        "cim_properties": {
+            "type": "list",
+            "elements": "dict",
+            "default": [],
+            "options": {
+                "namespace": {"type": "str", "required": True},
+                "class_name": {"type": "str", "required": True},
+                "property": {"type": "str", "required": True},
+                "value": {"type": "int", "required": True},
+                "method": {"type": "str", "required": True},
+                "reboot_required": {"type": "bool", "default": False},
+            },
+        },
         "allowed_hives": {"type": "list", "elements": "str", "default": ["HKLM"]},
     },
     "vip_info": {
@@ -277,6 +341,16 @@ SPECS: Final[dict[str, dict[str, Any]]] = {
             "options": {
                 "path": {"type": "str", "required": True},
                 "view": _view_option(),
+            },
+        },
+        "cim_classes": {
+            "type": "list",
+            "elements": "dict",
+            "default": [],
+            "options": {
+                "namespace": {"type": "str", "required": True},
+                "class_name": {"type": "str", "required": True},
+                "properties": {"type": "list", "elements": "str", "required": True},
             },
         },
     },
@@ -391,6 +465,27 @@ class Simulator:
     @staticmethod
     def _registry_state(state: dict[str, Any], args: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         sim = _Registry(state["registry"])
+        # keys_moved and cim_properties are checked before anything changes (like the .ps1)
+        moves = []
+        for item in args.get("keys_moved") or []:
+            source, target = reg.parse_key(item["path"]), reg.parse_key(item["to"])
+            view = str(item.get("view") or "64")
+            ends = {"source": sim.exists(source, view), "target": sim.exists(target, view)}
+            if ends["source"] and ends["target"]:
+                raise SimulatorError(
+                    f"keys_moved: both {item['path']} and {item['to']} exist (view {view}); nothing was written. "
+                    "Compare them and remove one"
+                )
+            moves.append((item, source, target, view, ends))
+        cim_found = []
+        for item in args.get("cim_properties") or []:
+            instances = _cim_instances(state, str(item["namespace"]), str(item["class_name"]))
+            if not instances or item["property"] not in instances[0]:
+                raise SimulatorError(
+                    f"cim_properties ({item['namespace']}:{item['class_name']}) has no instance with property "
+                    f"{item['property']}; nothing was written"
+                )
+            cim_found.append((item, instances[0]))
         out_values: list[dict[str, Any]] = []
         changed = False
         for item in args.get("values") or []:
@@ -426,7 +521,38 @@ class Simulator:
                 changed = True
                 if not check_mode:
                     sim.delete_tree(key, view)
-        return {"changed": changed, "values": out_values, "keys": out_keys}
+        out_moves = []
+        for item, source, target, view, ends in moves:
+            if ends["source"] and not ends["target"]:
+                changed = True
+                if not check_mode:
+                    sim.move_tree(source, target, view)
+            out_moves.append(
+                {
+                    "path": item["path"],
+                    "to": item["to"],
+                    "view": view,
+                    "source_existed": ends["source"],
+                    "target_existed": ends["target"],
+                }
+            )
+        out_cim = []
+        for item, instance in cim_found:
+            before = instance.get(item["property"])
+            if before is None or int(before) != int(item["value"]):
+                changed = True
+                if not check_mode:
+                    instance[item["property"]] = int(item["value"])
+            out_cim.append(
+                {
+                    "namespace": item["namespace"],
+                    "class_name": item["class_name"],
+                    "property": item["property"],
+                    "exists": True,
+                    "before": before,
+                }
+            )
+        return {"changed": changed, "values": out_values, "keys": out_keys, "moves": out_moves, "cim": out_cim}
 
     @staticmethod
     def _vip_info(state: dict[str, Any], args: dict[str, Any], check_mode: bool) -> dict[str, Any]:
@@ -437,13 +563,49 @@ class Simulator:
             "hostname": state.get("hostname"),
             "os": copy.deepcopy(state["os"]),
             "features": {"rds_session_host": "rds" in features, "dhcp_server": "dhcp_server" in features},
-            "adapters": copy.deepcopy(state.get("adapters") or []),
+            "adapters": [
+                {
+                    "name": a["name"],
+                    "index": a["index"],
+                    "mac": a.get("mac"),
+                    "status": a.get("status"),
+                    "dhcp": bool(a.get("dhcp")),
+                    "ipv4": sim_network.address_facts(a),
+                }
+                for a in state.get("adapters") or []
+            ],
             "sessions": copy.deepcopy(state.get("sessions") or []),
             "registry": [
                 sim.read_key(reg.parse_key(item["path"]), str(item.get("view") or "64"))
                 for item in args.get("registry_keys") or []
             ],
+            "cim": [read_cim_class(state, item) for item in args.get("cim_classes") or []],
         }
+
+
+def _cim_instances(state: dict[str, Any], namespace: str, class_name: str) -> list[dict[str, Any]] | None:
+    """The simulated instances of a CIM class, or ``None`` when the class does not exist."""
+    found = (state.get("cim") or {}).get(namespace.casefold(), {}).get(class_name.casefold())
+    return None if found is None else list(found)
+
+
+def read_cim_class(state: dict[str, Any], item: Mapping[str, Any]) -> dict[str, Any]:
+    """Twin of the ``cim_classes`` read of ``vip_info.ps1`` (Get-CimInstance)."""
+    namespace, class_name = str(item["namespace"]), str(item["class_name"])
+    entry: dict[str, Any] = {
+        "namespace": namespace,
+        "class_name": class_name,
+        "available": False,
+        "error": None,
+        "instances": [],
+    }
+    instances = _cim_instances(state, namespace, class_name)
+    if instances is None:
+        entry["error"] = "Invalid class (simulated Get-CimInstance)"
+        return entry
+    entry["available"] = True
+    entry["instances"] = [{p: inst.get(p) for p in item.get("properties") or []} for inst in instances]
+    return entry
 
 
 def seed_from_hostvars(hostvars: Mapping[str, Any], hostname: str = "SIMHOST") -> HostSeed:

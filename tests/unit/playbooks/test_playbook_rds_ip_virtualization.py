@@ -14,6 +14,7 @@ APP_A = r"C:\Program Files\CTI\agent.exe"
 APP_B = r"C:\Program Files\Dialer\dialer.exe"
 POLICY_ID = "\\".join(reg.key_identity(reg.parse_key(rds.POLICY_KEY), "64"))  # the simulator's key id
 LSP_ID = "\\".join(reg.key_identity(reg.parse_key(rds.LSP_CATALOG_KEY), "64"))
+BACKUP_ID = "\\".join(reg.key_identity(reg.parse_key(rds.LSP_CATALOG_BACKUP_KEY), "64"))
 
 
 def rds_task(name: str = "rds", **options: Any) -> dict[str, Any]:
@@ -89,7 +90,7 @@ def test_done_means_server2022(run_playbook: Any, sim_host: Any, tmp_path: pathl
     assert len(calls(log)) == 6
 
 
-def test_server2019_removes_lsp_entry_and_needs_reboot(
+def test_server2019_renames_lsp_entry_and_needs_reboot(
     run_playbook: Any, sim_host: Any, tmp_path: pathlib.Path
 ) -> None:
     state = tmp_path / "srv2019.json"
@@ -102,11 +103,26 @@ def test_server2019_removes_lsp_entry_and_needs_reboot(
     assert run.rc == 0, run.stdout + run.stderr
     first, again = run.result("first"), run.result("again")
     assert first["lsp_catalog_fix"] is True and first["reboot_required"] is True
-    assert first["key_results"] == [
-        {"path": rds.LSP_CATALOG_KEY, "view": "64", "existed": True, "changed": True}
+    assert first["key_results"] == []
+    assert first["move_results"] == [
+        {
+            "path": rds.LSP_CATALOG_KEY,
+            "to": rds.LSP_CATALOG_BACKUP_KEY,
+            "view": "64",
+            "source_existed": True,
+            "target_existed": False,
+            "changed": True,
+        }
     ]
+    assert first["lsp_catalog_backup"] == rds.LSP_CATALOG_BACKUP_KEY
     assert LSP_ID not in registry(state)
-    assert again["changed"] is False and again["key_results"][0]["existed"] is False
+    backup = registry(state)[BACKUP_ID]["values"]  # the original values, kept under the backup name
+    assert {v["name"]: (v["type"], v["data"]) for v in backup.values()} == {
+        "AppFullPath": ("string", r"C:\Windows\System32\svchost.exe"),
+        "PermittedLspCategories": ("dword", str(0x40000000)),
+    }
+    assert again["changed"] is False and again["move_results"] == []
+    assert again["lsp_catalog_backup"] == rds.LSP_CATALOG_BACKUP_KEY
 
 
 def test_multisession_fails_naming_edition_and_writes_nothing(
@@ -206,5 +222,59 @@ def test_per_session_ignores_programs_and_disabled_removes_only_its_values(
         "PromptOnIPLeaseFail",
     }
     assert policy_values(state) == {"VirtualizeLoopbackAdresses": ("dword", "1")}  # nothing else touched
-    assert LSP_ID not in registry(state)  # not restored: a manual step (docs)
+    assert LSP_ID not in registry(state)  # not restored unless restore_lsp_catalog is set
     assert run.result("disable again")["changed"] is False
+
+
+ROLE_TASK = "sessionnet.virtual_ip.rds_ip_virtualization : Configure Remote Desktop IP Virtualization"
+
+
+def test_virtualize_loopback_through_the_role_in_two_calls_and_the_way_back(
+    run_playbook: Any, sim_host: Any, tmp_path: pathlib.Path
+) -> None:
+    state = tmp_path / "srv2019.json"
+    old = tmp_path / "srv2008r2.json"
+    inventory = {
+        "all": {
+            "hosts": {
+                "srv": sim_host(state, "server2019", ["rds"]),
+                "old": sim_host(old, "server2008r2", ["rds"]),
+            }
+        }
+    }
+    log = tmp_path / "calls.jsonl"
+    role = {
+        "name": "role",
+        "ansible.builtin.include_role": {"name": "sessionnet.virtual_ip.rds_ip_virtualization"},
+        "vars": {
+            "rds_ip_virtualization_adapter_subnet": "10.20.0.0/24",
+            "rds_ip_virtualization_virtualize_loopback": True,
+        },
+    }
+    run = run_playbook([role], inventory, env={"SESSIONNET_GATEWAY_LOG": str(log)})
+    assert run.rc != 0  # the 2008 R2 host is refused
+    refused = run.result(ROLE_TASK, "old")
+    assert refused["failed"] is True and "from Windows Server 2012 (build 9200)" in refused["msg"]
+    done = run.result(ROLE_TASK, "srv")
+    assert done["virtualize_loopback"] is True and done["cim_results"][0]["changed"] is True
+    assert done["cim_results"][0]["before"] == 0 and done["reboot_required"] is True
+    assert [m for h, m in calls(log) if h == "srv"] == ["vip_info", "registry_state"]
+    saved = json.loads(state.read_text())["cim"]["root\\cimv2\\terminalservices"]["win32_tsvirtualip"][0]
+    assert saved["VirtualizeLoopbackAddressesEnabled"] == 1
+    assert BACKUP_ID in registry(state) and LSP_ID not in registry(state)
+
+    back = {
+        "name": "back",
+        "sessionnet.virtual_ip.rds_ip_virtualization": {
+            "state": "disabled",
+            "restore_lsp_catalog": True,
+            "virtualize_loopback": False,
+        },
+    }
+    undone = run_playbook([back], {"all": {"hosts": {"srv": inventory["all"]["hosts"]["srv"]}}})
+    res = undone.result("back")
+    assert undone.rc == 0 and res["lsp_catalog_restore"] is True and res["virtualize_loopback"] is False
+    assert LSP_ID in registry(state) and BACKUP_ID not in registry(state)
+    assert res["diff"]["after"]["WMI root\\cimv2\\TerminalServices:Win32_TSVirtualIP"] == {
+        "VirtualizeLoopbackAddressesEnabled": {"type": "uint32", "value": 0}
+    }

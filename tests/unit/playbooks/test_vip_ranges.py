@@ -234,6 +234,11 @@ BINDING_REFUSALS: list[tuple[list[dict[str, Any]], list[dict[str, Any]], str]] =
         "broadcast",
     ),
     ([{"name": "Ethernet", "ipv4": ["10.20.0.11/24"]}], [{"start": "10.20.0.250"}], "end"),
+    (
+        [{"name": "Ethernet", "ipv4": ["10.20.0.11/24"], "dhcp": True}],
+        [{"start": "10.20.0.200", "end": "10.20.0.209"}],
+        "gets its IPv4 address from DHCP",
+    ),
 ]
 
 
@@ -341,3 +346,27 @@ def test_role_converges_is_idempotent_and_check_mode_shows_exactly_the_change(
         "rdsh03": 0,
     }
     assert farm_state(tmp_path) == converged  # check mode changed nothing
+
+
+def test_address_state_on_a_dhcp_adapter_fails_with_windows_message_and_progress(
+    run_playbook: Any, sim_host: Any, tmp_path: pathlib.Path
+) -> None:
+    """vip_address_state used on its own (no binding plan): Windows refuses a static address on a
+    DHCP-enabled interface; the failure keeps the progress the Windows side reported."""
+    state = tmp_path / "vda.json"
+    adapters = [{"name": "Ethernet", "ipv4": ["10.20.0.11/24"], "dhcp": True}]
+    inventory = {"all": {"hosts": {"vda01": sim_host(state, features=["rds"], adapters=adapters)}}}
+    task = {
+        "name": "add",
+        "sessionnet.virtual_ip.vip_address_state": {
+            "interface_index": 10,
+            "prefix_length": 24,
+            "present": ["10.20.0.200", "10.20.0.201"],
+        },
+    }
+    run = run_playbook([task], inventory)
+    res = run.result("add")
+    assert run.rc != 0 and res["failed"] is True and res["changed"] is False
+    assert "Inconsistent parameters PolicyStore PersistentStore and Dhcp Enabled" in res["msg"]
+    assert res["progress"] == {"total": 2, "done": 0}
+    assert [ip["address"] for ip in json.loads(state.read_text())["adapters"][0]["ipv4"]] == ["10.20.0.11"]

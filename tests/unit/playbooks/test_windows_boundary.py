@@ -190,6 +190,7 @@ def test_duplicates_with_different_data_refused(
 @pytest.mark.parametrize(
     ("profile", "kind", "multi"),
     [
+        ("server2008r2", "server", False),
         ("server2016", "server", False),
         ("server2019", "server", False),
         ("server2022", "server", False),
@@ -209,12 +210,23 @@ def test_vip_info_profiles(
     assert res["os"]["kind"] == kind and res["os"]["multi_session_client"] is multi
     assert res["roles"]["rds_session_host"] is True and res["roles"]["dhcp_server"] is False
     assert res["citrix"]["vda_installed"] is True and res["citrix"]["vda_version"]
+    assert res["adapters"][0]["dhcp"] is False
     assert res["adapters"][0]["ipv4"] == [
-        {"address": "10.20.0.10", "prefix_length": 24, "skip_as_source": False}
+        {
+            "address": "10.20.0.10",
+            "prefix_length": 24,
+            "skip_as_source": False,
+            "prefix_origin": "Manual",
+            "address_state": "Preferred",
+        }
     ]
     assert [s["id"] for s in res["sessions"]] == [2, 3]
-    lsp = res["rds_ip_virtualization"]["lsp_catalog_entry_present"]
-    assert lsp is (profile in ("server2019", "server2022", "server2025"))
+    rds = res["rds_ip_virtualization"]
+    assert rds["lsp_catalog_entry_present"] is (profile in ("server2019", "server2022", "server2025"))
+    assert rds["lsp_catalog_backup_present"] is False
+    # Win32_TSVirtualIP.VirtualizeLoopbackAddressesEnabled exists from Server 2012 (build 9200) on
+    assert rds["wmi_available"] is True
+    assert rds["virtualize_loopback"] is (None if profile == "server2008r2" else False)
 
 
 def test_bad_simulator_seed_is_clear(run_playbook: Any, sim_host: Any, tmp_path: pathlib.Path) -> None:

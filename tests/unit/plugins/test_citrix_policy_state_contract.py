@@ -13,7 +13,8 @@ MODULES = ROOT / "plugins" / "modules"
 
 
 def test_ps1_writes_back_once_and_loads_both_provider_packagings() -> None:
-    source = (MODULES / "citrix_policy_state.ps1").read_text(encoding="utf-8")
+    text = (MODULES / "citrix_policy_state.ps1").read_text(encoding="utf-8")
+    source = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
     # AutoWriteBack off before the first write, one Save(): a failure part way saves nothing.
     assert source.count(".Save()") == 1
     assert source.index("AutoWriteBack = $false") < source.index("New-Item")

@@ -207,7 +207,7 @@ def test_ps_result_keys_are_the_simulator_twins(module: str, tmp_path: pathlib.P
 # (``if (-not $module.CheckMode)`` / ``if ($changed -and -not $checkMode)`` ...).
 _WRITES = re.compile(
     r"\b(New-Item|Set-ItemProperty|Remove-Item|New-NetIPAddress|Set-NetIPAddress|Remove-NetIPAddress"
-    r"|Add-DhcpServerv4\w+|Remove-DhcpServerv4\w+|Set-DhcpServerv4\w+)\b"
+    r"|Add-DhcpServerv4\w+|Remove-DhcpServerv4\w+|Set-DhcpServerv4\w+|Invoke-DhcpServerv4\w+|Invoke-CimMethod)\b"
     r"|\.(SetValue|DeleteValue|DeleteSubKeyTree|DeleteSubKey|CreateSubKey|Save)\("
 )
 _GUARD = re.compile(r"(?i)-not\s+\$(module\.CheckMode|checkMode)\b")
@@ -227,6 +227,8 @@ def _enclosing_openers(lines: list[str], index: int) -> list[str]:
 
 
 def unguarded_writes(source: str) -> list[str]:
+    # block comments (<# ... #>) are not code; keep their line count so numbers stay right
+    source = re.sub(r"(?s)<#.*?#>", lambda m: "\n" * m.group(0).count("\n"), source)
     lines = source.splitlines()
     return [
         f"line {i + 1}: {line.strip()}"
@@ -247,3 +249,66 @@ def test_write_guard_check_sees_a_guard_and_its_absence() -> None:
 def test_every_write_is_guarded_by_check_mode(module: str) -> None:
     source = _source(module)
     assert unguarded_writes(source) == [], f"{module}.ps1 writes outside a check-mode guard"
+
+
+# --- vip_address_state.ps1: an adapter without IPv4 addresses, and the final read ---------------
+
+
+def test_address_read_treats_object_not_found_as_none_and_final_read_is_handled() -> None:
+    """Get-NetIPAddress on an adapter without IPv4 addresses reports "No matching MSFT_NetIPAddress
+    objects" (category ObjectNotFound): the read must treat it as an empty list, and the read-back
+    after changes must sit inside the try/catch that reports partial progress."""
+    source = _source("vip_address_state")
+    helper = re.search(r"(?ms)^function Get-SnAddressList \{.*?^\}", source)
+    assert helper, "vip_address_state.ps1 has no Get-SnAddressList"
+    assert "-ErrorAction Stop" not in helper.group(0)
+    assert "ObjectNotFound" in helper.group(0) and "throw" in helper.group(0)
+    lines = source.splitlines()
+    reads = [i for i, line in enumerate(lines) if re.search(r"Result\.after = (Get-SnAddressList|Wait-Sn)", line)]
+    assert reads, "the read-back of the addresses is missing"
+    for i in reads:
+        assert any(opener.startswith("try") for opener in _enclosing_openers(lines, i)), lines[i]
+
+
+# --- citrix_policy_state.ps1: provider paths, the 7.16+ filter form, nothing leaks into the JSON --
+
+
+_PROVIDER_CMDLETS = re.compile(r"\b(Get-Item|Get-ChildItem|Set-ItemProperty|Remove-Item|Test-Path)\b(.*)")
+
+
+def test_citrix_provider_paths_are_literal() -> None:
+    """[ and ] are wildcards for -Path; names come from input (policy names, Delivery Groups)."""
+    source = _source("citrix_policy_state")
+    calls = [m for line in source.splitlines() if not line.lstrip().startswith("#")
+             for m in [_PROVIDER_CMDLETS.search(line)] if m]
+    assert calls, "no provider calls found"
+    for match in calls:
+        assert "-LiteralPath" in match.group(2), match.group(0).strip()
+
+
+def test_citrix_filters_use_the_716_form_addressed_by_value() -> None:
+    """XenDesktop 7.16+: New-Item -Path <policy>\\Filters -Name <value> -ItemType <type> for
+    every filter type except ClientIP/AccessControl/BranchRepeater (Citrix's own
+    Citrix.GroupPolicy.Commands.psm1 edited for 7.16)."""
+    source = _source("citrix_policy_state")
+    helper = re.search(r"(?ms)^function New-SnFilter \{.*?^\}", source)
+    assert helper, "citrix_policy_state.ps1 has no New-SnFilter"
+    assert re.search(r'New-Item -Path "\$PolicyPath\\Filters" -Name \$Value -ItemType \$Type', helper.group(0))
+    assert "'ClientIP'" in helper.group(0)
+    assert "New-SnFilter" in source.split(helper.group(0), 1)[1], "New-SnFilter is never called"
+
+
+_OUTPUT_CALLS = re.compile(r"(\.(Save|Refresh)\(\)|\bNew-Item\b|\bNew-PSDrive\b|\bInvoke-CimMethod\b"
+                           r"|\bInvoke-DhcpServerv4FailoverReplication\b|\bNew-NetIPAddress\b)")
+
+
+@pytest.mark.parametrize("module", PS_MODULES)
+def test_provider_output_never_leaks_into_the_module_json(module: str) -> None:
+    """Calls that write objects to the pipeline are assigned ($null = ..., $x = ...): any stray
+    output would be sent before the module's JSON."""
+    code = re.sub(r"(?s)<#.*?#>", lambda m: "\n" * m.group(0).count("\n"), _source(module))
+    for number, line in enumerate(code.splitlines(), 1):
+        stripped = line.strip()
+        if stripped.startswith("#") or not _OUTPUT_CALLS.search(stripped):
+            continue
+        assert re.match(r"^\$[\w.:\[\]']+\s*=", stripped), f"{module}.ps1 line {number}: {stripped}"

@@ -185,3 +185,74 @@ def test_simulator_specs_match_the_module_docs() -> None:
         ps1 = (root / "plugins/modules" / f"{module}.ps1").read_text()
         for name in docs:
             assert f"{name} = @{{" in ps1, (module, name)
+
+
+# --- errors of Get-DhcpServerv4Scope other than "no such scope", and failover partners -----------
+
+
+def _edit_state(s: Simulator, change: Any) -> None:
+    """Change the simulated server's state file directly (what an admin or an outage would do)."""
+    state = s.read_state()
+    change(state)
+    pathlib.Path(s.state_path).write_text(json.dumps(state))
+
+
+def test_a_service_error_is_not_reported_as_a_missing_scope(tmp_path: pathlib.Path) -> None:
+    s = sim(tmp_path)
+    _edit_state(s, lambda st: st["dhcp"].update(service_error="The RPC server is unavailable."))
+    request = dhcp.exclusion_request("10.20.0.0", "10.20.0.110", "10.20.0.119")
+    raw = s.call("dhcp_exclusion_range", request.to_wire())
+    assert raw["changed"] is False and raw["scope_error"]["category"] == "ConnectionError"
+    with pytest.raises(VipError, match="reading the scope failed.*The RPC server is unavailable") as err:
+        dhcp.shape_exclusion_result(request, raw)
+    assert "no scope" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("error", "missing"),
+    [
+        ({"category": "ObjectNotFound", "error_id": "x", "message": "m"}, True),
+        ({"category": "NotSpecified", "error_id": "DHCP 20005,Get-DhcpServerv4Scope", "message": "m"}, True),
+        ({"category": "PermissionDenied", "error_id": "WIN32 5,Get-DhcpServerv4Scope", "message": "m"}, False),
+        ({"category": "NotSpecified", "error_id": "DHCP 200050,Get-DhcpServerv4Scope", "message": "m"}, False),
+    ],
+)
+def test_only_not_found_means_missing(error: dict[str, Any], missing: bool) -> None:
+    assert dhcp.scope_not_found(error) is missing
+
+
+def failover_scope(s: Simulator, reachable: bool = True) -> None:
+    relationship = {
+        "name": "dhcp01-dhcp02",
+        "partner_server": "dhcp02.example.test",
+        "mode": "HotStandby",
+        "state": "Normal",
+        "partner_reachable": reachable,
+    }
+    _edit_state(s, lambda st: st["dhcp"]["scopes"][0].update(failover=relationship))
+
+
+def test_a_change_to_a_failover_scope_is_replicated_to_the_partner(tmp_path: pathlib.Path) -> None:
+    s = sim(tmp_path)
+    failover_scope(s)
+    request = dhcp.exclusion_request("10.20.0.0", "10.20.0.110", "10.20.0.119")
+    checked = dhcp.shape_exclusion_result(request, s.call("dhcp_exclusion_range", request.to_wire(), check_mode=True))
+    assert checked["changed"] is True and checked["replicated"] is False and checked["failover"]["name"] == "dhcp01-dhcp02"
+    result = dhcp.shape_exclusion_result(request, s.call("dhcp_exclusion_range", request.to_wire()))
+    assert result["replicated"] is True and "failed" not in result
+    partner = s.read_state()["dhcp"]["scopes"][0]["failover"]["replicated_exclusions"]
+    assert {"start_range": "10.20.0.110", "end_range": "10.20.0.119"} in partner
+    again = dhcp.shape_exclusion_result(request, s.call("dhcp_exclusion_range", request.to_wire()))
+    assert again["changed"] is False and again["replicated"] is False  # nothing changed, nothing replicated
+
+
+def test_replication_failure_fails_naming_the_partner_and_opting_out_warns(tmp_path: pathlib.Path) -> None:
+    s = sim(tmp_path)
+    failover_scope(s, reachable=False)
+    request = dhcp.exclusion_request("10.20.0.0", "10.20.0.110", "10.20.0.119")
+    result = dhcp.shape_exclusion_result(request, s.call("dhcp_exclusion_range", request.to_wire()))
+    assert result["failed"] is True and result["changed"] is True
+    assert "dhcp02.example.test" in result["msg"] and "Invoke-DhcpServerv4FailoverReplication" in result["msg"]
+    quiet = dhcp.exclusion_request("10.20.0.0", "10.20.0.120", "10.20.0.129", replicate_failover=False)
+    warned = dhcp.shape_exclusion_result(quiet, s.call("dhcp_exclusion_range", quiet.to_wire()))
+    assert "failed" not in warned and any("dhcp02.example.test" in w for w in warned["warnings"])

@@ -156,6 +156,7 @@ def test_full_request_to_module_args() -> None:
             "internal",
         ),
         ({"name": "p", "programs": ["a.exe"], "delivery_groups": [" dg"]}, "delivery_groups"),
+        ({"name": "p", "programs": ["a.exe"], "delivery_groups": ["EU\\Sales"]}, r"may not contain \\ or /"),
         ({"name": "Unfiltered", "state": "absent"}, "cannot be removed"),
     ],
 )
@@ -227,9 +228,10 @@ def test_simulated_controller_refusals() -> None:
             {"name": "p", "programs": ["a.exe"], "port_exclusions": [1], "port_exclusion_setting": "Nope"},
         )
     assert "'Nope' was not found" in str(err.value)
-    with pytest.raises(CitrixSiteError, match="no such GPO"):
+    with pytest.raises(VipError, match="no such GPO") as gpo_err:
         run(state, {"name": "p", "programs": ["a.exe"], "store": "domain_gpo", "gpo": "Missing"})
-    with pytest.raises(CitrixSiteError, match="cannot connect"):
+    assert "second hop" not in str(gpo_err.value)  # not an access problem: no second-hop advice
+    with pytest.raises(VipError, match="cannot connect"):
         run(state, {"name": "p", "programs": ["a.exe"], "controller": "ddc99"})
     assert run(state, {"name": "p", "programs": ["a.exe"], "store": "domain_gpo", "gpo": "citrix policies"})[
         "changed"
@@ -333,3 +335,32 @@ def test_prefer_loopback_bad_processes_and_disabled(tmp_path: pathlib.Path) -> N
         ("PreferLoopback", "absent", "32"),
         ("PreferLoopbackProcesses", "absent", "32"),
     ]
+
+
+def test_second_hop_access_denied_says_what_to_do() -> None:
+    """store domain_gpo and a remote controller are a second hop from WinRM: access denied names
+    become (runas), CredSSP and delegation; the local controller store is not affected."""
+    state = ddc_state()
+    state["citrix_site"]["delegation"] = False
+    state["citrix_site"]["controllers"].append("ddc02.example.test")
+    for options in (
+        {"store": "domain_gpo", "gpo": "Citrix Policies"},
+        {"controller": "ddc02.example.test"},
+    ):
+        with pytest.raises(VipError, match="Access is denied") as err:
+            run(state, {"name": "p", "programs": ["a.exe"], **options})
+        for hint in ("second hop", "become: true", "runas", "CredSSP", "delegation"):
+            assert hint in str(err.value), hint
+    assert run(state, {"name": "p", "programs": ["a.exe"]})["changed"] is True  # local: no second hop
+
+
+def test_brackets_in_names_round_trip_on_the_simulated_controller() -> None:
+    """[ and ] are wildcards for -Path; the hand uses -LiteralPath, so such names are accepted."""
+    state = ddc_state()
+    options = {"name": "VL [EU]", "programs": ["a.exe"], "delivery_groups": ["Sales [EU]"]}
+    first = run(state, options)
+    assert first["changed"] is True
+    assert first["after"]["filters"] == [
+        {"type": "DesktopGroup", "value": "Sales [EU]", "mode": "Allow", "enabled": True}
+    ]
+    assert run(state, options)["changed"] is False

@@ -40,7 +40,9 @@ def host_facts(tmp_path: pathlib.Path) -> Facts:
         if adapters is not None:
             seed = HostSeed(profile=profile, features=features, adapters=adapters)
         sim = Simulator(str(tmp_path / f"h{next(counter)}.json"), seed)
-        raw = sim.call("vip_info", {"registry_keys": vip_facts.registry_request()})
+        raw = sim.call(
+            "vip_info", {"registry_keys": vip_facts.registry_request(), "cim_classes": vip_facts.cim_request()}
+        )
         return vip_facts.shape(raw)
 
     return make
@@ -70,7 +72,12 @@ def test_per_program_two_programs_exact_values(host_facts: Facts) -> None:
         rds.NO_FALLBACK: ("dword", 1, "present"),
     }
     assert all(v["path"] == rds.POLICY_KEY and v["reboot_required"] for v in result.values)
-    assert result.keys_absent == [{"path": rds.LSP_CATALOG_KEY, "reboot_required": True}]
+    # KB 4501072: renamed to Backup_2C69D9F1 (a way back), not deleted
+    assert result.keys_absent == []
+    assert result.keys_moved == [
+        {"path": rds.LSP_CATALOG_KEY, "to": rds.LSP_CATALOG_BACKUP_KEY, "reboot_required": True}
+    ]
+    assert result.lsp_catalog_backup == rds.LSP_CATALOG_BACKUP_KEY
     assert result.adapter == "Ethernet" and result.warnings == []
 
 
@@ -97,7 +104,8 @@ def test_lsp_catalog_fix_by_build(
     host_facts: Facts, profile: str, fix: bool | None, expect_key: bool
 ) -> None:
     result = plan(RdsOptions(adapter_subnet="10.20.0.0/24", fix_lsp_catalog=fix), host_facts(profile))
-    assert bool(result.keys_absent) is expect_key and result.fix_lsp_catalog is expect_key
+    assert bool(result.keys_moved) is expect_key and result.fix_lsp_catalog is expect_key
+    assert result.keys_absent == []
     if fix is False:
         assert any("fix_lsp_catalog is false" in w for w in result.warnings)
     if profile == "server2016" and fix:
@@ -243,7 +251,8 @@ def test_disabled_removes_exactly_managed_values(host_facts: Facts) -> None:
     assert [(v["path"], v["name"], v["state"]) for v in result.values] == [
         (rds.POLICY_KEY, name, "absent") for name, _ in rds.MANAGED_VALUES
     ]
-    assert result.keys_absent == []  # the LSP catalog entry is never touched (nor restored)
+    # the LSP catalog entry is not touched unless restore_lsp_catalog is set
+    assert result.keys_absent == [] and result.keys_moved == [] and result.cim_properties == []
     assert any("adapter_subnet ignored" in w for w in result.warnings)
 
 
@@ -272,3 +281,138 @@ def test_from_params_defaults() -> None:
         {"state": None, "mode": None, "programs": None, "fallback_to_server_ip": None}
     )
     assert opts == RdsOptions()
+
+
+# --- the Winsock catalog rename and the way back (KB 4501072) ----------------------------------
+
+
+def registry_call(sim: Simulator, result: Any) -> dict[str, Any]:
+    from sessionnet_vip.windows import cim, key_moves
+    from sessionnet_vip.windows import registry as reg
+
+    args = {
+        "values": [reg.value_to_wire(v) for v in reg.parse_values(result.values)],
+        "keys_absent": [reg.key_to_wire(k) for k in reg.parse_keys_absent(result.keys_absent)],
+        "keys_moved": [key_moves.move_to_wire(m) for m in key_moves.parse_keys_moved(result.keys_moved)],
+        "cim_properties": [cim.cim_to_wire(c) for c in cim.parse_cim_properties(result.cim_properties)],
+    }
+    return sim.call("registry_state", args)
+
+
+def sim_facts(sim: Simulator) -> dict[str, Any]:
+    raw = sim.call("vip_info", {"registry_keys": vip_facts.registry_request(), "cim_classes": vip_facts.cim_request()})
+    shaped = vip_facts.shape(raw)
+    shaped["registry"] = raw["registry"]
+    return shaped
+
+
+def test_rename_keeps_the_values_and_restore_brings_them_back(tmp_path: pathlib.Path) -> None:
+    sim = Simulator(str(tmp_path / "h.json"), HostSeed(profile="server2019", features=("rds",)))
+    original = {v["name"]: v for v in sim_facts(sim)["registry"][2]["values"]}
+    fixed = plan(RdsOptions(adapter_subnet="10.20.0.0/24"), sim_facts(sim))
+    raw = registry_call(sim, fixed)
+    assert raw["moves"][0]["source_existed"] is True and raw["moves"][0]["target_existed"] is False
+    after = sim_facts(sim)["rds_ip_virtualization"]
+    assert after["lsp_catalog_entry_present"] is False and after["lsp_catalog_backup_present"] is True
+    # the way back: restore_lsp_catalog (with state disabled), renaming the backup to the entry
+    back = plan(RdsOptions(state="disabled", restore_lsp_catalog=True), sim_facts(sim))
+    assert back.lsp_catalog_restore is True
+    assert back.keys_moved == [
+        {"path": rds.LSP_CATALOG_BACKUP_KEY, "to": rds.LSP_CATALOG_KEY, "reboot_required": True}
+    ]
+    registry_call(sim, back)
+    restored = sim_facts(sim)
+    assert restored["rds_ip_virtualization"]["lsp_catalog_entry_present"] is True
+    assert restored["rds_ip_virtualization"]["lsp_catalog_backup_present"] is False
+    assert {v["name"]: v for v in restored["registry"][2]["values"]} == original
+    # restoring again does nothing
+    again = plan(RdsOptions(state="disabled", restore_lsp_catalog=True), restored)
+    assert again.keys_moved == [] and not again.lsp_catalog_restore and again.values[-1]["path"] == rds.POLICY_KEY
+
+
+def test_restore_without_a_backup_writes_microsofts_defaults(host_facts: Facts) -> None:
+    facts = host_facts("server2019")
+    facts["rds_ip_virtualization"]["lsp_catalog_entry_present"] = False  # deleted by hand earlier
+    result = plan(RdsOptions(state="disabled", restore_lsp_catalog=True), facts)
+    lsp = [v for v in result.values if v["path"] == rds.LSP_CATALOG_KEY]
+    assert [(v["name"], v["type"], v["data"]) for v in lsp] == [
+        ("AppFullPath", "string", r"C:\Windows\System32\svchost.exe"),
+        ("PermittedLspCategories", "dword", 0x40000000),
+    ]
+    assert any("no backup" in w for w in result.warnings)
+
+
+def test_fix_with_an_existing_backup_removes_the_entry_and_keeps_the_backup(host_facts: Facts) -> None:
+    facts = host_facts("server2019")
+    facts["rds_ip_virtualization"]["lsp_catalog_backup_present"] = True
+    result = plan(RdsOptions(adapter_subnet="10.20.0.0/24"), facts)
+    assert result.keys_moved == [] and result.keys_absent == [{"path": rds.LSP_CATALOG_KEY, "reboot_required": True}]
+    assert any("already exists and is kept" in w for w in result.warnings)
+
+
+def test_fix_and_restore_together_are_refused(host_facts: Facts) -> None:
+    with pytest.raises(RdsIpVirtualizationError, match="opposite"):
+        plan(RdsOptions(adapter_subnet="10.20.0.0/24", fix_lsp_catalog=True, restore_lsp_catalog=True), host_facts())
+
+
+def test_a_move_onto_an_existing_key_writes_nothing(tmp_path: pathlib.Path) -> None:
+    sim = Simulator(str(tmp_path / "h.json"), HostSeed(profile="server2019", features=("rds",)))
+    sim.call(
+        "registry_state",
+        {"values": [{"path": rds.LSP_CATALOG_BACKUP_KEY, "name": "x", "type": "dword", "data": "1"}]},
+    )
+    before = sim.read_state()["registry"]
+    with pytest.raises(VipError, match="both .* exist"):
+        sim.call(
+            "registry_state",
+            {
+                "values": [{"path": r"HKLM:\SOFTWARE\T", "name": "v", "type": "dword", "data": "1"}],
+                "keys_moved": [{"path": rds.LSP_CATALOG_KEY, "to": rds.LSP_CATALOG_BACKUP_KEY}],
+            },
+        )
+    assert sim.read_state()["registry"] == before
+
+
+# --- RD IP Virtualization's own loopback virtualization (Win32_TSVirtualIP) ---------------------
+
+
+def test_virtualize_loopback_is_read_and_set_in_the_same_two_calls(tmp_path: pathlib.Path) -> None:
+    sim = Simulator(str(tmp_path / "h.json"), HostSeed(profile="server2022", features=("rds",)))
+    facts = sim_facts(sim)
+    assert facts["rds_ip_virtualization"]["virtualize_loopback"] is False
+    result = plan(RdsOptions(adapter_subnet="10.20.0.0/24", virtualize_loopback=True), facts)
+    assert result.cim_properties == [
+        {
+            "namespace": rds.WMI_NAMESPACE,
+            "class_name": "Win32_TSVirtualIP",
+            "property": "VirtualizeLoopbackAddressesEnabled",
+            "value": 1,
+            "method": "SetVirtualizeLoopbackAddressesEnabled",
+            "reboot_required": True,
+        }
+    ]
+    raw = registry_call(sim, result)
+    assert raw["cim"][0]["before"] == 0
+    assert sim_facts(sim)["rds_ip_virtualization"]["virtualize_loopback"] is True
+    # unset leaves it alone; false turns it off (also with state disabled)
+    assert plan(RdsOptions(adapter_subnet="10.20.0.0/24"), sim_facts(sim)).cim_properties == []
+    off = plan(RdsOptions(state="disabled", virtualize_loopback=False), sim_facts(sim))
+    assert off.cim_properties[0]["value"] == 0
+    warned = plan(RdsOptions(state="disabled"), sim_facts(sim))
+    assert any("VirtualizeLoopbackAddressesEnabled is still 1" in w for w in warned.warnings)
+
+
+def test_virtualize_loopback_refused_on_2008_r2_with_the_reason(host_facts: Facts) -> None:
+    facts = host_facts("server2008r2")
+    assert facts["rds_ip_virtualization"]["virtualize_loopback"] is None
+    with pytest.raises(RdsIpVirtualizationError, match=r"2008 R2.*from Windows Server 2012 \(build 9200\)"):
+        plan(RdsOptions(adapter_subnet="10.20.0.0/24", virtualize_loopback=True), facts)
+    # false there is nothing to do, not an error
+    assert plan(RdsOptions(adapter_subnet="10.20.0.0/24", virtualize_loopback=False), facts).cim_properties == []
+
+
+def test_virtualize_loopback_refused_without_the_wmi_class_and_with_state_disabled(host_facts: Facts) -> None:
+    with pytest.raises(RdsIpVirtualizationError, match="could not be read.*RD Session Host role"):
+        plan(RdsOptions(adapter_subnet="10.20.0.0/24", virtualize_loopback=True), host_facts(features=()))
+    with pytest.raises(RdsIpVirtualizationError, match="state disabled"):
+        plan(RdsOptions(state="disabled", virtualize_loopback=True), host_facts())
