@@ -79,10 +79,54 @@ def serve_client(
     return peer
 
 
-class _PipeRaw(io.RawIOBase):
-    """A connected pipe handle as a raw stream (reads and writes through the boundary)."""
+@dataclass(frozen=True)
+class PipeOps:
+    """The pipe calls the server and client need: the Win32 boundary (:func:`native_ops`), or a
+    test's in-memory pipes. Handles are integers; a failed call raises :class:`OSError`
+    (``winerror`` set on Windows)."""
 
-    def __init__(self, handle: int) -> None:
+    create: Callable[[bool], int]  #: a new server instance (``True``: the first one)
+    connect: Callable[[int], None]  #: wait for a client on an instance
+    read: Callable[[int, int], bytes]  #: up to n bytes, ``b""`` at the end
+    write: Callable[[int, bytes], int]
+    disconnect: Callable[[int], None]
+    close: Callable[[int], None]
+    identify: Callable[[int], PeerInfo]  #: after the first bytes were read
+    open_client: Callable[[int], int]  #: a client handle (timeout in ms)
+    already_served: Callable[[OSError], bool]  #: the name belongs to another server
+
+
+def native_ops(name: str) -> PipeOps:
+    """The pipe operations of this Windows host for pipe ``name`` (security descriptor :data:`PIPE_SDDL`)."""
+    if sys.platform != "win32":
+        raise VipError(WINDOWS_ONLY)
+    from sessionnet_vip.engine.windows import win32
+
+    sa = win32.security_attributes(PIPE_SDDL)
+
+    def identify(handle: int) -> PeerInfo:
+        session = win32.pipe_client_session(handle)
+        sid, admin = win32.pipe_client_token_facts(handle)
+        return peer_from_facts(win32.pipe_client_pid(handle), session, sid, admin)
+
+    return PipeOps(
+        create=lambda first: win32.create_pipe_instance(name, sa, first=first, buffer=_BUFFER),
+        connect=win32.connect_pipe,
+        read=win32.read_handle,
+        write=win32.write_handle,
+        disconnect=win32.disconnect_pipe,
+        close=win32.close_handle,
+        identify=identify,
+        open_client=lambda timeout_ms: win32.open_pipe_client(name, timeout_ms),
+        already_served=lambda exc: getattr(exc, "winerror", None) == win32.ERROR_ACCESS_DENIED,
+    )
+
+
+class _PipeRaw(io.RawIOBase):
+    """A connected pipe handle as a raw stream."""
+
+    def __init__(self, ops: PipeOps, handle: int) -> None:
+        self.ops = ops
         self.handle = handle
 
     def readable(self) -> bool:
@@ -92,20 +136,12 @@ class _PipeRaw(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        if sys.platform != "win32":
-            raise VipError(WINDOWS_ONLY)
-        from sessionnet_vip.engine.windows import win32
-
-        data = win32.read_handle(self.handle, len(buffer))
+        data = self.ops.read(self.handle, len(buffer))
         buffer[: len(data)] = data
         return len(data)
 
     def write(self, data: Any) -> int:
-        if sys.platform != "win32":
-            raise VipError(WINDOWS_ONLY)
-        from sessionnet_vip.engine.windows import win32
-
-        return win32.write_handle(self.handle, bytes(data))
+        return self.ops.write(self.handle, bytes(data))
 
 
 @dataclass
@@ -114,92 +150,86 @@ class PipeControlServer:
 
     name: str
     handler: Handler
+    ops: PipeOps | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _stopped: threading.Event = field(default_factory=threading.Event)
     _waiting: int | None = None
-    _sa: Any = None
+    _clients: set[threading.Thread] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        if sys.platform != "win32":
-            raise VipError(WINDOWS_ONLY)
-        from sessionnet_vip.engine.windows import win32
-
         check_pipe_name(self.name)
-        self._sa = win32.security_attributes(PIPE_SDDL)
+        if self.ops is None:
+            self.ops = native_ops(self.name)
         try:
-            self._waiting = win32.create_pipe_instance(self.name, self._sa, first=True, buffer=_BUFFER)
-        except win32.WinError as exc:
-            if exc.winerror == win32.ERROR_ACCESS_DENIED:
+            self._waiting = self.ops.create(True)
+        except OSError as exc:
+            if self.ops.already_served(exc):
                 raise VipError(
                     f"control_pipe {self.name} is already served (another engine, or another program "
                     "using that name); stop it first or choose another control_pipe"
                 ) from None
             raise VipError(f"cannot create control_pipe {self.name}: {exc}") from None
 
-    def serve_forever(self, poll_interval: float = 0.5) -> None:
-        if sys.platform != "win32":
-            raise VipError(WINDOWS_ONLY)
-        from sessionnet_vip.engine.windows import win32
+    @property
+    def _ops(self) -> PipeOps:
+        assert self.ops is not None
+        return self.ops
 
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        ops = self._ops
         try:
             while not self._stop.is_set():
                 handle = self._waiting
                 if handle is None:
-                    handle = self._waiting = win32.create_pipe_instance(
-                        self.name, self._sa, first=False, buffer=_BUFFER
-                    )
+                    try:
+                        handle = self._waiting = ops.create(False)
+                    except OSError as exc:
+                        log.error("control pipe: cannot create another instance: %s", exc)
+                        self._stop.wait(poll_interval)
+                        continue
                 try:
-                    win32.connect_pipe(handle)
-                except win32.WinError as exc:
+                    ops.connect(handle)
+                except OSError as exc:
                     log.warning("control pipe: %s", exc)
-                    win32.close_handle(handle)
+                    ops.close(handle)
                     self._waiting = None
                     continue
                 self._waiting = None
                 if self._stop.is_set():
-                    win32.close_handle(handle)
+                    ops.close(handle)
                     break
-                threading.Thread(target=self._client, args=(handle,), name="pipe-client", daemon=True).start()
+                thread = threading.Thread(
+                    target=self._client, args=(handle,), name="pipe-client", daemon=True
+                )
+                self._clients.add(thread)
+                thread.start()
         finally:
             self._stopped.set()
 
     def _client(self, handle: int) -> None:
-        if sys.platform != "win32":
-            raise VipError(WINDOWS_ONLY)
-        from sessionnet_vip.engine.windows import win32
-
-        def identify() -> PeerInfo:
-            session = win32.pipe_client_session(handle)
-            sid, admin = win32.pipe_client_token_facts(handle)
-            return peer_from_facts(win32.pipe_client_pid(handle), session, sid, admin)
-
-        raw = _PipeRaw(handle)
+        ops = self._ops
+        raw = _PipeRaw(ops, handle)
         try:
-            serve_client(io.BufferedReader(raw, MAX_REQUEST + 1), raw, identify, self.handler)
+            serve_client(
+                io.BufferedReader(raw, MAX_REQUEST + 1), raw, lambda: ops.identify(handle), self.handler
+            )
         except OSError as exc:
             log.info("control pipe client went away: %s", exc)
         finally:
-            win32.disconnect_pipe(handle)
-            win32.close_handle(handle)
+            ops.disconnect(handle)
+            ops.close(handle)
+            self._clients.discard(threading.current_thread())
 
     def shutdown(self) -> None:
         """Stop accepting: wake the waiting ConnectNamedPipe with a client of our own."""
-        if sys.platform != "win32":
-            raise VipError(WINDOWS_ONLY)
-        from sessionnet_vip.engine.windows import win32
-
         self._stop.set()
         with contextlib.suppress(OSError):
-            win32.close_handle(win32.open_pipe_client(self.name, 1000))
+            self._ops.close(self._ops.open_client(1000))
         self._stopped.wait(5)
 
     def server_close(self) -> None:
-        if sys.platform != "win32":
-            raise VipError(WINDOWS_ONLY)
-        from sessionnet_vip.engine.windows import win32
-
         if self._waiting is not None:
-            win32.close_handle(self._waiting)
+            self._ops.close(self._waiting)
             self._waiting = None
 
 
@@ -229,24 +259,23 @@ def decode_reply(line: bytes, address: str) -> dict[str, Any]:
     return reply
 
 
-def request(address: str, req: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
+def request(
+    address: str, req: dict[str, Any], timeout: float = 30.0, *, ops: PipeOps | None = None
+) -> dict[str, Any]:
     """Send one request over the pipe and return the reply (client side)."""
-    if sys.platform != "win32":
-        raise VipError(WINDOWS_ONLY)
-    from sessionnet_vip.engine.windows import win32
-
     try:
-        handle = win32.open_pipe_client(address, int(timeout * 1000))
+        ops = ops or native_ops(address)
+        handle = ops.open_client(int(timeout * 1000))
     except OSError as exc:
         raise VipError(
             f"cannot reach the engine at {address} ({exc}); start the service "
             "('vipctl service status'), or pass --socket PIPE, or --config FILE to work on the "
             "store directly"
         ) from None
-    raw = _PipeRaw(handle)
+    raw = _PipeRaw(ops, handle)
     try:
         raw.write(json.dumps(req).encode() + b"\n")
         line = io.BufferedReader(raw).readline(MAX_REPLY)
     finally:
-        win32.close_handle(handle)
+        ops.close(handle)
     return decode_reply(line, address)
