@@ -125,3 +125,14 @@ def test_windows_calls_are_refused_off_windows() -> None:
         wsessions.provider("wts")
     with pytest.raises(VipError, match="Windows only"):
         wsessions.boot_id()
+
+
+def test_session_at_the_logon_screen_gets_no_address_until_a_user_logs_on(
+    engine: WindowsEngine, wts: FakeWts
+) -> None:
+    wts.add(6, "", state=ConnectState.CONNECTED)
+    assert engine.follow_wts() == ([], [])
+    assert list(engine.store.leases(include_held=False)) == []
+    wts.add(6, "dave")
+    assert engine.follow_wts() == ([6], [])
+    assert [lease.user for lease in engine.store.leases(include_held=False)] == ["CORP\\dave"]

@@ -205,6 +205,8 @@ class WindowsEngine(Engine):
         found = self.wts.sessions()
         if found is None:
             return [], []
+        # a session at the logon screen (no user yet) gets its address when a user logs on
+        found = {sid: s for sid, s in found.items() if s.account is not None}
         started: list[int] = []
         ended: list[int] = []
         for sid in sorted(set(found) - self.followed):
