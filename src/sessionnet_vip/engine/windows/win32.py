@@ -53,7 +53,6 @@ OPEN_EXISTING: Final = 3
 TOKEN_QUERY: Final = 0x0008
 TOKEN_USER_CLASS: Final = 1
 SDDL_REVISION_1: Final = 1
-HKEY_LOCAL_MACHINE: Final = 0x80000002
 REG_OPTION_VOLATILE: Final = 0x00000001
 KEY_ALL_ACCESS: Final = 0xF003F
 
@@ -102,6 +101,10 @@ def create_pipe_instance(name: str, sa: SECURITY_ATTRIBUTES, *, first: bool, buf
     """One server instance of pipe ``name`` (byte mode, blocking, local clients only)."""
     kernel32 = _dll("kernel32")
     kernel32.CreateNamedPipeW.restype = wintypes.HANDLE
+    kernel32.CreateNamedPipeW.argtypes = [
+        wintypes.LPCWSTR, wintypes.DWORD, wintypes.DWORD, wintypes.DWORD,
+        wintypes.DWORD, wintypes.DWORD, wintypes.DWORD, ctypes.POINTER(SECURITY_ATTRIBUTES),
+    ]  # fmt: skip
     handle = kernel32.CreateNamedPipeW(
         ctypes.c_wchar_p(name),
         PIPE_ACCESS_DUPLEX | (FILE_FLAG_FIRST_PIPE_INSTANCE if first else 0),
@@ -198,8 +201,10 @@ def pipe_client_token_facts(handle: int) -> tuple[str, bool]:
     if not advapi32.ImpersonateNamedPipeClient(wintypes.HANDLE(handle)):
         raise _fail("ImpersonateNamedPipeClient")
     token = wintypes.HANDLE()
+    kernel32.GetCurrentThread.restype = wintypes.HANDLE
+    this_thread = wintypes.HANDLE(kernel32.GetCurrentThread())
     try:
-        if not advapi32.OpenThreadToken(kernel32.GetCurrentThread(), TOKEN_QUERY, True, ctypes.byref(token)):
+        if not advapi32.OpenThreadToken(this_thread, TOKEN_QUERY, True, ctypes.byref(token)):
             raise _fail("OpenThreadToken")
     finally:
         if not advapi32.RevertToSelf():
@@ -232,6 +237,10 @@ def open_pipe_client(name: str, timeout_ms: int) -> int:
     for a pipe is the right to create instances and is not granted to users)."""
     kernel32 = _dll("kernel32")
     kernel32.CreateFileW.restype = wintypes.HANDLE
+    kernel32.CreateFileW.argtypes = [
+        wintypes.LPCWSTR, wintypes.DWORD, wintypes.DWORD, ctypes.c_void_p,
+        wintypes.DWORD, wintypes.DWORD, wintypes.HANDLE,
+    ]  # fmt: skip
     for _attempt in range(2):
         handle = kernel32.CreateFileW(
             ctypes.c_wchar_p(name), GENERIC_READ | FILE_WRITE_DATA, 0, None, OPEN_EXISTING, 0, None
@@ -290,7 +299,7 @@ def volatile_boot_id(subkey: str, value: str) -> str:
     key = wintypes.HKEY()
     disposition = wintypes.DWORD()
     status = advapi32.RegCreateKeyExW(
-        wintypes.HKEY(HKEY_LOCAL_MACHINE),
+        wintypes.HKEY(winreg.HKEY_LOCAL_MACHINE),  # the sign-extended predefined handle
         ctypes.c_wchar_p(subkey),
         0,
         None,
