@@ -45,9 +45,7 @@ RESERVED_SESSIONS: Final = {
         "network 127.0.0.0/8, which clients cannot connect to"
     ),
 }
-_RANGE_TEXT: Final = (
-    f"allowed range is {MIN_SESSION_ID} to {MAX_SESSION_ID} (127.0.0.2 to 127.255.255.254)"
-)
+_RANGE_TEXT: Final = f"allowed range is {MIN_SESSION_ID} to {MAX_SESSION_ID} (127.0.0.2 to 127.255.255.254)"
 
 
 def _parse_session_id(session_id: object) -> int:

@@ -106,10 +106,10 @@ class AddressAssigner(Protocol):
 
     def release(self) -> object: ...
 
+
 AGENT_OPS: Final = ("attach", "plan", "logon", "logoff", "sessions")
 #: Modes the kernel translates (the data plane applies virtual_ip semantics to each of them).
 KERNEL_MODES: Final = frozenset({Mode.VIRTUAL_IP, Mode.VIRTUAL_LOOPBACK, Mode.PREFER_LOOPBACK})
-
 
 
 class AgentPlatform(Protocol):

@@ -198,7 +198,9 @@ def _parse(data: object, source: str, base_dir: Path | None, platform: Platform)
             )
         control_pipe = data.get("control_pipe", DEFAULT_CONTROL_PIPE)
         if not isinstance(control_pipe, str):
-            raise ConfigError(f"'control_pipe' is {control_pipe!r}; give a pipe name like {DEFAULT_CONTROL_PIPE!r}")
+            raise ConfigError(
+                f"'control_pipe' is {control_pipe!r}; give a pipe name like {DEFAULT_CONTROL_PIPE!r}"
+            )
         check_pipe_name(control_pipe)
         return EngineConfig(
             pool=pool,

@@ -77,7 +77,9 @@ def render_hosts(
 def write_hosts(path: Path, text: str) -> None:
     """Write in place (same inode): a bind mount of the file keeps seeing updates."""
     if sys.platform == "win32":  # POSIX only (mypy --platform win32 checks the rest is unreachable)
-        raise VipError("the per-session hosts file needs Linux; on Windows the launcher and the service do this")
+        raise VipError(
+            "the per-session hosts file needs Linux; on Windows the launcher and the service do this"
+        )
     path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
     try:

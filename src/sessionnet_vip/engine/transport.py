@@ -106,7 +106,9 @@ def serve_lines(rfile: LineReader, wfile: LineWriter, peer: PeerInfo, handler: H
         if not line:
             return
         if len(line) > MAX_REQUEST and not line.endswith(b"\n"):
-            send_reply(wfile, {"ok": False, "error": f"request longer than {MAX_REQUEST} bytes; nothing done"})
+            send_reply(
+                wfile, {"ok": False, "error": f"request longer than {MAX_REQUEST} bytes; nothing done"}
+            )
             return
         if not line.strip():
             continue

@@ -32,6 +32,7 @@ from typing import Any, Final
 
 import yaml
 
+from sessionnet_vip.engine.windows.pipename import DEFAULT_PIPE, check_pipe_name
 from sessionnet_vip.errors import VipError
 
 #: Windows wheels of the ``windows`` extra, named again because ``pip download --platform``
@@ -248,7 +249,7 @@ def engine_config(settings: Mapping[str, Any], windows_dir: str) -> dict[str, An
     config: dict[str, Any] = {
         "pool": list(settings.get("pool") or []),
         "state_dir": ntpath.join(windows_dir, "state"),
-        "control_pipe": settings.get("control_pipe") or "\\\\.\\pipe\\sessionnet-vip",
+        "control_pipe": settings.get("control_pipe") or DEFAULT_PIPE,
         "processes": list(settings.get("processes") or []),
         "prefer_loopback_processes": list(settings.get("prefer_loopback_processes") or []),
         "inherit_children": bool(settings.get("inherit_children", False)),
@@ -273,7 +274,9 @@ def engine_config(settings: Mapping[str, Any], windows_dir: str) -> dict[str, An
     return config
 
 
-def install_commands(python: str, windows_dir: str, version: str, service_name: str) -> dict[str, list[str]]:
+def install_commands(
+    python: str, windows_dir: str, version: str, service_name: str, control_pipe: str = DEFAULT_PIPE
+) -> dict[str, list[str]]:
     """The host-side command lines (argv lists for ansible.windows.win_command)."""
     wheels = ntpath.join(windows_dir, "wheels")
     config = ntpath.join(windows_dir, "engine.yml")
@@ -307,7 +310,7 @@ def install_commands(python: str, windows_dir: str, version: str, service_name: 
         ],
         "service_status": [*vipctl, "service", "status", "--name", service_name, "--json"],
         "service_remove": [*vipctl, "service", "remove", "--name", service_name, "--json"],
-        "health": [*vipctl, "status", "--json"],
+        "health": [*vipctl, "--socket", control_pipe, "status", "--json"],
         "pip_uninstall": [
             python,
             "-m",
@@ -336,6 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cmds.add_argument("--windows-dir", required=True, help="vip_agent_windows_dir")
     cmds.add_argument("--source", type=Path, required=True, help="the collection root (for the version)")
     cmds.add_argument("--service-name", required=True, help="vip_agent_service_name")
+    cmds.add_argument("--control-pipe", default=DEFAULT_PIPE, help="vip_agent_windows_control_pipe")
     args = parser.parse_args(argv)
     try:
         if args.command == "wheelhouse":
@@ -346,7 +350,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"vip_agent_windows_python {args.python!r}: give the full path of python.exe on the host"
                 )
             version = source_version(args.source)
-            out = install_commands(args.python, args.windows_dir, version, args.service_name)
+            check_pipe_name(args.control_pipe)
+            out = install_commands(
+                args.python, args.windows_dir, version, args.service_name, args.control_pipe
+            )
             print(json.dumps({"version": version, "commands": out}))
         else:
             config = engine_config(json.loads(args.settings), args.windows_dir)

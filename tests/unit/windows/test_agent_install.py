@@ -141,7 +141,9 @@ def test_install_commands_use_the_copied_wheels_only() -> None:
         PY, "-m", "sessionnet_vip", "service", "install", "--config", WIN_DIR + "\\engine.yml",
         "--name", "sessionnet-vip", "--python", PY, "--json",
     ]  # fmt: skip
-    assert cmds["health"][-2:] == ["status", "--json"]
+    assert cmds["health"][-4:] == ["--socket", "\\\\.\\pipe\\sessionnet-vip", "status", "--json"]
+    other = ai.install_commands(PY, WIN_DIR, "0.1.0", "sessionnet-vip", "\\\\.\\pipe\\vip2")
+    assert other["health"][-4:-2] == ["--socket", "\\\\.\\pipe\\vip2"]
 
 
 def test_cli_config_is_idempotent_and_refuses_bad_input(
