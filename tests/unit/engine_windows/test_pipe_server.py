@@ -85,7 +85,13 @@ class MemoryPipes:
         return handle
 
     def wake(self, _timeout_ms: int) -> int:
-        return self.client(0)
+        """CreateFileW: fails at once when no instance listens (the server is between two)."""
+        try:
+            handle = self.listening.get_nowait()
+        except queue.Empty:
+            raise FileNotFoundError("no instance of the pipe listens") from None
+        self.connected[handle].set()
+        return handle
 
     def ops(self) -> PipeOps:
         return PipeOps(
@@ -172,3 +178,27 @@ def test_client_request_round_trip() -> None:
     server.shutdown()
     thread.join(30)
     server.server_close()
+
+
+def test_launcher_request_through_the_server_to_the_engine(engine: Any, wts: Any) -> None:
+    """viprun's request, end to end: the session comes from the pipe, the answer from the engine."""
+    wts.add(7, "erin", client="203.0.113.9")
+    pipes = MemoryPipes()
+    server = PipeControlServer(NAME, engine.handle, pipes.ops())
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    client_ops = PipeOps(
+        pipes.create, pipes.connect,
+        lambda h, n: pipes.instances[h].to_client.get(timeout=30),
+        lambda h, data: pipes.instances[h].to_server.put(data) or len(data),
+        pipes.disconnect, pipes.close, pipes.identify,
+        lambda _ms: pipes.client(session=7), lambda exc: False,
+    )  # fmt: skip
+    ok = transport.request(NAME, {"op": "plan", "command": "C:\\Program Files\\CRM\\crm.exe"}, ops=client_ops)
+    refused = transport.request(NAME, {"op": "plan", "command": "C:\\x.exe", "session": 7}, ops=client_ops)
+    server.shutdown()
+    thread.join(30)
+    server.server_close()
+    assert ok["ok"] is True and ok["result"]["session_id"] == 7 and ok["result"]["translated"] is True
+    assert ok["result"]["client_address"] == "203.0.113.9"
+    assert refused["ok"] is False and "'session' is taken from the pipe client" in refused["error"]

@@ -221,11 +221,14 @@ class PipeControlServer:
             self._clients.discard(threading.current_thread())
 
     def shutdown(self) -> None:
-        """Stop accepting: wake the waiting ConnectNamedPipe with a client of our own."""
+        """Stop accepting: wake the waiting ConnectNamedPipe with a client of our own, until the
+        loop has ended (it may be between two instances, with none to connect to yet)."""
         self._stop.set()
-        with contextlib.suppress(OSError):
-            self._ops.close(self._ops.open_client(1000))
-        self._stopped.wait(5)
+        for _attempt in range(100):
+            with contextlib.suppress(OSError):
+                self._ops.close(self._ops.open_client(100))
+            if self._stopped.wait(0.05):
+                break
 
     def server_close(self) -> None:
         if self._waiting is not None:
