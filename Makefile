@@ -9,7 +9,7 @@ WORK := .work
 COLLECTIONS := $(WORK)/collections
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: all venv demo test build install-collection clean system-deps
+.PHONY: all venv demo test build install-collection clean system-deps windows
 
 all: test
 
@@ -26,7 +26,20 @@ $(VENV)/.installed: pyproject.toml requirements/constraints-py3.12.txt scripts/f
 
 venv: $(VENV)/.installed
 
-build: venv
+# The Windows data plane (native/windows): viprun.exe + sessionnet_vipdp.dll for x64 and x86,
+# cross-built with mingw-w64 into build/windows/<arch>/ and copied where the vip_agent role
+# ships them from (roles/vip_agent/files/windows/<arch>/, gitignored, inside the tarball).
+WINDOWS_OUT := build/windows
+WINDOWS_SHIP := roles/vip_agent/files/windows
+windows:
+	@command -v x86_64-w64-mingw32-gcc >/dev/null && command -v i686-w64-mingw32-gcc >/dev/null \
+	  || scripts/install-system-deps.sh \
+	  || { echo "make windows needs mingw-w64: as root run apt-get install gcc-mingw-w64-x86-64 gcc-mingw-w64-i686" >&2; exit 1; }
+	$(MAKE) --no-print-directory -C native/windows OUT=$(CURDIR)/$(WINDOWS_OUT)
+	@for a in x64 x86; do mkdir -p $(WINDOWS_SHIP)/$$a && \
+	  cp -p $(WINDOWS_OUT)/$$a/viprun.exe $(WINDOWS_OUT)/$$a/sessionnet_vipdp.dll $(WINDOWS_SHIP)/$$a/; done
+
+build: venv windows
 	@mkdir -p $(WORK)/dist
 	$(VENV)/bin/ansible-galaxy collection build --force --output-path $(WORK)/dist .
 
@@ -44,4 +57,4 @@ test: venv system-deps
 	scripts/run-checks
 
 clean:
-	rm -rf $(VENV) $(WORK) tests/output
+	rm -rf $(VENV) $(WORK) tests/output $(WINDOWS_OUT) $(WINDOWS_SHIP)

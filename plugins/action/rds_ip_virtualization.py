@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Action plugin of sessionnet.virtual_ip.rds_ip_virtualization (docs: plugins/modules/rds_ip_virtualization.py).
 
-Two round trips to the host, always: ``vip_info`` (facts, including WMI ``Win32_TSVirtualIP``),
+At most two round trips to the host: ``vip_info`` (facts, including WMI ``Win32_TSVirtualIP``; not
+read again when the play's facts cache holds them),
 then one ``registry_state`` (the whole change set: values, the Winsock catalog rename, the WMI
 loopback setting). The decision is ``sessionnet_vip.windows.rds_ip_virtualization.plan``.
 """

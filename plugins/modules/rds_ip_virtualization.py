@@ -27,7 +27,8 @@ description:
     later), which gives plain RD Session Hosts a per-session loopback without Citrix.
   - Exactly two round trips per host, whatever the options - C(sessionnet.virtual_ip.vip_info)
     to read the host (registry and WMI), then one C(sessionnet.virtual_ip.registry_state) call
-    that ensures every value, key and the WMI setting at once.
+    that ensures every value, key and the WMI setting at once. The read is skipped when an earlier
+    task of the play already read the host (the facts cache, C(sessionnet_vip_facts_cache_scope)).
   - Refuses Windows 10/11 Enterprise multi-session and client editions, naming the edition,
     and writes nothing there. Warns when the RD Session Host role is not installed.
   - The changes take effect after a restart; the module never restarts the host, it returns

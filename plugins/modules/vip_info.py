@@ -17,6 +17,9 @@ description:
     IP Virtualization and Citrix VIP registry state.
   - The registry keys to read are chosen by the collection (O(registry_keys) is filled by the
     action plugin); the Windows side reads exactly those.
+  - The answer is kept for the rest of the play as the host fact C(sessionnet_vip_facts_cache), so that the
+    feature modules do not read the host again; the collection's own writes keep it true. The variable
+    C(sessionnet_vip_facts_cache_scope) (C(play), C(run) or C(off)) chooses how long it is used.
 options:
   registry_keys:
     description:
@@ -167,6 +170,13 @@ cim:
   elements: dict
 simulated:
   description: True when a simulated host answered.
+  returned: always
+  type: bool
+cached:
+  description:
+    - True when the answer came from the host's facts cache (read earlier in the play, and kept
+      true by this collection's own writes) rather than from the host; see C(sessionnet_vip_facts_cache_scope)
+      in the collection's docs/fleet.md.
   returned: always
   type: bool
 """

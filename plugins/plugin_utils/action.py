@@ -16,6 +16,7 @@ import importlib
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.sessionnet.virtual_ip.plugins.plugin_utils import facts_cache
 from ansible_collections.sessionnet.virtual_ip.plugins.plugin_utils.docspec import argspec_from_docs
 from ansible_collections.sessionnet.virtual_ip.plugins.plugin_utils.package import import_from_package
 
@@ -56,6 +57,7 @@ class SessionnetAction(ActionBase):
             }
             result.update(partial)
             result.update(failed=True, changed=bool(partial.get("changed")), msg=str(exc))
+        facts_cache.publish(self, result)
         return result
 
     def execute(self, params, task_vars):  # pragma: no cover - abstract

@@ -5,7 +5,8 @@
 Feature action plugins call :func:`call_windows` and never know which one answered. A host is
 simulated when its inventory sets ``sessionnet_simulated_windows_state`` (a state file path on
 the controller); the optional ``sessionnet_simulated_windows_profile``, ``..._features`` and
-``..._adapters`` seed a new state file. Every call is one round trip; when the environment
+``..._adapters`` seed a new state file. Every call is one round trip (our writes keep the per-host facts cache of
+``facts_cache`` true); when the environment
 variable ``SESSIONNET_GATEWAY_LOG`` names a file, one JSON line per call is appended to it
 (the benchmarks count remote calls with it).
 """
@@ -19,6 +20,7 @@ import time
 
 from ansible.errors import AnsibleActionFail
 
+from ansible_collections.sessionnet.virtual_ip.plugins.plugin_utils import facts_cache
 from ansible_collections.sessionnet.virtual_ip.plugins.plugin_utils.package import import_from_package
 
 STATE_VAR = "sessionnet_simulated_windows_state"
@@ -26,6 +28,7 @@ SEED_VARS = (
     "sessionnet_simulated_windows_profile",
     "sessionnet_simulated_windows_features",
     "sessionnet_simulated_windows_adapters",
+    "sessionnet_simulated_windows_sockets",
 )
 COLLECTION = "sessionnet.virtual_ip"
 
@@ -111,6 +114,11 @@ def call_windows(action, module, module_args, task_vars):
         result = action._execute_module(
             module_name="%s.%s" % (COLLECTION, module), module_args=module_args, task_vars=task_vars
         )
+    # A failed change may have written part of its change set: treat it as changed for the cache.
+    facts_cache.after_call(
+        action, task_vars, module, module_args, dict(result, changed=result.get("changed") or result.get("failed")),
+        check_mode,
+    )
     if result.get("failed"):
         raise AnsibleActionFail(
             "%s: %s" % (module, result.get("msg", "the Windows module failed")), result=result

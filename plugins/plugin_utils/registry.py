@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.sessionnet.virtual_ip.plugins.plugin_utils import facts_cache
 from ansible_collections.sessionnet.virtual_ip.plugins.plugin_utils.gateway import call_windows
 from ansible_collections.sessionnet.virtual_ip.plugins.plugin_utils.package import import_from_package
 
@@ -65,11 +66,19 @@ def ensure_registry(
 
 
 def read_facts(action, task_vars, extra_keys=()):
-    """Run vip_info once and return its documented, shaped result."""
+    """vip_info's documented, shaped result: from the host's facts cache, or one call to the host.
+
+    ``cached`` in the result says which (see ``facts_cache`` for the scope and invalidation).
+    """
     facts = import_from_package("windows.facts")
     keys = facts.registry_request() + [dict(k) for k in extra_keys]
-    raw = call_windows(action, "vip_info", {"registry_keys": keys, "cim_classes": facts.cim_request()}, task_vars)
+    raw = facts_cache.cached_raw(action, task_vars, keys)
+    cached = raw is not None
+    if raw is None:
+        raw = call_windows(action, "vip_info", {"registry_keys": keys, "cim_classes": facts.cim_request()}, task_vars)
+        facts_cache.remember(action, task_vars, keys, raw)
     shaped = facts.shape(raw)
     shaped["registry"] = raw.get("registry") or []
     shaped["cim"] = raw.get("cim") or []
+    shaped["cached"] = cached
     return shaped

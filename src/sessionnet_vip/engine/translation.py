@@ -185,6 +185,8 @@ class Rule:
     source: Mapping[Mode, Target] = field(default_factory=dict)  #: connect/sendto local address
     #: the row applies only while this session option is on (else the next row is tried)
     option: Option | None = None
+    #: the one data plane that applies this row, deciding at call time (translate() never does)
+    platform: str | None = None
 
 
 _LOOP_MODES = (Mode.VIRTUAL_IP, Mode.VIRTUAL_LOOPBACK, Mode.PREFER_LOOPBACK)
@@ -246,6 +248,19 @@ RULES: Final[tuple[Rule, ...]] = (
     Rule("C5", _SOCKET_SENDS, "another `::ffff:127.0.0.0/104` address", {}),
     Rule("C6", _SOCKET_SENDS, "any other `::ffff:A.B.C.D` address", {}, {Mode.VIRTUAL_IP: Target.VIP}),
     Rule("C7", _SOCKET_SENDS, "any other IPv6 address (`::1`, `::` on a v6-only socket included)", {}),
+    # Windows only (docs/windows-data-plane.md): a Windows 0.0.0.0 listener answers on
+    # 127.0.0.1 too; after B1 it sits on the VIP only. Not a match of its own in translate():
+    # the Windows DLL applies it to a C1/C4 connect when the session loopback's PORT is free
+    # and the session VIP's PORT is taken.
+    Rule(
+        "W1",
+        (Call.CONNECT,),
+        "a C1/C4 target whose PORT is free on the session loopback but taken on the VIP "
+        "(Windows data plane only)",
+        {Mode.VIRTUAL_IP: Target.VIP},
+        {Mode.VIRTUAL_IP: Target.VIP},
+        platform="windows",
+    ),
     Rule(
         "R1",
         REPORT_CALLS,

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Final
 
 from sessionnet_vip.errors import VipError
-from sessionnet_vip.windows import citrix, citrix_site_sim, rds, sim_network
+from sessionnet_vip.windows import citrix, citrix_site_sim, rds, sim_network, sim_sockets
 
 if sys.platform == "win32":
 
@@ -71,6 +71,7 @@ class HostSeed:
     features: Sequence[str] = ()
     adapters: Sequence[Mapping[str, Any]] = field(default_factory=lambda: list(DEFAULT_ADAPTERS))
     hostname: str = "SIMHOST"
+    sockets: Sequence[Mapping[str, Any]] = ()
 
 
 def validate_seed(seed: HostSeed) -> None:
@@ -154,6 +155,7 @@ def new_state(seed: HostSeed) -> dict[str, Any]:
             # becomes Duplicate, as duplicate address detection marks it on Windows).
             entry["taken_on_link"] = [str(ipaddress.IPv4Address(str(a))) for a in adapter["taken_on_link"]]
         state["adapters"].append(entry)
+    state["sockets"] = sim_sockets.validate(seed.sockets)
     sim_network.seed_dhcp(state, list(seed.features))
     sim = _Registry(state["registry"])
     if profile.build >= SERVER_2019_BUILD and profile.installation_type == "Server":
@@ -359,6 +361,7 @@ SPECS: Final[dict[str, dict[str, Any]]] = {
         },
     },
     **sim_network.SPECS,
+    **sim_sockets.SPECS,
     "citrix_policy_state": {
         "name": {"type": "str", "required": True},
         "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
@@ -409,6 +412,7 @@ class Simulator:
             "registry_state": self._registry_state,
             "vip_info": self._vip_info,
             **sim_network.HANDLERS,
+            **sim_sockets.HANDLERS,
             "citrix_policy_state": citrix_site_sim.citrix_policy_state,
         }
 
@@ -631,4 +635,5 @@ def seed_from_hostvars(hostvars: Mapping[str, Any], hostname: str = "SIMHOST") -
         features=[str(f) for f in features],
         adapters=list(adapters),
         hostname=hostname.split(".")[0].upper()[:15] or "SIMHOST",
+        sockets=hostvars.get(sim_sockets.VARIABLE) or (),
     )

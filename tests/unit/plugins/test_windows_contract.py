@@ -159,7 +159,8 @@ print(json.dumps(out))
 
 
 def _twin_result(module: str, tmp_path: pathlib.Path) -> dict[str, Any]:
-    seed = simulator.HostSeed(features=["rds", "dhcp_server"])
+    sockets = [{"exe": r"C:\Program Files\CTI\agent.exe", "pid": 4100, "session": 2, "local_address": "0.0.0.0", "local_port": 9000}]
+    seed = simulator.HostSeed(features=["rds", "dhcp_server"], sockets=sockets)
     sim = simulator.Simulator(str(tmp_path / "host.json"), seed)
     args: dict[str, Any] = {
         "registry_state": {
@@ -190,7 +191,7 @@ def _nested_keys(value: Any) -> set[str]:
     return keys
 
 
-@pytest.mark.parametrize("module", sorted({"registry_state", "vip_info"} & set(PS_MODULES)))
+@pytest.mark.parametrize("module", sorted({"registry_state", "vip_info", "vip_socket_info"} & set(PS_MODULES)))
 def test_ps_result_keys_are_the_simulator_twins(module: str, tmp_path: pathlib.Path) -> None:
     source = _source(module)
     twin = _twin_result(module, tmp_path)

@@ -1,0 +1,1 @@
+"""Fleet operations: the drift report of playbooks/audit.yml."""
