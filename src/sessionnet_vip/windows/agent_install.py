@@ -323,6 +323,29 @@ def install_commands(
     }
 
 
+def route_programs(processes: Sequence[object], prefer_loopback: Sequence[object]) -> list[str]:
+    """The program paths (or names) of the engine's lists, each once, in order."""
+    out: list[str] = []
+    for entry in [*processes, *prefer_loopback]:
+        path = entry.get("path") if isinstance(entry, Mapping) else entry
+        if isinstance(path, str) and path not in out:
+            out.append(path)
+    return out
+
+
+def launcher_route(
+    programs: Sequence[str], windows_dir: str, arch: str, pipe: str, state: str
+) -> list[dict[str, Any]]:
+    """The ``registry_state`` values of the IFEO route of ``programs`` to the installed
+    ``viprun.exe`` (:mod:`sessionnet_vip.windows.launcher_route`); none for an empty list."""
+    from sessionnet_vip.windows.launcher_route import build_launcher_route
+
+    if not programs:
+        return []
+    viprun = ntpath.join(windows_dir, "bin", arch, "viprun.exe")
+    return build_launcher_route(programs, viprun, state=state, pipe=pipe).values
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sessionnet_vip.windows.agent_install")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -340,6 +363,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     cmds.add_argument("--source", type=Path, required=True, help="the collection root (for the version)")
     cmds.add_argument("--service-name", required=True, help="vip_agent_service_name")
     cmds.add_argument("--control-pipe", default=DEFAULT_PIPE, help="vip_agent_windows_control_pipe")
+    cmds.add_argument("--arch", default="x64", choices=["x64", "x86"], help="vip_agent_windows_arch")
+    cmds.add_argument("--programs", default="[]", help="JSON list: vip_agent_processes")
+    cmds.add_argument(
+        "--prefer-loopback", default="[]", help="JSON list: vip_agent_prefer_loopback_processes"
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "wheelhouse":
@@ -354,7 +382,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             out = install_commands(
                 args.python, args.windows_dir, version, args.service_name, args.control_pipe
             )
-            print(json.dumps({"version": version, "commands": out}))
+            programs = route_programs(json.loads(args.programs), json.loads(args.prefer_loopback))
+            route = {
+                state: launcher_route(programs, args.windows_dir, args.arch, args.control_pipe, state)
+                for state in ("present", "absent")
+            }
+            print(json.dumps({"version": version, "commands": out, "route": route}))
         else:
             config = engine_config(json.loads(args.settings), args.windows_dir)
             text = "# sessionnet-vip engine configuration (written by sessionnet.virtual_ip.vip_agent)\n"

@@ -165,3 +165,21 @@ def test_cli_config_is_idempotent_and_refuses_bad_input(
     assert ai.main(["config", "--settings", '{"pool": []}', "--windows-dir", WIN_DIR, "--out", str(bad)]) == 2
     assert "vip_agent_pool is empty" in capsys.readouterr().err
     assert not bad.parent.exists()
+
+
+def test_launcher_route_of_the_listed_programs() -> None:
+    programs = ai.route_programs(
+        ["C:\\Program Files\\CRM\\crm.exe", {"path": "C:\\Legacy\\ident.exe", "mode": "client_address"}],
+        ["C:\\Program Files\\CRM\\crm.exe"],
+    )
+    assert programs == ["C:\\Program Files\\CRM\\crm.exe", "C:\\Legacy\\ident.exe"]
+    present = ai.launcher_route(programs, WIN_DIR, "x64", "\\\\.\\pipe\\sessionnet-vip", "present")
+    assert [(v["path"].rsplit("\\", 1)[-1], v["view"]) for v in present] == [
+        ("crm.exe", "64"), ("crm.exe", "32"), ("ident.exe", "64"), ("ident.exe", "32"),
+    ]  # fmt: skip
+    assert {v["data"] for v in present} == {f'"{WIN_DIR}\\bin\\x64\\viprun.exe" --ifeo'}
+    other_pipe = ai.launcher_route(programs[:1], WIN_DIR, "x64", "\\\\.\\pipe\\vip2", "present")
+    assert other_pipe[0]["data"].endswith("--pipe \\\\.\\pipe\\vip2 --ifeo")
+    absent = ai.launcher_route(programs, WIN_DIR, "x64", "\\\\.\\pipe\\sessionnet-vip", "absent")
+    assert {v["state"] for v in absent} == {"absent"} and not any("data" in v for v in absent)
+    assert ai.launcher_route([], WIN_DIR, "x64", "\\\\.\\pipe\\sessionnet-vip", "present") == []
