@@ -6,7 +6,13 @@ peak memory, and compares with a naive planner that keeps every free address in 
 flatters it: its cost per subnet grows with the subnet's size). A second part shows the planner
 is not quadratic: one /12 subnet, fragmented by existing assignments, with n and 2n servers.
 
-Run:  PYTHONPATH=src python bench/plan_bench.py [--subnets 2000] [--per-subnet 5]
+A third part times the whole ``vipctl plan FILE`` command on the same farm written as a YAML
+file (what users run: interpreter start, YAML, planner, table), with CPU time beside wall time
+(this machine is shared), against baselines of the same run: ``python -c pass``, and the
+YAML loading the command used before (``yaml.safe_load``, PyYAML's pure-Python loader) and
+PyYAML's C loader (``CSafeLoader``) on the same file. Goal: the whole command under 1 s.
+
+Run:  PYTHONPATH=src python bench/plan_bench.py [--subnets 2000] [--per-subnet 5] [--command-only]
 """
 
 from __future__ import annotations
@@ -14,14 +20,25 @@ from __future__ import annotations
 import argparse
 import gc
 import ipaddress
+import os
 import resource
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import yaml
+
+from sessionnet_vip import yamlfile
 from sessionnet_vip.addressing import parse_span
 from sessionnet_vip.planning import plan_from_dict
+
+SRC = Path(__file__).resolve().parents[1] / "src"
 
 BASE = int(ipaddress.IPv4Address("10.0.0.0"))
 
@@ -136,6 +153,56 @@ def peak_bytes(fn: Callable[[], Any]) -> int:
     return peak
 
 
+def run_child(argv: list[str], repeat: int) -> tuple[float, float]:
+    """Median wall time and median CPU time (user + system) of ``argv`` run ``repeat`` times."""
+    env = dict(os.environ, PYTHONPATH=str(SRC))
+    walls: list[float] = []
+    cpus: list[float] = []
+    for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        subprocess.run(argv, stdout=subprocess.DEVNULL, env=env, check=True)
+        walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def cpu_timed(fn: Callable[[], Any]) -> float:
+    gc.collect()
+    start = time.process_time()
+    fn()
+    return time.process_time() - start
+
+
+def whole_command(data: dict[str, Any], repeat: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="vip-plan-bench-") as tmp:
+        path = Path(tmp) / "farm.yml"
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        text = path.read_text()
+        size = path.stat().st_size
+        print(f"\nwhole command on a {size / 2**20:.1f} MiB farm file (median of {repeat}; CPU = user + sys)")
+        py = sys.executable
+        base_wall, base_cpu = run_child([py, "-c", "pass"], repeat)
+        wall, cpu = run_child([py, "-m", "sessionnet_vip", "plan", str(path)], repeat)
+        print(f"  python -c pass (baseline):        wall {base_wall:6.3f} s   cpu {base_cpu:6.3f} s")
+        print(f"  vipctl plan FILE:                 wall {wall:6.3f} s   cpu {cpu:6.3f} s   goal < 1 s")
+        pure = cpu_timed(lambda: yaml.load(text, Loader=yaml.SafeLoader))
+        c_loader = getattr(yaml, "CSafeLoader", None)
+        cload = cpu_timed(lambda: yaml.load(text, Loader=c_loader)) if c_loader else float("nan")
+        ours = cpu_timed(lambda: yamlfile.loads(text, "farm"))
+        print(f"  YAML: yaml.safe_load (before):    cpu {pure:6.3f} s")
+        print(
+            f"  YAML: yaml CSafeLoader:           cpu {cload:6.3f} s   {pure / cload:5.1f}x faster than before"
+        )
+        print(
+            f"  YAML: sessionnet_vip.yamlfile:    cpu {ours:6.3f} s   {pure / ours:5.1f}x faster than before"
+        )
+        loaded = yamlfile.loads(text, "farm")
+        planned = cpu_timed(lambda: plan_from_dict(loaded))
+        print(f"  planner on the loaded farm:       cpu {planned:6.3f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--subnets", type=int, default=2000)
@@ -143,6 +210,8 @@ def main() -> None:
     parser.add_argument(
         "--naive-fraction", type=int, default=10, help="naive planner runs on 1/N of the farm"
     )
+    parser.add_argument("--repeat", type=int, default=3, help="runs of the whole command")
+    parser.add_argument("--command-only", action="store_true", help="only the whole-command part")
     args = parser.parse_args()
 
     data = farm(args.subnets, args.per_subnet)
@@ -150,6 +219,9 @@ def main() -> None:
     print(
         f"farm: {servers} servers, {len(data['subnets'])} /22 subnets, {len(data['dhcp_scopes'])} DHCP scopes"
     )
+    if args.command_only:
+        whole_command(data, args.repeat)
+        return
 
     result = plan_from_dict(data)
     assert len(result["plan"]) == servers and not result["invalid"]
@@ -190,6 +262,7 @@ def main() -> None:
         previous = t
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"max RSS of this process: {rss / 1024:.1f} MiB")
+    whole_command(data, args.repeat)
 
 
 if __name__ == "__main__":

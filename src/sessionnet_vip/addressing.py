@@ -23,9 +23,13 @@ from __future__ import annotations
 
 import bisect
 import ipaddress
+import sys
+from _socket import AF_INET as _AF_INET  # the C module: ``socket`` would also load selectors
+from _socket import inet_pton as _inet_pton
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final, NamedTuple
 
+from sessionnet_vip.coerce import brief, parse_int
 from sessionnet_vip.errors import AddressError
 
 LOOPBACK_NETWORK: Final = ipaddress.IPv4Network("127.0.0.0/8")
@@ -49,27 +53,23 @@ _RANGE_TEXT: Final = f"allowed range is {MIN_SESSION_ID} to {MAX_SESSION_ID} (12
 
 
 def _parse_session_id(session_id: object) -> int:
-    """Return ``session_id`` as an ``int``, refusing bools, floats with fractions and junk."""
+    """Return ``session_id`` as an ``int``, refusing bools, floats with fractions and junk
+    (the strict rules of :func:`sessionnet_vip.coerce.parse_int`)."""
     if isinstance(session_id, bool):
         raise AddressError(
             f"session ID {session_id!r} is a boolean; give an integer from "
             f"{MIN_SESSION_ID} to {MAX_SESSION_ID}"
         )
-    if isinstance(session_id, int):
-        value = session_id
-    elif isinstance(session_id, float) and session_id.is_integer():
-        value = int(session_id)
-    elif isinstance(session_id, str) and session_id.strip().lstrip("+-").isdigit():
-        value = int(session_id.strip())
-    else:
+    value = parse_int(session_id)
+    if value is None:
         raise AddressError(
-            f"session ID {session_id!r} is not an integer; give an integer from "
+            f"session ID {brief(session_id)} is not an integer; give an integer from "
             f"{MIN_SESSION_ID} to {MAX_SESSION_ID}"
         )
     if value in RESERVED_SESSIONS:
         raise AddressError(f"session ID {value} is refused: {RESERVED_SESSIONS[value]}; {_RANGE_TEXT}")
     if not MIN_SESSION_ID <= value <= MAX_SESSION_ID:
-        raise AddressError(f"session ID {value} is outside the virtual loopback scheme; {_RANGE_TEXT}")
+        raise AddressError(f"session ID {brief(value)} is outside the virtual loopback scheme; {_RANGE_TEXT}")
     return value
 
 
@@ -101,11 +101,11 @@ def virtual_loopback_session(address: object) -> int:
             parsed = ipaddress.IPv4Address(address.strip())
         except ValueError:
             raise AddressError(
-                f"{address!r} is not an IPv4 address; give an address from 127.0.0.2 to 127.255.255.254"
+                f"{brief(address)} is not an IPv4 address; give an address from 127.0.0.2 to 127.255.255.254"
             ) from None
     else:
         raise AddressError(
-            f"{address!r} is not an IPv4 address string; give an address from 127.0.0.2 to 127.255.255.254"
+            f"{brief(address)} is not an IPv4 address string; give an address from 127.0.0.2 to 127.255.255.254"
         )
     offset = int(parsed) - _LOOPBACK_BASE
     if parsed in LOOPBACK_NETWORK and offset - 1 in RESERVED_SESSIONS:
@@ -128,6 +128,10 @@ def virtual_loopback_session(address: object) -> int:
 # ---------------------------------------------------------------------------------------------
 
 _IPV4_MAX: Final = 0xFFFFFFFF
+#: ``inet_pton`` of glibc, musl and the BSDs (macOS) accepts exactly the dotted quads that
+#: ``ipaddress.IPv4Address`` does (four decimal octets, no leading zeros: POSIX inet_pton, and
+#: glibc's "inet_pton4"), about 15 times faster than parsing in Python. Elsewhere the Python rule.
+_STRICT_PTON: Final = sys.platform.startswith(("linux", "darwin", "freebsd", "openbsd", "netbsd"))
 
 
 class Span(NamedTuple):
@@ -143,6 +147,11 @@ class Span(NamedTuple):
 
     def __str__(self) -> str:
         return format_span(self)
+
+
+#: ``Span(a, b)`` without the named tuple's Python-level ``__new__`` (the interval sweeps below
+#: build hundreds of thousands of them for a large farm).
+_new_span = tuple.__new__
 
 
 def format_address(value: int) -> str:
@@ -165,15 +174,23 @@ def parse_address(value: object, what: str) -> int:
     if isinstance(value, ipaddress.IPv4Address):
         return int(value)
     if isinstance(value, str):
-        parts = value.strip().split(".")
-        # the same strict dotted-quad rule as ipaddress.IPv4Address, without its overhead
-        if len(parts) == 4 and all(
-            p.isascii() and p.isdigit() and len(p) <= 3 and (p == "0" or p[0] != "0") for p in parts
-        ):
-            a, b, c, d = (int(p) for p in parts)
-            if a <= 255 and b <= 255 and c <= 255 and d <= 255:
-                return (a << 24) | (b << 16) | (c << 8) | d
-    raise AddressError(f"{what}: {value!r} is not an IPv4 address; write it as A.B.C.D")
+        text = value.strip()
+        if _STRICT_PTON:
+            # the C parser: exactly four decimal octets of ASCII digits, no leading zeros
+            try:
+                return int.from_bytes(_inet_pton(_AF_INET, text), "big")
+            except (OSError, ValueError):
+                pass
+        else:
+            parts = text.split(".")
+            # the same strict dotted-quad rule as ipaddress.IPv4Address, without its overhead
+            if len(parts) == 4 and all(
+                p.isascii() and p.isdigit() and len(p) <= 3 and (p == "0" or p[0] != "0") for p in parts
+            ):
+                a, b, c, d = (int(p) for p in parts)
+                if a <= 255 and b <= 255 and c <= 255 and d <= 255:
+                    return (a << 24) | (b << 16) | (c << 8) | d
+    raise AddressError(f"{what}: {brief(value)} is not an IPv4 address; write it as A.B.C.D")
 
 
 def parse_network(value: object, what: str) -> ipaddress.IPv4Network:
@@ -181,7 +198,7 @@ def parse_network(value: object, what: str) -> ipaddress.IPv4Network:
     if isinstance(value, ipaddress.IPv4Network):
         return value
     if not isinstance(value, str) or "/" not in value:
-        raise AddressError(f"{what}: {value!r} is not an IPv4 network; write it as A.B.C.D/N")
+        raise AddressError(f"{what}: {brief(value)} is not an IPv4 network; write it as A.B.C.D/N")
     text = value.strip()
     try:
         return ipaddress.IPv4Network(text)
@@ -191,9 +208,9 @@ def parse_network(value: object, what: str) -> ipaddress.IPv4Network:
         loose = ipaddress.IPv4Network(text, strict=False)
     except ValueError:
         raise AddressError(
-            f"{what}: {value!r} is not an IPv4 network; write it as A.B.C.D/N (for example 10.20.0.0/24)"
+            f"{what}: {brief(value)} is not an IPv4 network; write it as A.B.C.D/N (for example 10.20.0.0/24)"
         ) from None
-    raise AddressError(f"{what}: {value!r} has host bits set; did you mean {loose}?")
+    raise AddressError(f"{what}: {brief(value)} has host bits set; did you mean {loose}?")
 
 
 def span_of_network(network: ipaddress.IPv4Network) -> Span:
@@ -223,7 +240,7 @@ def parse_span(value: object, what: str) -> Span:
         return value
     if isinstance(value, Mapping):
         if "start" not in value or "end" not in value:
-            raise AddressError(f"{what}: {dict(value)!r} needs both 'start' and 'end'")
+            raise AddressError(f"{what}: {brief(dict(value))} needs both 'start' and 'end'")
         return span_from_bounds(value["start"], value["end"], what)
     if isinstance(value, ipaddress.IPv4Address):
         return Span(int(value), int(value))
@@ -231,7 +248,7 @@ def parse_span(value: object, what: str) -> Span:
         return span_of_network(value)
     if not isinstance(value, str):
         raise AddressError(
-            f"{what}: {value!r} is not an address, range (A.B.C.D-E.F.G.H) or network (A.B.C.D/N)"
+            f"{what}: {brief(value)} is not an address, range (A.B.C.D-E.F.G.H) or network (A.B.C.D/N)"
         )
     text = value.strip()
     if "/" in text:
@@ -250,9 +267,9 @@ def normalise(spans: Iterable[Span]) -> list[Span]:
     for first, last in ordered:
         if out and first <= out[-1].last + 1:
             if last > out[-1].last:
-                out[-1] = Span(out[-1].first, last)
+                out[-1] = _new_span(Span, (out[-1].first, last))
         else:
-            out.append(Span(first, last))
+            out.append(_new_span(Span, (first, last)))
     return out
 
 
@@ -274,13 +291,13 @@ def subtract(spans: Sequence[Span], remove: Sequence[Span]) -> list[Span]:
         while k < n and remove[k].first <= last:
             r = remove[k]
             if r.first > cur:
-                out.append(Span(cur, r.first - 1))
+                out.append(_new_span(Span, (cur, r.first - 1)))
             cur = max(cur, r.last + 1)
             if cur > last:
                 break
             k += 1
         if cur <= last:
-            out.append(Span(cur, last))
+            out.append(_new_span(Span, (cur, last)))
     return out
 
 
@@ -292,7 +309,7 @@ def intersect(a: Sequence[Span], b: Sequence[Span]) -> list[Span]:
         first = max(a[i].first, b[j].first)
         last = min(a[i].last, b[j].last)
         if first <= last:
-            out.append(Span(first, last))
+            out.append(_new_span(Span, (first, last)))
         if a[i].last < b[j].last:
             i += 1
         else:

@@ -7,23 +7,24 @@ Each area of the package owns its sub-commands in its own module, which exposes
 from __future__ import annotations
 
 import argparse
-import importlib
-import json
+import os
 import sys
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 from sessionnet_vip import __version__
-from sessionnet_vip.addressing import (
-    MAX_SESSION_ID,
-    MIN_SESSION_ID,
-    virtual_loopback_address,
-    virtual_loopback_session,
-)
 from sessionnet_vip.errors import VipError
 
-#: Modules that add sub-commands (each has ``register(subparsers)``).
+# typing, pathlib and collections.abc are not imported at run time (start-up time); mypy
+# treats a name TYPE_CHECKING as true and reads the block below.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+    from typing import Any
+
+#: Modules that add sub-commands (each has ``register(subparsers)``). They import only what
+#: building the parser needs; each handler imports its own machinery when it runs, so
+#: ``vipctl --help`` and ``vipctl loopback N`` start without the engine, SQLite, YAML or the
+#: planner (tests/unit/core/test_cli_startup.py checks which modules stay unimported).
 COMMAND_MODULES: tuple[str, ...] = (
     "sessionnet_vip.engine.cli",
     "sessionnet_vip.engine.agentcli",
@@ -31,10 +32,73 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sessionnet_vip.engine.windows.service",
 )
 
+#: The session IDs the loopback rule accepts, for help texts (addressing.MIN_SESSION_ID and
+#: MAX_SESSION_ID are the fact; a test checks this text against them: help must not import them).
+SESSION_RANGE = "1 to 16777213"
+
+#: Where the collection's documentation is published (the reference of every command).
+DOCS_URL = "https://github.com/sessionnet/virtual_ip/tree/main/docs"
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's formatter, sized from ``os.get_terminal_size`` instead of importing
+    :mod:`shutil` (with bz2, lzma and fnmatch) for every parser built at start-up."""
+
+    def __init__(self, prog: str, **kwargs: Any) -> None:
+        if kwargs.get("width") is None:
+            try:
+                columns = int(os.environ.get("COLUMNS", "0")) or os.get_terminal_size(1).columns
+            except (OSError, ValueError):
+                columns = 80
+            kwargs["width"] = max(columns - 2, 40)
+        super().__init__(prog, **kwargs)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every (sub-)parser of vipctl uses :class:`_Formatter`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
+
+def path_arg(text: str) -> Path:
+    """``type=`` for path options (imports :mod:`pathlib` only when a path is given)."""
+    from pathlib import Path
+
+    return Path(text)
+
+
+def int_arg(text: str) -> int:
+    """``type=`` for integer options: ASCII digits only (``int()`` alone also takes other scripts' digits and '1_0')."""
+    from sessionnet_vip.coerce import brief, int_from_text
+
+    value = int_from_text(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"{brief(text)} is not a whole number; give ASCII digits")
+    return value
+
+
+def seconds_arg(text: str) -> float:
+    """``type=`` for durations: a finite number of seconds, 0 or more (``float()`` takes 'nan')."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0 or not text.strip().isascii():
+        from sessionnet_vip.coerce import brief
+
+        raise argparse.ArgumentTypeError(f"{brief(text)} is not a number of seconds; give e.g. 20 or 0.5")
+    return value
+
 
 def emit(args: argparse.Namespace, data: Any, text: str) -> None:
     """Print ``data`` as JSON when ``--json`` was given, else ``text``."""
     if getattr(args, "json", False):
+        import json
+
         print(json.dumps(data, indent=2, sort_keys=True))
     else:
         print(text)
@@ -43,11 +107,18 @@ def emit(args: argparse.Namespace, data: Any, text: str) -> None:
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
     """Accept ``--json`` after a sub-command too (``vipctl status --json``)."""
     parser.add_argument(
-        "--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output"
+        "--json", action="store_true", default=argparse.SUPPRESS, help="print machine-readable JSON"
     )
 
 
 def _cmd_loopback(args: argparse.Namespace) -> int:
+    from sessionnet_vip.addressing import (
+        MAX_SESSION_ID,
+        MIN_SESSION_ID,
+        virtual_loopback_address,
+        virtual_loopback_session,
+    )
+
     if args.address is not None:
         session = virtual_loopback_session(args.address)
         emit(args, {"address": args.address, "session_id": session}, str(session))
@@ -55,46 +126,100 @@ def _cmd_loopback(args: argparse.Namespace) -> int:
     if args.session_id is None:
         raise VipError(f"give a SESSION_ID ({MIN_SESSION_ID} to {MAX_SESSION_ID}) or --address ADDR")
     address = virtual_loopback_address(args.session_id)
-    emit(args, {"address": str(address), "session_id": int(args.session_id)}, str(address))
+    session = virtual_loopback_session(address)
+    emit(args, {"address": str(address), "session_id": session}, str(address))
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+class _Ignored:
+    """Stands in for the parser of a sub-command that was not chosen: its arguments are not
+    built (start-up time); every call is accepted and ignored."""
+
+    def __getattr__(self, name: str) -> Any:
+        return self._ignore
+
+    def _ignore(self, *args: Any, **kwargs: Any) -> _Ignored:
+        return self
+
+
+class _Commands:
+    """The sub-parsers action as ``register(sub)`` sees it: builds in full only the chosen
+    command (all of them when ``chosen`` is ``None``); the others get a bare entry, which is
+    all that ``vipctl --help`` and argparse's choice check need."""
+
+    def __init__(self, sub: Any, chosen: str | None, full: bool) -> None:
+        self._sub = sub
+        self._chosen = chosen
+        self._full = full
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        if self._full or name == self._chosen:
+            return self._sub.add_parser(name, **kwargs)
+        self._sub.add_parser(name, help=kwargs.get("help"), add_help=False)
+        return _Ignored()
+
+
+def _chosen_command(argv: Sequence[str]) -> str | None:
+    """The sub-command named in ``argv`` (the first word that is not a global option)."""
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word == "--socket":
+            skip = True
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None, *, full: bool = True) -> argparse.ArgumentParser:
+    """The parser of vipctl; with ``full=False`` only the command chosen in ``argv`` is built
+    with its options (what ``main`` does: start-up time)."""
+    parser = _Parser(
         prog="vipctl",
-        description="Per-session virtual IP and virtual loopback addressing (sessionnet.virtual_ip).",
+        description="Per-session virtual IP and virtual loopback addressing (sessionnet.virtual_ip): "
+        "the loopback rule, the range planner, and the address-translation engine and its clients.",
+        epilog=f"Run 'vipctl COMMAND --help' for a command's options. Reference: {DOCS_URL}",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     parser.add_argument(
         "--socket",
         dest="global_socket",
         metavar="PATH",
-        type=Path,
+        type=path_arg,
         help="control socket of a running engine (for commands that talk to one)",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
-    loop = sub.add_parser(
+    commands = _Commands(sub, _chosen_command(argv or []), full)
+    loop = commands.add_parser(
         "loopback",
         help="virtual loopback address of a session (or the session of an address)",
         description="Print the virtual loopback address of SESSION_ID, or with --address "
         "the session ID that owns a 127.x.x.x address.",
     )
-    loop.add_argument("session_id", nargs="?", metavar="SESSION_ID")
-    loop.add_argument("--address", metavar="ADDR", help="print the session ID of this address")
+    loop.add_argument(
+        "session_id", nargs="?", metavar="SESSION_ID", help=f"a session ID from {SESSION_RANGE}"
+    )
+    loop.add_argument(
+        "--address", metavar="ADDR", help="print the session ID that owns this 127.x.x.x address instead"
+    )
     add_json_flag(loop)
     loop.set_defaults(func=_cmd_loopback)
 
+    import importlib
+
     for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+        importlib.import_module(name).register(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(words, full=False)
+    args = parser.parse_args(words)
     if getattr(args, "global_socket", None) is not None:
         if not hasattr(args, "socket"):
             parser.error(f"'{args.command}' does not talk to an engine; leave out --socket")

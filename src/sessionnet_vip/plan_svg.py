@@ -20,9 +20,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
 
 from sessionnet_vip.addressing import Span, format_address, format_span, normalise, subtract
+from sessionnet_vip.coerce import brief
+from sessionnet_vip.errors import VipError
 from sessionnet_vip.planning import STATUS_INVALID, PlanResult, SubnetReport, build_request, make_plan
 
 WIDTH = 1200
@@ -51,6 +52,12 @@ KINDS: dict[str, tuple[str, str]] = {
     "free": ("#e8f5e9", "free"),
 }
 _SERVER_COLOURS = ("#ef6c00", "#00897b", "#6d4c41", "#5e35b1", "#c0ca33", "#d81b60")
+
+
+def escape(text: str) -> str:
+    """XML character data: ``&``, ``<`` and ``>`` escaped (what ``xml.sax.saxutils.escape`` does,
+    without importing it: that module pulls in urllib, http and email at start-up)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 @dataclass(frozen=True)
@@ -406,15 +413,39 @@ def plan_with_maps(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, s
     return result.to_dict(), render_plan(result)
 
 
+def check_svg_dir(directory: str | Path) -> Path:
+    """Refuse an SVG directory that cannot be one (an existing file, or below a file) before
+    anything is planned or written."""
+    target = Path(directory)
+    if "\0" in str(directory):
+        raise VipError(f"--svg {brief(str(directory))} holds a NUL character; give a directory path")
+    probe = target
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        where = "" if probe == target else f" (its ancestor {brief(str(probe))} is a file)"
+        raise VipError(
+            f"--svg {brief(str(target))} is not a directory{where}; give a directory (created if missing)"
+        )
+    return target
+
+
 def write_svgs(result: PlanResult, directory: str | Path) -> list[Path]:
     """Write one ``<subnet>.svg`` per subnet into ``directory`` (created if missing)."""
-    target = Path(directory)
-    target.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for name, svg in render_plan(result).items():
-        path = target / name
-        path.write_text(svg, encoding="utf-8")
-        written.append(path)
+    target = check_svg_dir(directory)
+    pages = render_plan(result)
+    for name in pages:
+        if (target / name).is_dir():
+            raise VipError(f"{target / name} is a directory; remove it or choose another --svg directory")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        written: list[Path] = []
+        for name, svg in pages.items():
+            path = target / name
+            path.write_text(svg, encoding="utf-8")
+            written.append(path)
+    except OSError as exc:
+        raise VipError(f"cannot write the SVG maps to {target}: {exc.strerror or exc}; check --svg") from None
     return written
 
 

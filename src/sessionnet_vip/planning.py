@@ -44,6 +44,7 @@ import bisect
 import ipaddress
 import itertools
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -65,6 +66,7 @@ from sessionnet_vip.addressing import (
     total_size,
     usable_hosts,
 )
+from sessionnet_vip.coerce import MAX_INT_DIGITS, as_int, brief
 from sessionnet_vip.errors import VipError
 
 #: Keys :func:`plan_from_dict` accepts (the module's options).
@@ -252,7 +254,7 @@ def _as_list(value: object, what: str) -> list[Any]:
 
 def _as_mapping(value: object, what: str, known: Iterable[str] | None) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise VipError(f"{what} must be a mapping, not {type(value).__name__} ({value!r})")
+        raise VipError(f"{what} must be a mapping, not {type(value).__name__} ({brief(value)})")
     if known is not None:
         unknown = sorted(str(k) for k in value if k not in set(known))
         if unknown:
@@ -264,48 +266,45 @@ def _as_bool(value: object, what: str) -> bool:
     if value is None:
         return False
     if not isinstance(value, bool):
-        raise VipError(f"{what} must be true or false, not {value!r}")
+        raise VipError(f"{what} must be true or false, not {brief(value)}")
     return value
 
 
 def _as_positive_int(value: object, what: str) -> int:
-    if isinstance(value, bool):
-        raise VipError(f"{what} is a boolean ({value!r}); give a whole number of 1 or more")
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, float) and value.is_integer():
-        number = int(value)
-    elif isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-        number = int(value.strip())
-    else:
-        raise VipError(f"{what} is {value!r}, not a whole number; give a whole number of 1 or more")
-    if number <= 0:
-        raise VipError(f"{what} is {number}; give a whole number of 1 or more")
-    return number
+    return as_int(value, what, minimum=1)
+
+
+_DECIMAL: Final = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?", re.ASCII)
 
 
 def _as_headroom(value: object, what: str) -> Fraction:
     if value is None:
         return Fraction(0)
     if isinstance(value, bool):
-        raise VipError(f"{what} is a boolean ({value!r}); give a percentage such as 10")
+        raise VipError(f"{what} is a boolean ({brief(value)}); give a percentage such as 10")
     try:
-        if isinstance(value, (int, str)):
-            number = Fraction(str(value).strip())
+        if isinstance(value, int):
+            number = Fraction(value)
+        elif isinstance(value, str):
+            text = value.strip()
+            # plain decimal only: no exponent (Fraction("1e999999999") would never finish)
+            if len(text) > MAX_INT_DIGITS or _DECIMAL.fullmatch(text) is None:
+                raise ValueError(text)
+            number = Fraction(text)
         elif isinstance(value, float) and math.isfinite(value):
             number = Fraction(repr(value))
         else:
             raise ValueError(value)
     except (ValueError, ZeroDivisionError):
-        raise VipError(f"{what} is {value!r}, not a number; give a percentage such as 10") from None
+        raise VipError(f"{what} is {brief(value)}, not a number; give a percentage such as 10") from None
     if not 0 <= number <= MAX_HEADROOM:
-        raise VipError(f"{what} is {value!r}; give a percentage from 0 to {MAX_HEADROOM}")
+        raise VipError(f"{what} is {brief(value)}; give a percentage from 0 to {MAX_HEADROOM}")
     return number
 
 
 def _as_name(value: object, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise VipError(f"{what} must be a non-empty string, not {value!r}")
+        raise VipError(f"{what} must be a non-empty string, not {brief(value)}")
     return value.strip()
 
 

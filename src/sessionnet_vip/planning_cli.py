@@ -10,29 +10,27 @@ place, 2 on bad input or when the servers do not fit.
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
-from typing import Any
-
-import yaml
 
 from sessionnet_vip import cli
-from sessionnet_vip.addressing import format_span
 from sessionnet_vip.errors import VipError
-from sessionnet_vip.plan_svg import write_svgs
-from sessionnet_vip.planning import STATUS_INVALID, PlanError, PlanResult, build_request, make_plan
+
+# typing is not imported at run time (start-up time); mypy reads the block below
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
+    from sessionnet_vip.planning import PlanResult
+
+# The planner, YAML and the SVG writer are imported by the handler, not at start-up.
 
 
 def load_farm(path: str | Path) -> dict[str, Any]:
-    """Read a farm YAML file (a mapping of the planner's options)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise VipError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise VipError(f"{path} is not valid YAML: {exc}") from None
+    """Read a farm YAML file (a mapping of the planner's options): UTF-8, bounded (see
+    :mod:`sessionnet_vip.yamlfile`)."""
+    from sessionnet_vip import yamlfile
+
+    data = yamlfile.load_file(path)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -42,6 +40,8 @@ def load_farm(path: str | Path) -> dict[str, Any]:
 
 def format_table(result: PlanResult) -> str:
     """The plan as a text table, followed by exclusions to add, invalid entries and warnings."""
+    from sessionnet_vip.addressing import format_span
+
     rows = [("SERVER", "SUBNET", "RANGES", "SIZE", "NEED", "STATUS")]
     for p in result.placements:
         rows.append(
@@ -74,9 +74,20 @@ def format_table(result: PlanResult) -> str:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    request = build_request(load_farm(args.file))
+    import json
+
+    from sessionnet_vip.plan_svg import check_svg_dir, write_svgs
+    from sessionnet_vip.planning import STATUS_INVALID, PlanError, build_request, make_plan
+
+    if args.svg:
+        check_svg_dir(args.svg)
+    from sessionnet_vip.yamlfile import no_gc
+
+    with no_gc():  # tens of thousands of small acyclic objects: see yamlfile.no_gc
+        request = build_request(load_farm(args.file))
     try:
-        result = make_plan(request)
+        with no_gc():
+            result = make_plan(request)
     except PlanError as exc:
         if getattr(args, "json", False):
             print(json.dumps({"error": str(exc), "failures": exc.failures}, indent=2, sort_keys=True))
@@ -95,11 +106,17 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "plan",
         help="plan static virtual-IP ranges per server (from a farm YAML file)",
-        description="Plan one range of virtual IP addresses per server, outside DHCP pools "
-        "(see docs/planning.md). FILE holds subnets, dhcp_scopes, servers, existing, "
-        "carve_from_scopes, replan_invalid and allow_split.",
+        description="Plan one range of virtual IP addresses per server, outside DHCP pools. FILE is a "
+        "YAML mapping with the options of the sessionnet.virtual_ip.vip_range_plan module: subnets "
+        "(cidr, gateway, reserved), dhcp_scopes (scope, start, end, exclusions, reservations, leases), "
+        "servers (name, subnet, max_sessions, headroom), existing (server, subnet, ranges), "
+        "carve_from_scopes, replan_invalid and allow_split. Exit status: 0 planned; 1 planned but "
+        "existing assignments are invalid and were left in place; 2 bad input or the servers do not "
+        f"fit. Reference and an example file: {cli.DOCS_URL}/planning.md",
     )
-    parser.add_argument("file", metavar="FILE.yml", help="farm description (YAML)")
-    parser.add_argument("--svg", metavar="DIR", help="write a map of each subnet to DIR/<subnet>.svg")
+    parser.add_argument("file", metavar="FILE.yml", help="farm description (YAML, UTF-8)")
+    parser.add_argument(
+        "--svg", metavar="DIR", help="also write a map of each subnet to DIR/<subnet>.svg (DIR is created)"
+    )
     cli.add_json_flag(parser)
     parser.set_defaults(func=_cmd_plan)

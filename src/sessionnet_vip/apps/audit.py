@@ -31,6 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from sessionnet_vip.coerce import as_int, brief
 from sessionnet_vip.errors import VipError
 
 RECOMMENDATIONS: Final = ("virtual_ip", "virtual_loopback", "client_address", "none")
@@ -124,7 +125,7 @@ def address_class(address: str) -> str:
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError as exc:
-        raise AuditInputError(f"socket address {address!r} is not an IP address") from exc
+        raise AuditInputError(f"socket address {brief(address)} is not an IP address") from exc
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     if ip.is_unspecified:
@@ -148,23 +149,28 @@ def parse_samples(samples: Sequence[Mapping[str, Any]]) -> list[Observation]:
             protocol = str(sock["protocol"]).lower()
             if protocol not in ("tcp", "udp"):
                 raise AuditInputError(
-                    f"sample {index + 1}, socket {pos}: protocol {protocol!r} is not tcp or udp"
+                    f"sample {index + 1}, socket {pos}: protocol {brief(protocol)} is not tcp or udp"
                 )
             session = sock.get("session")
+            where = f"sample {index + 1}, socket {pos}"
             out.append(
                 Observation(
                     sample=index + 1,
                     protocol=protocol,
                     local_address=str(sock["local_address"]),
-                    local_port=int(sock["local_port"]),
+                    local_port=as_int(sock["local_port"], f"{where} local_port", error=AuditInputError),
                     remote_address=None
                     if sock.get("remote_address") in (None, "")
                     else str(sock["remote_address"]),
-                    remote_port=None if sock.get("remote_port") in (None, 0) else int(sock["remote_port"]),
+                    remote_port=None
+                    if sock.get("remote_port") in (None, 0)
+                    else as_int(sock["remote_port"], f"{where} remote_port", error=AuditInputError),
                     state=str(sock["state"]).lower(),
-                    pid=int(sock["pid"]),
+                    pid=as_int(sock["pid"], f"{where} pid", error=AuditInputError),
                     exe=None if not sock.get("exe") else str(sock["exe"]),
-                    session=None if session is None else int(session),
+                    session=None
+                    if session is None
+                    else as_int(session, f"{where} session", error=AuditInputError),
                     user=None if not sock.get("user") else str(sock["user"]),
                 )
             )

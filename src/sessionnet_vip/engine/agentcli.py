@@ -3,33 +3,52 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
-from typing import Any
 
-from sessionnet_vip.cli import add_json_flag, emit
-from sessionnet_vip.engine.allocator import session_id_of
-from sessionnet_vip.engine.cli import session_request
-from sessionnet_vip.engine.config import load_config
-from sessionnet_vip.engine.server import default_address, request, result_of
+from sessionnet_vip.cli import SESSION_RANGE, add_json_flag, emit, int_arg, path_arg, seconds_arg
+from sessionnet_vip.engine.cli import session_id_of, session_request
+from sessionnet_vip.engine.defaults import DEFAULT_CONTROL_SOCKET_PATH
+
+# typing is not imported at run time (start-up time); mypy reads the block below
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
+# Handlers import the engine's client and runner when they run (CLI start-up time).
 
 
 def _target(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--socket", metavar="PATH", type=Path, help="control socket of a running engine")
-    p.add_argument("--config", metavar="FILE", type=Path, help="engine config (its control_socket is used)")
+    p.add_argument(
+        "--socket",
+        metavar="PATH",
+        type=path_arg,
+        help=f"control socket of a running engine (default: the config's control_socket, else "
+        f"{DEFAULT_CONTROL_SOCKET_PATH})",
+    )
+    p.add_argument(
+        "--config", metavar="FILE", type=path_arg, help="engine config (its control_socket is used)"
+    )
     add_json_flag(p)
 
 
 def _socket(args: argparse.Namespace) -> Path:
+    from pathlib import Path
+
     if args.socket is not None:
         return Path(args.socket)
     if args.config is not None:
+        from sessionnet_vip.engine.config import load_config
+
         return Path(load_config(args.config).control_address)
+    from sessionnet_vip.engine.server import default_address
+
     return Path(default_address())
 
 
 def _call(args: argparse.Namespace, req: dict[str, Any]) -> Any:
+    from sessionnet_vip.engine.server import request, result_of
+
     return result_of(request(_socket(args), req))
 
 
@@ -42,6 +61,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     def report(placed: dict[str, Any]) -> None:
         if getattr(args, "json", False):
+            import json
+
             print(json.dumps(placed, sort_keys=True), file=sys.stderr, flush=True)
         elif args.verbose:
             how = "translated" if placed["translated"] else "not translated"
@@ -95,7 +116,7 @@ def _cmd_sessions(args: argparse.Namespace) -> int:
 def _cmd_supervise(args: argparse.Namespace) -> int:
     from sessionnet_vip.engine import supervise
 
-    pidfile = Path(args.pidfile)
+    pidfile = args.pidfile
     if args.action == "stop":
         was = supervise.stop(pidfile, args.timeout)
         emit(args, {"changed": was}, "stopped" if was else "not running")
@@ -116,44 +137,63 @@ def _cmd_supervise(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: Any) -> None:
     run = sub.add_parser(
         "run",
         help="start a command in a session (allocating for it if needed), translated if listed",
         description="Start CMD in session N through the engine: it allocates for N if needed, places the "
         "process in the session's cgroup right after execve, and translates it if its executable "
-        "(/proc/PID/exe) is on the process list. The exit status is CMD's.",
+        "(/proc/PID/exe) is on the process list. The exit status is CMD's. If the engine cannot be "
+        "reached, CMD does not start and vipctl exits 2.",
     )
-    run.add_argument("--session", required=True, metavar="N")
+    run.add_argument("--session", required=True, metavar="N", help=f"session ID ({SESSION_RANGE})")
     run.add_argument("--user", metavar="U", help="user of the session (address affinity)")
-    run.add_argument("--uid", type=int, metavar="N", help="uid of the session owner")
+    run.add_argument("--uid", type=int_arg, metavar="N", help="uid of the session owner")
     run.add_argument("-v", "--verbose", action="store_true", help="say on stderr how the command was placed")
-    run.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARG ...]")
+    run.add_argument(
+        "command", nargs=argparse.REMAINDER, metavar="-- CMD [ARG ...]", help="the command to start"
+    )
     _target(run)
     run.set_defaults(func=_cmd_run)
 
-    logon = sub.add_parser("logon", help="start a session: allocate and add it to the data plane")
-    logon.add_argument("session", metavar="SESSION")
-    logon.add_argument("--user", metavar="U")
-    logon.add_argument("--uid", type=int, metavar="N")
-    logon.add_argument("--pid", type=int, metavar="N")
+    logon = sub.add_parser(
+        "logon",
+        help="start a session: allocate and add it to the data plane",
+        description="Start SESSION in the engine (what a logon hook calls): allocate its virtual IP, "
+        "create its cgroup and add it to the kernel data plane. Idempotent.",
+    )
+    logon.add_argument("session", metavar="SESSION", help=f"session ID ({SESSION_RANGE})")
+    logon.add_argument("--user", metavar="U", help="user of the session (address affinity)")
+    logon.add_argument("--uid", type=int_arg, metavar="N", help="uid of the session owner")
+    logon.add_argument("--pid", type=int_arg, metavar="N", help="pid of the session leader")
     _target(logon)
     logon.set_defaults(func=_cmd_logon)
 
     logoff = sub.add_parser(
-        "logoff", help="end a session: release its address, remove it from the data plane"
+        "logoff",
+        help="end a session: release its address, remove it from the data plane",
+        description="End SESSION in the engine (what a logoff hook calls): release its virtual IP (held "
+        "for hold_seconds), remove it from the data plane; processes still running leave the session "
+        "untranslated.",
     )
-    logoff.add_argument("session", metavar="SESSION")
+    logoff.add_argument("session", metavar="SESSION", help=f"session ID ({SESSION_RANGE})")
     _target(logoff)
     logoff.set_defaults(func=_cmd_logoff)
 
-    sessions = sub.add_parser("sessions", help="sessions in the data plane and their translated processes")
+    sessions = sub.add_parser(
+        "sessions",
+        help="sessions in the data plane and their translated processes",
+        description="List the sessions in the engine's data plane: virtual IP, virtual loopback "
+        "address and the pids being translated.",
+    )
     _target(sessions)
     sessions.set_defaults(func=_cmd_sessions)
 
     sup = sub.add_parser(
         "supervise",
         help="run a command (the engine) in the background and restart it (hosts without systemd)",
+        description="Keep CMD running in the background with a pid file, restarting it when it exits "
+        "(for hosts without systemd). --start is idempotent; --check exits 0 when it runs, 3 when not.",
     )
     action = sup.add_mutually_exclusive_group(required=True)
     for name, text in (
@@ -162,9 +202,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         ("check", "exit 0 if running"),
     ):
         action.add_argument(f"--{name}", dest="action", action="store_const", const=name, help=text)
-    sup.add_argument("--pidfile", required=True, type=Path)
-    sup.add_argument("--log", type=Path, help="append the command's output here")
-    sup.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for a stop")
-    sup.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARG ...]")
+    sup.add_argument("--pidfile", required=True, type=path_arg, help="the supervisor's pid file")
+    sup.add_argument("--log", type=path_arg, help="append the command's output here")
+    sup.add_argument(
+        "--timeout", type=seconds_arg, default=20.0, help="seconds to wait for a start or stop (default 20)"
+    )
+    sup.add_argument(
+        "command", nargs=argparse.REMAINDER, metavar="-- CMD [ARG ...]", help="the command to supervise"
+    )
     add_json_flag(sup)
     sup.set_defaults(func=_cmd_supervise)

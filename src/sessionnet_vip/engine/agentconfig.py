@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from sessionnet_vip.coerce import brief
 from sessionnet_vip.errors import VipError
 
 DATA_PLANE_KEYS: Final = frozenset(
@@ -62,7 +63,7 @@ class DataPlaneSettings:
 
 def _abs_path(value: object, key: str) -> Path:
     if not isinstance(value, str) or not value.startswith("/"):
-        raise VipError(f"'data_plane.{key}' is {value!r}; give an absolute path")
+        raise VipError(f"'data_plane.{key}' is {brief(value)}; give an absolute path")
     return Path(value)
 
 
@@ -71,7 +72,7 @@ def parse_data_plane(value: object) -> DataPlaneSettings:
     if value is None:
         return DataPlaneSettings()
     if not isinstance(value, Mapping):
-        raise VipError(f"'data_plane' is {value!r}; give a mapping of data-plane settings")
+        raise VipError(f"'data_plane' is {brief(value)}; give a mapping of data-plane settings")
     unknown = sorted(str(k) for k in value if k not in DATA_PLANE_KEYS)
     if unknown:
         raise VipError(
@@ -80,21 +81,25 @@ def parse_data_plane(value: object) -> DataPlaneSettings:
         )
     enabled = value.get("enabled", "auto")
     if enabled not in ENABLED_VALUES or (isinstance(enabled, int) and not isinstance(enabled, bool)):
-        raise VipError(f"'data_plane.enabled' is {enabled!r}; use auto, true or false")
+        raise VipError(f"'data_plane.enabled' is {brief(enabled)}; use auto, true or false")
     mode = "auto" if enabled == "auto" else ("required" if enabled is True else "off")
     flags: dict[str, bool] = {}
     for key in ("assign_addresses", "names"):
         flag = value.get(key, True)
         if not isinstance(flag, bool):
-            raise VipError(f"'data_plane.{key}' is {flag!r}; give true or false")
+            raise VipError(f"'data_plane.{key}' is {brief(flag)}; give true or false")
         flags[key] = flag
     parent = value.get("cgroup_parent")
     root_name = value.get("root_name", "sessionnet")
     if not isinstance(root_name, str) or not root_name or "/" in root_name or root_name in (".", ".."):
-        raise VipError(f"'data_plane.root_name' is {root_name!r}; give a cgroup directory name without '/'")
+        raise VipError(
+            f"'data_plane.root_name' is {brief(root_name)}; give a cgroup directory name without '/'"
+        )
     watch = value.get("watch_seconds", 2.0)
     if isinstance(watch, bool) or not isinstance(watch, int | float) or not 0.1 <= watch <= 3600:
-        raise VipError(f"'data_plane.watch_seconds' is {watch!r}; give a number of seconds from 0.1 to 3600")
+        raise VipError(
+            f"'data_plane.watch_seconds' is {brief(watch)}; give a number of seconds from 0.1 to 3600"
+        )
     logind_dir = value.get("logind_sessions_dir", "/run/systemd/sessions")
     return DataPlaneSettings(
         enabled=mode,

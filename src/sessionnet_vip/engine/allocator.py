@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from sessionnet_vip.addressing import virtual_loopback_address, virtual_loopback_session
+from sessionnet_vip.coerce import brief
 from sessionnet_vip.engine.pool import Pool
 from sessionnet_vip.engine.store import Lease, LeaseStore, StoreCounts, Transaction, read_boot_id
 from sessionnet_vip.errors import VipError
@@ -44,7 +45,9 @@ def _check_text(name: str, value: str | None) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value or len(value) > 256 or any(ord(c) < 32 for c in value):
-        raise VipError(f"{name} {value!r} is not a printable name of 1 to 256 characters; give a user name")
+        raise VipError(
+            f"{name} {brief(value)} is not a printable name of 1 to 256 characters; give a user name"
+        )
     return value
 
 
@@ -52,7 +55,7 @@ def _check_id(name: str, value: int | None) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 2**32 - 1:
-        raise VipError(f"{name} {value!r} is not a number from 0 to 4294967295")
+        raise VipError(f"{name} {brief(value)} is not a number from 0 to 4294967295")
     return value
 
 

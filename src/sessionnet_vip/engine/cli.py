@@ -10,33 +10,52 @@ multi-process safe, so this needs no engine running (``explain`` then needs no s
 from __future__ import annotations
 
 import argparse
-import datetime
-import logging
-import sys
-from pathlib import Path
-from typing import Any
 
-from sessionnet_vip.cli import add_json_flag, emit
-from sessionnet_vip.engine.allocator import session_id_of
-from sessionnet_vip.engine.config import EngineConfig, load_config
-from sessionnet_vip.engine.server import Service, default_address, request, result_of
-from sessionnet_vip.engine.service import Engine, explain_decision
-from sessionnet_vip.engine.translation import SessionAddresses
+from sessionnet_vip.cli import DOCS_URL, SESSION_RANGE, add_json_flag, emit, int_arg, path_arg
+from sessionnet_vip.engine.defaults import DEFAULT_CONTROL_SOCKET_PATH
+
+# typing is not imported at run time (start-up time); mypy reads the block below
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from sessionnet_vip.engine.config import EngineConfig
+
+# Only argparse and the lightweight helpers above are imported at start-up: each handler
+# imports the engine, SQLite and YAML when it runs (CLI start-up time).
+
+
+def session_id_of(value: object) -> int:
+    """A session ID checked against the loopback scheme (see :mod:`sessionnet_vip.addressing`)."""
+    from sessionnet_vip.addressing import virtual_loopback_address, virtual_loopback_session
+
+    # the same check as engine.allocator.session_id_of, without loading the store
+    return virtual_loopback_session(virtual_loopback_address(value))
 
 
 def _add_target(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--socket", metavar="PATH", type=Path, help="control socket of a running engine")
+    p.add_argument(
+        "--socket",
+        metavar="PATH",
+        type=path_arg,
+        help=f"control socket of a running engine (default: the config's control_socket, else "
+        f"{DEFAULT_CONTROL_SOCKET_PATH})",
+    )
     p.add_argument(
         "--config",
         metavar="FILE",
-        type=Path,
-        help="engine config: work on its lease store directly (no engine needed)",
+        type=path_arg,
+        help="engine config: without --socket, work on its lease store directly (no engine needed)",
     )
     add_json_flag(p)
 
 
 def _call(args: argparse.Namespace, req: dict[str, Any]) -> Any:
     """Run one request via the socket or, with --config alone, in this process."""
+    from sessionnet_vip.engine.config import load_config
+    from sessionnet_vip.engine.server import default_address, request, result_of
+    from sessionnet_vip.engine.service import Engine
+
     if args.socket is None and args.config is not None:
         config = load_config(args.config)
         engine = Engine.open(config)
@@ -61,6 +80,8 @@ def session_request(op: str, args: argparse.Namespace) -> dict[str, Any]:
 def _when(ts: float | None) -> str:
     if ts is None:
         return "-"
+    import datetime
+
     return datetime.datetime.fromtimestamp(ts).isoformat(timespec="seconds")
 
 
@@ -69,6 +90,13 @@ def _dash(value: object) -> str:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    import logging
+    import sys
+
+    from sessionnet_vip.engine.config import load_config
+    from sessionnet_vip.engine.server import Service
+    from sessionnet_vip.engine.service import Engine
+
     logging.basicConfig(
         level=getattr(logging, args.log_level.upper()),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -155,6 +183,10 @@ def _cmd_reconcile(args: argparse.Namespace) -> int:
 
 def _explain_offline(config: EngineConfig, req: dict[str, Any]) -> dict[str, Any]:
     """``explain`` with --config and no engine: the lease (if the store exists) or --vip."""
+    from sessionnet_vip.engine.server import result_of
+    from sessionnet_vip.engine.service import Engine, explain_decision, optional_ipv4
+    from sessionnet_vip.engine.translation import SessionAddresses
+
     if req.get("vip") is None and config.store_path.exists():
         engine = Engine.open(config, create=False)
         try:
@@ -163,12 +195,11 @@ def _explain_offline(config: EngineConfig, req: dict[str, Any]) -> dict[str, Any
             engine.close()
         result: dict[str, Any] = result_of(reply)
         return result
-    import ipaddress
     import socket
 
     sid = session_id_of(req["session"])
-    vip = None if req.get("vip") is None else ipaddress.IPv4Address(req["vip"])
-    client = None if req.get("client_address") is None else ipaddress.IPv4Address(req["client_address"])
+    vip = optional_ipv4(req.get("vip"), "--vip")
+    client = optional_ipv4(req.get("client_address"), "--client-address")
     return explain_decision(
         config.policy,
         SessionAddresses.for_session(sid, vip, client),
@@ -194,6 +225,8 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         if getattr(args, key) is not None:
             req[key] = getattr(args, key)
     if args.socket is None and args.config is not None:
+        from sessionnet_vip.engine.config import load_config
+
         res = _explain_offline(load_config(args.config), req)
     else:
         res = _call(args, req)
@@ -209,37 +242,76 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: Any) -> None:
     serve = sub.add_parser(
-        "serve", help="run the address-translation engine (control socket, reconcile, metrics)"
+        "serve",
+        help="run the address-translation engine (control socket, reconcile, metrics)",
+        description="Run the engine in the foreground: the lease store, the control socket, a reconcile "
+        "at start and every reconcile_seconds, optional Prometheus metrics and, on Linux, the kernel "
+        "data plane. Stops on SIGTERM or Ctrl-C. The configuration keys are described in the engine "
+        f"reference: {DOCS_URL}/engine.md",
     )
-    serve.add_argument("--config", metavar="FILE", type=Path, required=True, help="engine YAML config")
-    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--config", metavar="FILE", type=path_arg, required=True, help="engine configuration (YAML)"
+    )
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="least severe message to log on stderr (default: info)",
+    )
     serve.set_defaults(func=_cmd_serve)
 
-    status = sub.add_parser("status", help="pool size, in use, held, free, exhausted count")
+    status = sub.add_parser(
+        "status",
+        help="pool size, in use, held, free, exhausted count",
+        description="Show the pool and lease counts of an engine (or of the lease store of --config): "
+        "pool size, addresses in use, held for affinity after release, free, and how many "
+        "allocations found the pool exhausted.",
+    )
     _add_target(status)
     status.set_defaults(func=_cmd_status)
 
-    leases = sub.add_parser("leases", help="table of leases")
+    leases = sub.add_parser(
+        "leases",
+        help="table of leases",
+        description="List the leases: address, session, state (active, or held after release), "
+        "user, last change and end of the hold.",
+    )
     leases.add_argument("--all", action="store_true", help="include addresses held after release")
     _add_target(leases)
     leases.set_defaults(func=_cmd_leases)
 
-    alloc = sub.add_parser("allocate", help="give SESSION a virtual IP (admin operation; idempotent)")
-    alloc.add_argument("session", metavar="SESSION")
+    alloc = sub.add_parser(
+        "allocate",
+        help="give SESSION a virtual IP (admin operation; idempotent)",
+        description="Give SESSION a virtual IP from the pool (the address it already holds, else the "
+        "user's previous address when free, else the first free one). When the pool is exhausted the "
+        "session gets none and the engine logs why; its virtual loopback address is always printed.",
+    )
+    alloc.add_argument("session", metavar="SESSION", help=f"session ID ({SESSION_RANGE})")
     alloc.add_argument("--user", metavar="U", help="user of the session (address affinity)")
-    alloc.add_argument("--uid", type=int, metavar="N", help="uid of the session owner")
-    alloc.add_argument("--pid", type=int, metavar="N", help="pid of the session leader")
+    alloc.add_argument("--uid", type=int_arg, metavar="N", help="uid of the session owner")
+    alloc.add_argument("--pid", type=int_arg, metavar="N", help="pid of the session leader")
     _add_target(alloc)
     alloc.set_defaults(func=_cmd_allocate)
 
-    rel = sub.add_parser("release", help="return SESSION's address to the pool (held for hold_seconds)")
-    rel.add_argument("session", metavar="SESSION")
+    rel = sub.add_parser(
+        "release",
+        help="return SESSION's address to the pool (held for hold_seconds)",
+        description="Return SESSION's virtual IP to the pool. The address stays reserved for the same "
+        "user for hold_seconds (address affinity), then becomes free.",
+    )
+    rel.add_argument("session", metavar="SESSION", help=f"session ID ({SESSION_RANGE})")
     _add_target(rel)
     rel.set_defaults(func=_cmd_release)
 
-    rec = sub.add_parser("reconcile", help="reclaim leases of ended sessions and earlier boots now")
+    rec = sub.add_parser(
+        "reconcile",
+        help="reclaim leases of ended sessions and earlier boots now",
+        description="Reclaim now (instead of at the next reconcile_seconds) the leases of sessions that "
+        "no longer exist and of earlier boots, and purge expired holds.",
+    )
     _add_target(rec)
     rec.set_defaults(func=_cmd_reconcile)
 
@@ -249,14 +321,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Explain the translation of one socket call or name lookup. With --config and no "
         "--socket no engine is needed; --vip stands in for the session's lease.",
     )
-    exp.add_argument("--session", required=True, metavar="N")
-    exp.add_argument("--process", required=True, metavar="PATH")
+    exp.add_argument("--session", required=True, metavar="N", help=f"session ID ({SESSION_RANGE})")
+    exp.add_argument(
+        "--process", required=True, metavar="PATH", help="full path of the program making the call"
+    )
     exp.add_argument(
         "--call",
         required=True,
         choices=["bind", "connect", "sendto", "getsockname", "getpeername", "getaddrinfo", "gethostbyname"],
+        help="the socket call or name lookup to explain",
     )
-    exp.add_argument("--address", required=True, metavar="ADDR[:PORT]|NAME")
+    exp.add_argument(
+        "--address",
+        required=True,
+        metavar="ADDR[:PORT]|NAME",
+        help="the call's IPv4 address (with an optional port), or the name looked up",
+    )
     exp.add_argument(
         "--parent", action="append", metavar="PATH", help="an ancestor's path (repeat, parent first)"
     )

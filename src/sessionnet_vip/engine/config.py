@@ -7,22 +7,24 @@ the key and the fix, and nothing is started. See ``docs/engine.md`` for the refe
 from __future__ import annotations
 
 import ipaddress
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-import yaml
-
+from sessionnet_vip import yamlfile
+from sessionnet_vip.coerce import as_number, brief
 from sessionnet_vip.engine.agentconfig import DataPlaneSettings, parse_data_plane
+from sessionnet_vip.engine.defaults import DEFAULT_CONTROL_SOCKET_PATH
 from sessionnet_vip.engine.policy import Platform, Policy
 from sessionnet_vip.engine.pool import Pool
 from sessionnet_vip.engine.windows.pipename import DEFAULT_PIPE as DEFAULT_CONTROL_PIPE
 from sessionnet_vip.engine.windows.pipename import check_pipe_name
 from sessionnet_vip.errors import VipError
 
-DEFAULT_CONTROL_SOCKET: Final = Path("/run/sessionnet-vip/control.sock")
+DEFAULT_CONTROL_SOCKET: Final = Path(DEFAULT_CONTROL_SOCKET_PATH)
 DEFAULT_STATE_DIR: Final = Path("/var/lib/sessionnet-vip")
 STORE_FILE_NAME: Final = "leases.sqlite3"
 SESSION_PROVIDERS: Final = ("auto", "engine", "logind", "wts")
@@ -102,27 +104,58 @@ class EngineConfig:
 def _bool(data: Mapping[str, Any], key: str, default: bool) -> bool:
     value = data.get(key, default)
     if not isinstance(value, bool):
-        raise ConfigError(f"'{key}' is {value!r}; give true or false")
+        raise ConfigError(f"'{key}' is {brief(value)}; give true or false")
     return value
 
 
 def _number(data: Mapping[str, Any], key: str, default: float, minimum: float) -> float:
-    value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
-        raise ConfigError(f"'{key}' is {value!r}; give a number of seconds >= {minimum:g}")
-    return float(value)
+    return as_number(data.get(key, default), f"'{key}'", minimum=minimum, unit="seconds", error=ConfigError)
 
 
 def _path(data: Mapping[str, Any], key: str, default: Path, base: Path | None) -> Path:
     value = data.get(key, default)
     if not isinstance(value, str | Path) or not str(value).strip():
-        raise ConfigError(f"'{key}' is {value!r}; give a directory or file path")
+        raise ConfigError(f"'{key}' is {brief(value)}; give a directory or file path")
+    if "\0" in str(value):
+        raise ConfigError(f"'{key}' is {brief(value)}, which holds a NUL character; give a path without it")
     path = Path(value).expanduser()
     if not path.is_absolute():
         if base is None:
-            raise ConfigError(f"'{key}' is the relative path {value!r}; give an absolute path")
+            raise ConfigError(f"'{key}' is the relative path {brief(value)}; give an absolute path")
         path = base / path
     return path
+
+
+#: Longest Unix socket path: ``sun_path`` is 108 bytes on Linux, including the final NUL
+#: (unix(7), https://man7.org/linux/man-pages/man7/unix.7.html).
+MAX_SOCKET_PATH_BYTES: Final = 107
+
+
+def check_paths(state_dir: Path, control_socket: Path) -> None:
+    """Refuse paths of the wrong kind or length before anything is created (state_dir that is
+    a file, a socket path too long for ``sun_path``, a socket path that is a directory...)."""
+    if state_dir.exists() and not state_dir.is_dir():
+        raise ConfigError(
+            f"'state_dir' {brief(str(state_dir))} exists and is not a directory; "
+            "remove that file or point state_dir at a directory"
+        )
+    for parent in (state_dir.parent, control_socket.parent):
+        if parent.exists() and not parent.is_dir():
+            raise ConfigError(
+                f"{brief(str(parent))} is not a directory, so nothing can be created in it; "
+                "fix 'state_dir' / 'control_socket'"
+            )
+    size = len(os.fsencode(control_socket))
+    if size > MAX_SOCKET_PATH_BYTES:
+        raise ConfigError(
+            f"'control_socket' {brief(str(control_socket))} is {size} bytes long; a Unix socket path "
+            f"may be at most {MAX_SOCKET_PATH_BYTES} bytes: choose a shorter path"
+        )
+    if control_socket.is_dir():
+        raise ConfigError(
+            f"'control_socket' {brief(str(control_socket))} is a directory; give the path of the socket "
+            "file, e.g. /run/sessionnet-vip/control.sock"
+        )
 
 
 def _list(data: Mapping[str, Any], key: str) -> list[Any]:
@@ -130,7 +163,7 @@ def _list(data: Mapping[str, Any], key: str) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise ConfigError(f"'{key}' is {value!r}; give a YAML list")
+        raise ConfigError(f"'{key}' is {brief(value)}; give a YAML list")
     return value
 
 
@@ -164,7 +197,7 @@ def _parse(data: object, source: str, base_dir: Path | None, platform: Platform)
                 subnet = ipaddress.IPv4Network(str(raw), strict=False)
             except ValueError:
                 raise ConfigError(
-                    f"'subnet' is {raw!r}; give the NIC's IPv4 CIDR, e.g. 198.51.100.0/24"
+                    f"'subnet' is {brief(raw)}; give the NIC's IPv4 CIDR, e.g. 198.51.100.0/24"
                 ) from None
         if "pool" not in data:
             raise ConfigError(
@@ -184,29 +217,33 @@ def _parse(data: object, source: str, base_dir: Path | None, platform: Platform)
             or not 1 <= metrics_port <= 65535
         ):
             raise ConfigError(
-                f"'metrics_port' is {metrics_port!r}; give a TCP port from 1 to 65535 or leave it out"
+                f"'metrics_port' is {brief(metrics_port)}; give a TCP port from 1 to 65535 or leave it out"
             )
         provider = data.get("session_provider", "auto")
         if provider not in SESSION_PROVIDERS:
             raise ConfigError(
-                f"'session_provider' is {provider!r}; use one of {', '.join(SESSION_PROVIDERS)}"
+                f"'session_provider' is {brief(provider)}; use one of {', '.join(SESSION_PROVIDERS)}"
             )
         usable = ("auto", "engine", "wts") if platform == "windows" else ("auto", "engine", "logind")
         if provider not in usable:
             raise ConfigError(
-                f"'session_provider' is {provider!r}, which {platform} does not have; use one of {', '.join(usable)}"
+                f"'session_provider' is {brief(provider)}, which {platform} does not have; use one of {', '.join(usable)}"
             )
         control_pipe = data.get("control_pipe", DEFAULT_CONTROL_PIPE)
         if not isinstance(control_pipe, str):
             raise ConfigError(
-                f"'control_pipe' is {control_pipe!r}; give a pipe name like {DEFAULT_CONTROL_PIPE!r}"
+                f"'control_pipe' is {brief(control_pipe)}; give a pipe name like {DEFAULT_CONTROL_PIPE!r}"
             )
         check_pipe_name(control_pipe)
+        state_dir = _path(data, "state_dir", DEFAULT_STATE_DIR, base_dir)
+        control_socket = _path(data, "control_socket", DEFAULT_CONTROL_SOCKET, base_dir)
+        if platform == "linux":
+            check_paths(state_dir, control_socket)
         return EngineConfig(
             pool=pool,
             policy=policy,
-            state_dir=_path(data, "state_dir", DEFAULT_STATE_DIR, base_dir),
-            control_socket=_path(data, "control_socket", DEFAULT_CONTROL_SOCKET, base_dir),
+            state_dir=state_dir,
+            control_socket=control_socket,
             subnet=subnet,
             hold_seconds=_number(data, "hold_seconds", 300.0, 0),
             isolate_loopback=_bool(data, "isolate_loopback", False),
@@ -226,11 +263,7 @@ def load_config(path: str | Path, *, platform: Platform | None = None) -> Engine
     the file's directory)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read config {p}: {exc.strerror}; check --config") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML ({exc})") from None
+        data = yamlfile.load_file(p, f"config {p}")
+    except VipError as exc:
+        raise ConfigError(f"{exc}; check --config") from None
     return parse_config(data, source=str(p), base_dir=p.resolve().parent, platform=platform)

@@ -84,8 +84,12 @@ def write_hosts(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
     try:
         data = text.encode()
-        os.ftruncate(fd, 0)
+        # overwrite, then cut what is left of a longer old text. Not truncate-to-0 first: ext4
+        # takes a truncation to 0 followed by new data as "replace via truncate" and starts
+        # writing the file back on close (auto_da_alloc, ext4(5)), which a logoff's unlink then
+        # waits for: about 4 ms per session on a disk, a limit on logons per second.
         os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
     finally:
         os.close(fd)
 

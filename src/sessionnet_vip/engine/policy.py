@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
+from sessionnet_vip.coerce import brief
 from sessionnet_vip.errors import VipError
 
 Platform = Literal["linux", "windows"]
@@ -70,9 +71,9 @@ class PolicyDecision:
     def describe(self) -> str:
         if self.matched is None:
             return "process is not listed: nothing is translated"
-        text = f"listed as {self.matched!r} ({self.mode.value})"
+        text = f"listed as {brief(self.matched)} ({self.mode.value})"
         if self.via is not None:
-            text += f", inherited from parent {self.via!r}"
+            text += f", inherited from parent {brief(self.via)}"
         return text
 
 
@@ -89,26 +90,30 @@ def validate_entry(
     """Validate one entry; return it with a warning text for bare names (else ``None``)."""
     if not isinstance(entry, str) or not entry.strip():
         raise PolicyError(
-            f"{where}: entry {entry!r} is not a path; give a full path such as /opt/crm/bin/crm"
+            f"{where}: entry {brief(entry)} is not a path; give a full path such as /opt/crm/bin/crm"
         )
     text = entry.strip()
     if any(c in _WILDCARDS for c in text):
-        raise PolicyError(f"{where}: entry {text!r} has a wildcard; list each executable by its full path")
+        raise PolicyError(
+            f"{where}: entry {brief(text)} has a wildcard; list each executable by its full path"
+        )
     seps = ("/", "\\") if platform == "windows" else ("/",)
     has_sep = any(s in text for s in seps)
     if has_sep or (platform == "windows" and ":" in text):
         if not _is_absolute(text, platform):
             example = r"C:\Program Files\CRM\crm.exe" if platform == "windows" else "/opt/crm/bin/crm"
             raise PolicyError(
-                f"{where}: entry {text!r} is a relative path; give a full path such as {example}"
+                f"{where}: entry {brief(text)} is a relative path; give a full path such as {example}"
             )
         if text.endswith(seps):
-            raise PolicyError(f"{where}: entry {text!r} names a directory; give the executable's full path")
+            raise PolicyError(
+                f"{where}: entry {brief(text)} names a directory; give the executable's full path"
+            )
         return ProcessEntry(text, mode, True), None
     if text in (".", ".."):
-        raise PolicyError(f"{where}: entry {text!r} is not an executable name; give a full path")
+        raise PolicyError(f"{where}: entry {brief(text)} is not an executable name; give a full path")
     warning = (
-        f"{where}: entry {text!r} is a bare executable name and matches any program of that name; "
+        f"{where}: entry {brief(text)} is a bare executable name and matches any program of that name; "
         "a full path is recommended (seed 004: 'For security reasons, ... use full paths')"
     )
     return ProcessEntry(text, mode, False), warning
@@ -152,7 +157,7 @@ class Policy:
                     mode = Mode(raw_mode)
                 except ValueError:
                     raise PolicyError(
-                        f"{where}: mode {raw_mode!r} is unknown; use one of "
+                        f"{where}: mode {brief(raw_mode)} is unknown; use one of "
                         f"{', '.join(m.value for m in LISTABLE_MODES)}"
                     ) from None
                 if mode is Mode.NONE:

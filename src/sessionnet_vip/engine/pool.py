@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from sessionnet_vip.addressing import parse_network, parse_span, span_of_network, usable_hosts
+from sessionnet_vip.coerce import brief
 from sessionnet_vip.errors import AddressError, VipError
 
 
@@ -56,11 +57,11 @@ def parse_range(entry: object) -> AddressRange:
     """
     if not isinstance(entry, str) or not entry.strip():
         raise PoolError(
-            f"pool entry {entry!r} is not a string; write a range as A.B.C.D-E.F.G.H "
+            f"pool entry {brief(entry)} is not a string; write a range as A.B.C.D-E.F.G.H "
             "or a CIDR such as 198.51.100.0/28"
         )
     text = entry.strip()
-    what = f"pool entry {text!r}"
+    what = f"pool entry {brief(text)}"
     try:
         if "/" in text:
             net = parse_network(text, what)
@@ -82,21 +83,21 @@ class Pool:
     def parse(cls, entries: Iterable[object], subnet: ipaddress.IPv4Network | None = None) -> Pool:
         """Parse and validate pool entries against each other and, if given, the subnet."""
         if isinstance(entries, str | bytes):
-            raise PoolError(f"pool must be a list of ranges, not the single string {entries!r}")
+            raise PoolError(f"pool must be a list of ranges, not the single string {brief(entries)}")
         ranges = sorted(parse_range(e) for e in entries)
         if not ranges:
             raise PoolError("pool is empty; give at least one range, e.g. ['198.51.100.10-198.51.100.50']")
         for prev, cur in itertools.pairwise(ranges):
             if cur.first <= prev.last:
                 raise PoolError(
-                    f"pool ranges {str(prev)!r} and {str(cur)!r} overlap "
+                    f"pool ranges {brief(str(prev))} and {brief(str(cur))} overlap "
                     f"(both hold {cur.first}); make the ranges disjoint"
                 )
         if subnet is not None:
             for rng in ranges:
                 if rng.first not in subnet or rng.last not in subnet:
                     raise PoolError(
-                        f"pool range {str(rng)!r} lies outside the subnet {subnet}; "
+                        f"pool range {brief(str(rng))} lies outside the subnet {subnet}; "
                         "use addresses of the NIC's subnet or fix 'subnet'"
                     )
                 if subnet.prefixlen < 31:
@@ -106,7 +107,7 @@ class Pool:
                     ):
                         if special in rng:
                             raise PoolError(
-                                f"pool range {str(rng)!r} holds the {what} address {special} of "
+                                f"pool range {brief(str(rng))} holds the {what} address {special} of "
                                 f"the subnet {subnet}; leave it out of the range"
                             )
         return cls(tuple(ranges))

@@ -29,7 +29,6 @@ from types import FrameType
 from typing import Any, Final
 
 from sessionnet_vip.engine.names import enter_private_hosts
-from sessionnet_vip.engine.server import request
 from sessionnet_vip.errors import VipError
 
 PTRACE_TRACEME: Final = 0
@@ -74,7 +73,10 @@ def resolve_command(name: str, path: str | None = None) -> Path:
 
 
 def _checked(socket_path: Path, req: dict[str, Any]) -> dict[str, Any]:
-    reply = request(socket_path, req)
+    # the bare Unix-socket client: not the server side (start-up time of vipctl run)
+    from sessionnet_vip.engine.linux.client import request
+
+    reply = request(str(socket_path), req)
     if not reply.get("ok"):
         raise VipError(str(reply.get("error", "the engine refused the request")))
     result: dict[str, Any] = reply["result"]

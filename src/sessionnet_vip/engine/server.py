@@ -16,12 +16,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sessionnet_vip.engine import platform as engine_platform
-from sessionnet_vip.engine.service import Engine
 from sessionnet_vip.engine.transport import MAX_REQUEST, PeerInfo
 from sessionnet_vip.errors import VipError
+
+if TYPE_CHECKING:  # clients (request) must not load the engine, SQLite and YAML: CLI start-up
+    from sessionnet_vip.engine.service import Engine
 
 log = logging.getLogger("sessionnet_vip.engine")
 

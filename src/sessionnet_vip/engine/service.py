@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from sessionnet_vip.coerce import brief
 from sessionnet_vip.engine.allocator import Allocator, ReconcileReport, session_id_of
 from sessionnet_vip.engine.config import EngineConfig
 from sessionnet_vip.engine.policy import Policy, ProcessRef
@@ -35,13 +36,20 @@ class RequestError(VipError):
     """A control request is malformed."""
 
 
-def _opt_address(value: object, key: str) -> ipaddress.IPv4Address | None:
+def optional_ipv4(value: object, key: str) -> ipaddress.IPv4Address | None:
+    """``value`` as an IPv4 address (``None`` stays ``None``); refuses IPv6 and junk, naming
+    ``key``. The socket and ``vipctl explain --config`` both use it."""
     if value is None:
         return None
     try:
-        return ipaddress.IPv4Address(str(value))
+        return ipaddress.IPv4Address(value if isinstance(value, str) else str(value))
     except ValueError:
-        raise RequestError(f"'{key}' is {value!r}; give an IPv4 address") from None
+        raise RequestError(
+            f"'{key}' is {brief(value)}; give an IPv4 address (IPv6 virtual IPs are not supported)"
+        ) from None
+
+
+_opt_address = optional_ipv4
 
 
 def explain_decision(
@@ -59,7 +67,7 @@ def explain_decision(
         call_enum = Call(call)
     except ValueError:
         raise RequestError(
-            f"call {call!r} is unknown; use one of {', '.join(c.value for c in Call)}"
+            f"call {brief(call)} is unknown; use one of {', '.join(c.value for c in Call)}"
         ) from None
     decision = policy.decide(ProcessRef(process, ancestors))
     target: str = address
@@ -99,6 +107,7 @@ class Engine:
         clock: Callable[[], float] = time.time,
         create: bool = True,
         durable: bool = True,
+        synchronous: str | None = None,
     ) -> Engine:
         if create and not config.state_dir.exists():
             try:
@@ -108,7 +117,7 @@ class Engine:
                     f"cannot create state_dir {config.state_dir}: {exc.strerror}; "
                     "create it or fix 'state_dir'"
                 ) from None
-        store = LeaseStore.open(config.store_path, create=create, durable=durable)
+        store = LeaseStore.open(config.store_path, create=create, durable=durable, synchronous=synchronous)
         allocator = Allocator(
             store, config.pool, config.hold_seconds, boot_id=boot_id or read_boot_id(), clock=clock
         )
@@ -186,7 +195,7 @@ class Engine:
             "reconcile": set(),
         }
         if op not in allowed:
-            raise RequestError(f"'op' is {op!r}; use one of {', '.join(OPS)}")
+            raise RequestError(f"'op' is {brief(op)}; use one of {', '.join(OPS)}")
         extra = set(req) - allowed[op] - {"op"}
         if extra:
             raise RequestError(f"{op}: unknown field(s) {', '.join(sorted(map(str, extra)))}")
@@ -204,11 +213,11 @@ class Engine:
             raise RequestError(f"{op}: 'session' is missing; give a session ID")
         session = req["session"]
         if isinstance(session, bool) or not isinstance(session, int):
-            raise RequestError(f"'session' is {session!r}; give an integer session ID")
+            raise RequestError(f"'session' is {brief(session)}; give an integer session ID")
         if op == "allocate":
             user = req.get("user")
             if user is not None and not isinstance(user, str):
-                raise RequestError(f"'user' is {user!r}; give a user name")
+                raise RequestError(f"'user' is {brief(user)}; give a user name")
             with self._lock:
                 return self.allocator.allocate(session, user, req.get("uid"), req.get("pid")).to_json()
         if op == "release":

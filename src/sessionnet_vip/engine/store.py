@@ -1,4 +1,4 @@
-"""The lease store: one SQLite file, WAL journal, one durable transaction per operation.
+"""The lease store: one SQLite file, WAL journal, one transaction per operation.
 
 Safety rules, in the order :func:`LeaseStore.open` applies them:
 
@@ -8,9 +8,15 @@ Safety rules, in the order :func:`LeaseStore.open` applies them:
 * an empty file (or a new path) is initialised in one ``BEGIN IMMEDIATE`` transaction that
   also stamps ``application_id`` and ``user_version``, so a crash leaves either nothing or a
   whole schema;
-* every change runs in ``BEGIN IMMEDIATE`` ... ``COMMIT`` with ``synchronous=FULL``, so a
-  committed allocation survives ``kill -9`` and power loss, and several processes may share
-  the file (SQLite's locks serialise the writers, ``busy_timeout`` makes them wait).
+* every change runs in ``BEGIN IMMEDIATE`` ... ``COMMIT`` with ``synchronous=NORMAL``: a
+  committed transaction is in the WAL file (the operating system's page cache) before
+  ``COMMIT`` returns, so it survives ``kill -9`` and any crash of the engine, and several
+  processes may share the file (SQLite's locks serialise the writers, ``busy_timeout`` makes
+  them wait). What NORMAL gives up is the last transactions before a *power cut* or kernel
+  crash (the WAL is synced at checkpoints, not per commit); the database stays consistent.
+  Leases of an earlier boot are reclaimed at start anyway, so a lease never has to outlive the
+  machine, only the engine: see "Crash safety" in docs/engine.md and
+  https://www.sqlite.org/pragma.html#pragma_synchronous.
 """
 
 from __future__ import annotations
@@ -32,6 +38,10 @@ APPLICATION_ID: Final = 0x53564950
 SCHEMA_VERSION: Final = 1
 #: How long a writer waits for another process's transaction, in seconds.
 BUSY_TIMEOUT: Final = 60.0
+
+#: SQLite sync levels :meth:`LeaseStore.open` accepts, and the default (see the module docstring).
+SYNC_LEVELS: Final = ("NORMAL", "FULL", "OFF")
+DEFAULT_SYNCHRONOUS: Final = "NORMAL"
 
 BOOT_ID_PATH: Final = Path("/proc/sys/kernel/random/boot_id")
 
@@ -329,12 +339,24 @@ class LeaseStore:
 
     # -- opening -------------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, durable: bool = True, create: bool = True) -> LeaseStore:
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        durable: bool = True,
+        create: bool = True,
+        synchronous: str | None = None,
+    ) -> LeaseStore:
         """Open (and if empty, initialise) the store at ``path``; refuse anything foreign.
 
-        ``durable=False`` sets ``synchronous=OFF``: only for benchmarks' baselines.
+        ``synchronous`` is SQLite's sync level: ``NORMAL`` by default (survives a crash of the
+        engine), ``FULL`` (also survives a power cut; benchmarks compare), ``OFF`` (nothing:
+        only for benchmarks' baselines; ``durable=False`` means the same).
         ``create=False`` refuses a missing file instead of creating one.
         """
+        level = synchronous or (DEFAULT_SYNCHRONOUS if durable else "OFF")
+        if level not in SYNC_LEVELS:
+            raise StoreError(f"synchronous is {level!r}; use one of {', '.join(SYNC_LEVELS)}")
         p = Path(path)
         if p.exists() and not p.is_file():
             raise StoreError(
@@ -353,7 +375,7 @@ class LeaseStore:
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise StoreError(f"lease store {p}: cannot switch to WAL (journal_mode is {mode})")
-            conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
+            conn.execute(f"PRAGMA synchronous={level}")
         except sqlite3.Error as exc:
             conn.close()
             raise StoreError(f"lease store {p} cannot be used: {exc}") from None

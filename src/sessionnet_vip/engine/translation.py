@@ -24,6 +24,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from sessionnet_vip.addressing import LOOPBACK_NETWORK, virtual_loopback_address
+from sessionnet_vip.coerce import brief, int_from_text
 from sessionnet_vip.engine.policy import Mode
 from sessionnet_vip.errors import VipError
 
@@ -153,19 +154,21 @@ class Endpoint:
             close = raw.find("]")
             rest = raw[close + 1 :] if close > 0 else ""
             if close < 0 or (rest and not rest.startswith(":")):
-                raise VipError(f"address {text!r} is not [IPV6]:PORT; give e.g. [::1]:9000")
+                raise VipError(f"address {brief(text)} is not [IPV6]:PORT; give e.g. [::1]:9000")
             host, port_text = raw[1:close], rest[1:] or "0"
         elif raw.count(":") == 1:
             host, _, port_text = raw.partition(":")
         try:
             address: Address = ipaddress.ip_address(host)
-            port = int(port_text)
+            port = int_from_text(port_text)  # ASCII digits only: int() also takes other scripts'
+            if port is None:
+                raise ValueError(port_text)
         except ValueError:
             raise VipError(
-                f"address {text!r} is not ADDRESS[:PORT]; give e.g. 0.0.0.0:9000 or [::]:9000"
+                f"address {brief(text)} is not ADDRESS[:PORT]; give e.g. 0.0.0.0:9000 or [::]:9000"
             ) from None
         if not 0 <= port <= 65535:
-            raise VipError(f"port {port} in {text!r} is outside 0-65535")
+            raise VipError(f"port {port} in {brief(text)} is outside 0-65535")
         return cls(address, port)
 
     def __str__(self) -> str:
@@ -368,7 +371,7 @@ def _rule_for(
         name = _norm_name(target)
         return _BY_ID["L1" if name in LOCALHOST_NAMES else "L2" if name in host_names else "L3"]
     if not isinstance(target, Endpoint):
-        raise VipError(f"{call.value} takes an address ADDRESS:PORT (e.g. 0.0.0.0:9000), not {target!r}")
+        raise VipError(f"{call.value} takes an address ADDRESS:PORT (e.g. 0.0.0.0:9000), not {brief(target)}")
     v4 = ipv4_of(target.address)
     if Option.ISOLATE_LOOPBACK in options and call in _ISOLATED_CALLS and _is_other_loopback(v4, session):
         return _BY_ID["I1"]

@@ -20,12 +20,23 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
-#: Longest request line accepted, in bytes.
-MAX_REQUEST: Final = 65536
-#: Longest reply line a client reads, in bytes.
-MAX_REPLY: Final = 16 * 1024 * 1024
+# The framing's limits and the strict decoding of a line live in the transport-neutral
+# protocol module (bounded nesting, bounded integers, finite numbers: a bad line is one
+# ``{"ok": false}`` reply on every transport).
+from sessionnet_vip.engine.protocol import MAX_REPLY, MAX_REQUEST, decode_request
+
+__all__ = [
+    "MAX_REPLY",
+    "MAX_REQUEST",
+    "ControlServer",
+    "Handler",
+    "PeerInfo",
+    "Transport",
+    "send_reply",
+    "serve_lines",
+]
 
 
 @dataclass(frozen=True)
@@ -112,9 +123,5 @@ def serve_lines(rfile: LineReader, wfile: LineWriter, peer: PeerInfo, handler: H
             return
         if not line.strip():
             continue
-        try:
-            request = json.loads(line)
-        except (ValueError, UnicodeDecodeError) as exc:
-            send_reply(wfile, {"ok": False, "error": f"request is not JSON ({exc}); nothing done"})
-            continue
-        send_reply(wfile, handler(request, peer))
+        request, refusal = decode_request(line)
+        send_reply(wfile, refusal if refusal is not None else handler(request, peer))

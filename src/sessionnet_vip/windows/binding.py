@@ -48,6 +48,7 @@ from sessionnet_vip.addressing import (
     parse_span,
     span_of_network,
 )
+from sessionnet_vip.coerce import as_int, brief
 from sessionnet_vip.errors import VipError
 
 #: Most addresses one call may add or remove (a /20 worth); larger ranges are a mistake.
@@ -123,7 +124,7 @@ def parse_adapters(facts_adapters: Sequence[Mapping[str, Any]]) -> list[Adapter]
         addresses = tuple(
             IfAddress(
                 parse_address(str(ip["address"]), f"adapters[{i}] address"),
-                int(ip["prefix_length"]),
+                as_int(ip.get("prefix_length"), f"adapters[{i}] prefix_length", minimum=0, maximum=32),
                 bool(ip.get("skip_as_source")),
                 None if ip.get("address_state") is None else str(ip["address_state"]),
             )
@@ -133,7 +134,7 @@ def parse_adapters(facts_adapters: Sequence[Mapping[str, Any]]) -> list[Adapter]
         out.append(
             Adapter(
                 str(raw.get("name") or f"adapter{i}"),
-                int(index if index is not None else -1),
+                -1 if index is None else as_int(index, f"adapters[{i}] index"),
                 addresses,
                 bool(raw.get("dhcp")),
             )
@@ -146,9 +147,13 @@ def parse_ranges(ranges: Iterable[object], what: str = "ranges") -> list[Span]:
     spans: list[Span] = []
     for i, item in enumerate(ranges or []):
         span = parse_span(item, f"{what}[{i}]")
-        if isinstance(item, Mapping) and item.get("size") is not None and int(item["size"]) != span.size:
+        if (
+            isinstance(item, Mapping)
+            and item.get("size") is not None
+            and as_int(item["size"], f"{what}[{i}] size", error=BindingError) != span.size
+        ):
             raise BindingError(
-                f"{what}[{i}] {format_span(span)} holds {span.size} addresses but says size {item['size']}"
+                f"{what}[{i}] {format_span(span)} holds {span.size} addresses but says size {brief(item['size'])}"
             )
         spans.append(span)
     if not spans:
@@ -344,16 +349,18 @@ def compress(addresses: Iterable[int]) -> list[str]:
 def describe(addresses: Sequence[Mapping[str, Any]]) -> list[str]:
     """Readable address list of an adapter for the diff: source addresses, then compressed virtual ranges."""
     sources = sorted(
-        (parse_address(str(a["address"]), "adapter address"), int(a["prefix_length"]))
+        (
+            parse_address(str(a["address"]), "adapter address"),
+            as_int(a.get("prefix_length"), "adapter prefix_length", minimum=0, maximum=32),
+        )
         for a in addresses
         if not a.get("skip_as_source")
     )
     virtual: dict[int, list[int]] = {}
     for a in addresses:
         if a.get("skip_as_source"):
-            virtual.setdefault(int(a["prefix_length"]), []).append(
-                parse_address(str(a["address"]), "adapter address")
-            )
+            prefix = as_int(a.get("prefix_length"), "adapter prefix_length", minimum=0, maximum=32)
+            virtual.setdefault(prefix, []).append(parse_address(str(a["address"]), "adapter address"))
     out = [f"{format_address(a)}/{p} (source)" for a, p in sources]
     for prefix in sorted(virtual):
         out += [f"{text}/{prefix} (SkipAsSource)" for text in compress(virtual[prefix])]
@@ -381,11 +388,12 @@ def bound_ranges(facts_adapters: Sequence[Mapping[str, Any]], subnet: str) -> li
 
 def address_state_request(params: Mapping[str, Any]) -> dict[str, Any]:
     """Check and normalise the options of ``vip_address_state`` before they are sent."""
-    prefix = int(params["prefix_length"])
+    prefix = as_int(params.get("prefix_length"), "prefix_length", error=BindingError)
     if not 0 < prefix <= 32:
         raise BindingError(f"prefix_length {prefix} is not an IPv4 prefix length (1 to 32)")
-    if int(params["interface_index"]) < 0:
-        raise BindingError(f"interface_index {params['interface_index']} is negative")
+    interface_index = as_int(params.get("interface_index"), "interface_index", error=BindingError)
+    if interface_index < 0:
+        raise BindingError(f"interface_index {interface_index} is negative")
     lists: dict[str, list[str]] = {}
     for key in ("present", "absent"):
         lists[key] = []
@@ -400,11 +408,11 @@ def address_state_request(params: Mapping[str, Any]) -> dict[str, Any]:
     if len(lists["present"]) + len(lists["absent"]) > MAX_ADDRESSES:
         raise BindingError(f"more than {MAX_ADDRESSES} addresses in one call; split them over several tasks")
     wait = params.get("dad_wait_seconds")
-    wait = DAD_WAIT_SECONDS if wait is None else int(wait)
+    wait = DAD_WAIT_SECONDS if wait is None else as_int(wait, "dad_wait_seconds", error=BindingError)
     if not 0 <= wait <= MAX_DAD_WAIT:
         raise BindingError(f"dad_wait_seconds {wait} must be 0 to {MAX_DAD_WAIT}")
     return {
-        "interface_index": int(params["interface_index"]),
+        "interface_index": interface_index,
         "prefix_length": prefix,
         "present": lists["present"],
         "absent": lists["absent"],

@@ -17,11 +17,18 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from sessionnet_vip.coerce import brief
 from sessionnet_vip.errors import VipError
 
 _DRIVE_PATH = re.compile(r"^[A-Za-z]:\\[^\\]")
 _UNC_PATH = re.compile(r"^\\\\[^\\]+\\[^\\]+\\[^\\]")
 _FORBIDDEN = re.compile(r"[*?\"'<>|\x00-\x1f]")
+#: Windows path limits (Microsoft, "Maximum Path Length Limitation",
+#: https://learn.microsoft.com/en-us/windows/win32/fileio/maximum-file-path-limitation): about
+#: 32,767 characters for a whole path with the Unicode APIs, 255 per component on NTFS and
+#: other common file systems.
+MAX_PATH_CHARS = 32_767
+MAX_COMPONENT_CHARS = 255
 
 
 class ProgramListError(VipError):
@@ -40,13 +47,23 @@ def normalize_programs(entries: Iterable[object] | None, option: str = "programs
     seen: set[str] = set()
     bare: list[str] = []
     for index, entry in enumerate(entries or []):
-        where = f"{option}[{index}] {entry!r}"
+        where = f"{option}[{index}] {brief(entry)}"
         if not isinstance(entry, str) or not entry:
             raise ProgramListError(
                 f"{where}: give a full path like 'C:\\Program Files\\App\\app.exe' or a name"
             )
         if entry != entry.strip():
             raise ProgramListError(f"{where}: has leading or trailing spaces; remove them")
+        if len(entry) > MAX_PATH_CHARS:
+            raise ProgramListError(
+                f"{where}: is {len(entry):,} characters long; Windows paths are at most {MAX_PATH_CHARS:,}"
+            )
+        longest = max(entry.replace("/", "\\").split("\\"), key=len)
+        if len(longest) > MAX_COMPONENT_CHARS:
+            raise ProgramListError(
+                f"{where}: has a name of {len(longest)} characters ({brief(longest, 40)}); a file or "
+                f"directory name is at most {MAX_COMPONENT_CHARS} characters"
+            )
         if _FORBIDDEN.search(entry):
             raise ProgramListError(
                 f"{where}: wildcards, quotes and control characters are not allowed; list each program by its path"

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from sessionnet_vip.coerce import brief, int_from_text
 from sessionnet_vip.errors import VipError
 
 RegType = Literal["dword", "qword", "string", "expandstring", "multistring", "binary"]
@@ -36,10 +37,16 @@ HIVES: Final[Mapping[str, str]] = {
     "HKEY_CURRENT_USER": "HKCU",
 }
 DEFAULT_ALLOWED_HIVES: Final[tuple[str, ...]] = ("HKLM",)
+#: Limits of Microsoft's "Registry element size limits"
+#: (https://learn.microsoft.com/en-us/windows/win32/sysinfo/registry-element-size-limits):
+#: a key name of 255 characters, a value name of 16,383, a tree 512 levels deep.
 _MAX_KEY_NAME = 255
+MAX_VALUE_NAME: Final = 16_383
+MAX_KEY_DEPTH: Final = 512
 _MAX_DWORD = 2**32 - 1
 _MAX_QWORD = 2**64 - 1
 _BAD_KEY_CHARS = re.compile(r"[*?\"<>|\x00-\x1f]")
+_HEX_INT = re.compile(r"0x[0-9a-f]{1,16}", re.ASCII)
 
 
 class RegistryInputError(VipError):
@@ -61,27 +68,39 @@ class RegKey:
 def parse_key(path: object, where: str = "path") -> RegKey:
     """Parse ``HKLM:\\A\\B``, ``HKLM\\A\\B`` or ``HKEY_LOCAL_MACHINE\\A\\B`` into a :class:`RegKey`."""
     if not isinstance(path, str) or not path.strip():
-        raise RegistryInputError(f"{where}: {path!r} is not a registry path like 'HKLM:\\SOFTWARE\\Vendor'")
+        raise RegistryInputError(
+            f"{where}: {brief(path)} is not a registry path like 'HKLM:\\SOFTWARE\\Vendor'"
+        )
     text = path.strip().replace("/", "\\")
     head, _, rest = text.partition("\\")
     hive = HIVES.get(head.rstrip(":").upper())
     if hive is None:
         raise RegistryInputError(
-            f"{where}: {path!r} does not start with a registry hive; use one of "
+            f"{where}: {brief(path)} does not start with a registry hive; use one of "
             "HKLM:, HKU:, HKCR:, HKCC:, HKCU: (for example 'HKLM:\\SOFTWARE\\Vendor')"
         )
     rest = rest.strip("\\")
     parts = rest.split("\\") if rest else []
+    if len(parts) > MAX_KEY_DEPTH:
+        raise RegistryInputError(
+            f"{where}: {brief(path)} is {len(parts)} keys deep; the registry allows {MAX_KEY_DEPTH} levels"
+        )
     for part in parts:
         if not part or part != part.strip():
             raise RegistryInputError(
-                f"{where}: {path!r} is malformed: empty key name or a key name with leading/trailing "
+                f"{where}: {brief(path)} is malformed: empty key name or a key name with leading/trailing "
                 "spaces (check for doubled backslashes)"
+            )
+        if part in (".", ".."):
+            # the registry has no relative components: '..' would be written as a key named '..'
+            raise RegistryInputError(
+                f"{where}: {brief(path)} has a '{part}' component; the registry has no relative paths, "
+                "write the full path of the key"
             )
         if len(part) > _MAX_KEY_NAME or _BAD_KEY_CHARS.search(part):
             raise RegistryInputError(
-                f"{where}: {path!r} is malformed: key name {part!r} is too long or holds wildcards, "
-                "quotes or control characters"
+                f"{where}: {brief(path)} is malformed: key name {brief(part)} is too long (more than "
+                f"{_MAX_KEY_NAME} characters) or holds wildcards, quotes or control characters"
             )
     return RegKey(hive, "\\".join(parts))
 
@@ -152,25 +171,30 @@ def normalize_data(reg_type: str, data: Any, where: str) -> Any:
             value = data
         elif isinstance(data, str):
             text = data.strip().lower()
-            try:
-                value = int(text, 16) if text.startswith("0x") else int(text, 10)
-            except ValueError:
-                value = None
+            # hex, or ASCII decimal digits of bounded length
+            value = int(text, 16) if _HEX_INT.fullmatch(text) else int_from_text(text)
         if value is None:
-            raise RegistryInputError(f"{where}: data {data!r} is not an integer, as a {reg_type} needs")
+            raise RegistryInputError(f"{where}: data {brief(data)} is not an integer, as a {reg_type} needs")
         if not 0 <= value <= top:
-            raise RegistryInputError(f"{where}: data {data!r} does not fit a {reg_type} (0 to {top:#x})")
+            raise RegistryInputError(f"{where}: data {brief(data)} does not fit a {reg_type} (0 to {top:#x})")
         return value
     if reg_type in ("string", "expandstring"):
         if isinstance(data, bool) or not isinstance(data, str | int | float):
-            raise RegistryInputError(f"{where}: data {data!r} is not a string, as a {reg_type} needs")
-        return str(data)
+            raise RegistryInputError(f"{where}: data {brief(data)} is not a string, as a {reg_type} needs")
+        if isinstance(data, int) and data.bit_length() > 128:  # str() of a huge int raises
+            raise RegistryInputError(
+                f"{where}: data {brief(data)} is too long a number; quote it as a string"
+            )
+        text = str(data)
+        if "\0" in text:
+            raise RegistryInputError(f"{where}: a {reg_type} must not contain NUL characters")
+        return text
     if reg_type == "multistring":
         if isinstance(data, str):
             return [data]
         if not isinstance(data, list | tuple) or not all(isinstance(x, str) for x in data):
             raise RegistryInputError(
-                f"{where}: data {data!r} is not a list of strings, as a multistring needs"
+                f"{where}: data {brief(data)} is not a list of strings, as a multistring needs"
             )
         if any("\x00" in x for x in data):
             raise RegistryInputError(f"{where}: multistring items must not contain NUL characters")
@@ -187,9 +211,9 @@ def normalize_data(reg_type: str, data: Any, where: str) -> Any:
         ):
             return bytes(data)
         raise RegistryInputError(
-            f"{where}: data {data!r} is not binary; give hex ('de ad be ef' or '0xde,0xad') or a list of bytes"
+            f"{where}: data {brief(data)} is not binary; give hex ('de ad be ef' or '0xde,0xad') or a list of bytes"
         )
-    raise RegistryInputError(f"{where}: unknown type {reg_type!r}; use one of {', '.join(REG_TYPES)}")
+    raise RegistryInputError(f"{where}: unknown type {brief(reg_type)}; use one of {', '.join(REG_TYPES)}")
 
 
 def parse_values(
@@ -205,8 +229,22 @@ def parse_values(
         where = f"values[{index}] ({key.path}"
         name = item.get("name")
         if not isinstance(name, str):
-            raise RegistryInputError(f"{where}): name {name!r} must be a string ('' is the default value)")
-        where += f" {name!r})"
+            raise RegistryInputError(
+                f"{where}): name {brief(name)} must be a string ('' is the default value)"
+            )
+        if "\0" in name:
+            raise RegistryInputError(f"{where}): name {brief(name)} holds a NUL character; remove it")
+        if len(name) > MAX_VALUE_NAME:
+            raise RegistryInputError(
+                f"{where}): name {brief(name)} is {len(name)} characters long; Windows allows "
+                f"{MAX_VALUE_NAME:,} in a value name"
+            )
+        if not key.subpath:
+            raise RegistryInputError(
+                f"{where}): a value cannot be set on the bare hive {key.hive}; name a key under it, "
+                f"e.g. '{key.hive}:\\SOFTWARE\\Vendor'"
+            )
+        where += f" {brief(name)})"
         if key.hive not in allowed:
             raise RegistryInputError(
                 f"{where}: hive {key.hive} may not be written; only {', '.join(sorted(allowed))} is allowed "
@@ -214,16 +252,16 @@ def parse_values(
             )
         view = str(item.get("view", "64"))
         if view not in VIEWS:
-            raise RegistryInputError(f"{where}: view {item.get('view')!r} must be 64 or 32")
+            raise RegistryInputError(f"{where}: view {brief(item.get('view'))} must be 64 or 32")
         state = item.get("state", "present")
         if state not in ("present", "absent"):
-            raise RegistryInputError(f"{where}: state {state!r} must be present or absent")
+            raise RegistryInputError(f"{where}: state {brief(state)} must be present or absent")
         reg_type = item.get("type")
         data: Any = None
         if state == "present":
             if reg_type not in REG_TYPES:
                 raise RegistryInputError(
-                    f"{where}: unknown type {reg_type!r}; use one of {', '.join(REG_TYPES)}"
+                    f"{where}: unknown type {brief(reg_type)}; use one of {', '.join(REG_TYPES)}"
                 )
             if item.get("data") is None:
                 raise RegistryInputError(f"{where}: data is required when state is present")
@@ -261,7 +299,7 @@ def parse_keys_absent(
             raise RegistryInputError(f"{where}: refusing to remove a top-level key; name a deeper key")
         view = str(item.get("view", "64"))
         if view not in VIEWS:
-            raise RegistryInputError(f"{where}: view {item.get('view')!r} must be 64 or 32")
+            raise RegistryInputError(f"{where}: view {brief(item.get('view'))} must be 64 or 32")
         ident = key_identity(key, view)
         if ident in seen:
             continue

@@ -18,6 +18,7 @@ import copy
 from typing import Any, Final
 
 from sessionnet_vip.addressing import format_address, parse_address
+from sessionnet_vip.coerce import as_int
 from sessionnet_vip.errors import VipError
 
 
@@ -210,11 +211,11 @@ def address_facts(adapter: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def vip_address_state(state: dict[str, Any], args: dict[str, Any], check_mode: bool) -> dict[str, Any]:
-    index = int(args["interface_index"])
-    adapter = next((a for a in state.get("adapters") or [] if int(a["index"]) == index), None)
+    index = as_int(args.get("interface_index"), "interface_index")
+    adapter = next((a for a in state.get("adapters") or [] if a.get("index") == index), None)
     if adapter is None:
         raise SimulatedModuleError(f"vip_address_state: no network adapter has interface index {index}")
-    prefix = int(args["prefix_length"])
+    prefix = as_int(args.get("prefix_length"), "prefix_length", minimum=1, maximum=32)
     skip = bool(args.get("skip_as_source", True))
     before = address_facts(adapter)
     current = {_ip(ip["address"]): ip for ip in adapter["ipv4"]}

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, Final
 
+from sessionnet_vip import strictjson
 from sessionnet_vip.errors import VipError
 from sessionnet_vip.windows import citrix, citrix_site_sim, rds, sim_network, sim_sockets
 
@@ -193,6 +194,40 @@ def new_state(seed: HostSeed) -> dict[str, Any]:
     if "citrix_ddc" in seed.features:
         state["citrix_site"] = citrix_site_sim.new_site(seed.hostname)
     return state
+
+
+#: Sections of a state file and the JSON type each must have (``new_state`` writes them all).
+STATE_SECTIONS: Final[Mapping[str, type | tuple[type, ...]]] = {
+    "os": dict,
+    "features": list,
+    "adapters": list,
+    "sessions": list,
+    "registry": dict,
+    "dhcp": dict,
+    "calls": int,
+}
+
+
+def state_problem(state: object) -> str | None:
+    """What makes ``state`` unusable as a simulated host's state, or ``None`` when it is usable.
+
+    Checked before any module twin runs, so that a hand-edited or truncated file is one clean
+    refusal instead of a ``KeyError`` deep inside a twin."""
+    if not isinstance(state, dict) or state.get("simulated") is not True:
+        return "no 'simulated: true' mark"
+    for key, kind in STATE_SECTIONS.items():
+        value = state.get(key)
+        if isinstance(value, bool) or not isinstance(value, kind):
+            return f"section '{key}' is missing or not a {getattr(kind, '__name__', kind)}"
+    if not isinstance(state["dhcp"].get("scopes"), list):
+        return "section 'dhcp.scopes' is missing or not a list"
+    if not all(isinstance(a, dict) for a in state["adapters"]):
+        return "an entry of 'adapters' is not a mapping"
+    if not all(isinstance(k, dict) and isinstance(k.get("values"), dict) for k in state["registry"].values()):
+        return "an entry of 'registry' is not a mapping with 'values'"
+    if "citrix_site" in state and not isinstance(state["citrix_site"], dict):
+        return "section 'citrix_site' is not a mapping"
+    return None
 
 
 class _Registry:
@@ -430,16 +465,18 @@ class Simulator:
             _lock(lock)
             if os.path.exists(self.state_path):
                 try:
-                    with open(self.state_path, encoding="utf-8") as handle:
-                        state = json.load(handle)
+                    with open(self.state_path, "rb") as handle:
+                        state = strictjson.loads(handle.read())
                 except (OSError, ValueError) as exc:
                     raise SimulatorError(
                         f"simulated host state {self.state_path} is not readable JSON ({exc}); "
                         "remove it to start the simulated host afresh"
                     ) from exc
-                if not isinstance(state, dict) or state.get("simulated") is not True:
+                problem = state_problem(state)
+                if problem is not None:
                     raise SimulatorError(
-                        f"{self.state_path} is not a sessionnet simulated-host state file; refusing to use it"
+                        f"{self.state_path} is not a sessionnet simulated-host state file ({problem}); "
+                        "refusing to use it. Remove it to start the simulated host afresh"
                     )
             else:
                 state = new_state(self.seed)

@@ -30,6 +30,7 @@ LINUX_ONLY = frozenset(
         "sessionnet_vip.engine.linux.bpfasm",
         "sessionnet_vip.engine.linux.bpfsys",
         "sessionnet_vip.engine.linux.cgroups",
+        "sessionnet_vip.engine.linux.client",
         "sessionnet_vip.engine.linux.dataplane",
         "sessionnet_vip.engine.linux.lab",
         "sessionnet_vip.engine.linux.procexe",

@@ -133,6 +133,16 @@ def test_reconcile_uses_the_provider(engine_service: Running) -> None:
         (b'{"op": "allocate", "session": 1, "user": 5}\n', "user name"),
         (b'{"op": "explain", "session": 1, "process": "/x", "call": "listen", "address": "x"}\n', "call"),
         (b"\xff\xfe\n", "not JSON"),
+        # bad-input classes: nesting (RecursionError in json), huge and non-finite numbers
+        (b'{"op": "allocate", "session": ' + b"[" * 30000 + b"]" * 30000 + b"}\n", "nested deeper"),
+        (b'{"op": "allocate", "session": ' + b"1" * 5000 + b"}\n", "digits"),
+        (b'{"op": "allocate", "session": NaN}\n', "not a number"),
+        (b'{"op": "allocate", "session": 1e999}\n', "out of range"),
+        (b'{"op": "allocate", "session": 2.5}\n', "integer session ID"),
+        (
+            b'{"op": "explain", "session": 1, "process": "/x", "call": "bind", "address": "x", "vip": "::1"}\n',
+            "IPv4",
+        ),
     ],
 )
 def test_malformed_requests_change_nothing(engine_service: Running, payload: bytes, message: str) -> None:
@@ -143,6 +153,12 @@ def test_malformed_requests_change_nothing(engine_service: Running, payload: byt
 
 def test_connection_survives_a_bad_line(engine_service: Running) -> None:
     replies = engine_service.raw(b'garbage\n{"op": "allocate", "session": 4}\n')
+    assert [r["ok"] for r in replies] == [False, True]
+
+
+def test_connection_survives_deep_nesting(engine_service: Running) -> None:
+    deep = b"[" * 30000 + b"]" * 30000 + b"\n"
+    replies = engine_service.raw(deep + b'{"op": "allocate", "session": 4}\n')
     assert [r["ok"] for r in replies] == [False, True]
 
 

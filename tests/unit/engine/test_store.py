@@ -123,3 +123,17 @@ def test_boot_id(tmp_path: Path) -> None:
     f = tmp_path / "boot_id"
     f.write_text("abc-123\n")
     assert read_boot_id(f) == "abc-123"
+
+
+def test_sync_level_is_normal_in_wal_and_selectable(tmp_path: Path) -> None:
+    """NORMAL (1) by default: survives an engine crash (docs/engine.md, "Crash safety")."""
+    levels = {"NORMAL": 1, "FULL": 2, "OFF": 0}
+    with LeaseStore.open(tmp_path / "default.sqlite3") as store:
+        assert store._conn.execute("PRAGMA synchronous").fetchone()[0] == levels["NORMAL"]
+        assert store._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    for name, number in levels.items():
+        with LeaseStore.open(tmp_path / f"{name}.sqlite3", synchronous=name) as store:
+            assert store._conn.execute("PRAGMA synchronous").fetchone()[0] == number
+    with pytest.raises(StoreError, match="synchronous"):
+        LeaseStore.open(tmp_path / "bad.sqlite3", synchronous="EXTRA; DROP TABLE leases")
+    assert not (tmp_path / "bad.sqlite3").exists()

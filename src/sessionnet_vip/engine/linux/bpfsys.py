@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import os
 import platform
 import struct
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from sessionnet_vip.errors import VipError
 
@@ -57,6 +58,14 @@ class BpfError(VipError):
         self.errno = err
 
 
+@functools.cache
+def _syscall() -> Any:
+    """libc's ``syscall`` (loaded once: a ``CDLL`` per call cost more than the call itself)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return libc.syscall
+
+
 @dataclass(frozen=True)
 class Bpf:
     """A handle on the ``bpf()`` system call of this machine."""
@@ -77,10 +86,8 @@ class Bpf:
 
     def call(self, cmd: int, attr: ctypes.Array[ctypes.c_char], what: str) -> int:
         """Run ``bpf(cmd, attr)``; return its result or raise :class:`BpfError` naming ``what``."""
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.syscall.restype = ctypes.c_long
         result = int(
-            libc.syscall(
+            _syscall()(
                 ctypes.c_long(self.syscall_number),
                 ctypes.c_int(cmd),
                 ctypes.byref(attr),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import logging
 import os
 import socket
@@ -18,10 +17,11 @@ import stat
 import struct
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
-from sessionnet_vip.engine.config import DEFAULT_CONTROL_SOCKET
-from sessionnet_vip.engine.transport import MAX_REPLY, Handler, PeerInfo, send_reply, serve_lines
+from sessionnet_vip.engine.defaults import DEFAULT_CONTROL_SOCKET_PATH
+from sessionnet_vip.engine.linux.client import request
+from sessionnet_vip.engine.transport import Handler, PeerInfo, send_reply, serve_lines
 from sessionnet_vip.errors import VipError
 
 log = logging.getLogger("sessionnet_vip.engine")
@@ -99,7 +99,7 @@ def prepare_socket_path(path: Path) -> None:
 
 # --- the Transport interface -----------------------------------------------------------------
 def default_address() -> str:
-    return str(DEFAULT_CONTROL_SOCKET)
+    return DEFAULT_CONTROL_SOCKET_PATH
 
 
 def make_server(address: str, handler: Handler, allowed: Iterable[int] | None) -> UnixControlServer:
@@ -111,27 +111,4 @@ def remove_address(address: str) -> None:
         Path(address).unlink()
 
 
-def request(address: str, req: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
-    """Send one request to an engine and return its reply (client side of the protocol)."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    try:
-        try:
-            sock.connect(address)
-        except OSError as exc:
-            raise VipError(
-                f"cannot reach the engine at {address} ({exc.strerror}); start "
-                "'vipctl serve --config FILE', or pass --socket PATH, "
-                "or --config FILE to work on the store directly"
-            ) from None
-        sock.sendall(json.dumps(req).encode() + b"\n")
-        with sock.makefile("rb") as reader:
-            line = reader.readline(MAX_REPLY)
-    finally:
-        sock.close()
-    if not line:
-        raise VipError(f"the engine at {address} closed the connection without a reply")
-    reply = json.loads(line)
-    if not isinstance(reply, dict):
-        raise VipError(f"the engine at {address} sent a malformed reply")
-    return reply
+__all__ = ["allowed_uids", "default_address", "make_server", "peer_credentials", "remove_address", "request"]

@@ -1,0 +1,280 @@
+"""Reading the YAML files users give (``vipctl plan FILE``, the engine config): safe and bounded.
+
+* The text must be UTF-8: anything else is a :class:`~sessionnet_vip.errors.VipError` naming
+  the file and the byte offset, not a ``UnicodeDecodeError``.
+* PyYAML's C loader (``CSafeLoader``, libyaml) is used when PyYAML was built with it; it is
+  several times faster than the pure-Python loader on large farm files. Both construct only
+  plain data (the *safe* constructors).
+* Aliases are shared nodes, so a "billion laughs" document is small to parse but explodes for
+  anything that walks it as a tree. After composition, the size of the document *as a tree*
+  (every alias counted as the whole subtree it stands for) is computed with memoisation and
+  refused beyond :data:`MAX_EXPANDED_NODES`.
+* An integer scalar longer than :data:`~sessionnet_vip.coerce.MAX_INT_DIGITS` digits is refused
+  while loading (Python would refuse to convert one past 4,300 digits with a traceback).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+
+from sessionnet_vip.coerce import MAX_INT_DIGITS
+from sessionnet_vip.errors import VipError
+
+#: Largest document accepted, counted as a tree (aliases expanded). A 10,000-server farm file
+#: is about 100,000 nodes.
+MAX_EXPANDED_NODES: Final = 5_000_000
+
+_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: True when libyaml's C parser is in use.
+USING_LIBYAML: Final = _Base is not yaml.SafeLoader
+
+
+def expanded_size(root: yaml.Node, limit: int = MAX_EXPANDED_NODES) -> int:
+    """Number of nodes of ``root`` as a tree (aliases expanded), stopping past ``limit``.
+
+    Iterative (a deeply nested document cannot exhaust the stack) and memoised per node (a
+    shared node is sized once), so the cost is that of the composed graph.
+    """
+    sizes: dict[int, int] = {}
+    visiting: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if key in sizes:
+            continue
+        if not children_done and key in visiting:
+            # reached again below itself: a recursive alias, an infinite tree
+            raise yaml.YAMLError("the document refers to itself through an alias (&anchor inside *alias)")
+        if isinstance(node, yaml.ScalarNode):
+            sizes[key] = 1
+            continue
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        else:
+            children = list(node.value)
+        if not children_done:
+            visiting.add(key)
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in sizes)
+            continue
+        total = 1
+        for child in children:
+            total += sizes[id(child)]
+            if total > limit:
+                break
+        sizes[key] = min(total, limit + 1)
+        if total > limit:
+            return limit + 1
+    return sizes.get(id(root), 1)
+
+
+#: Deepest nesting of collections accepted. libyaml's composer (used by ``CSafeLoader``)
+#: recurses in C and crashes the interpreter past a few ten thousand levels.
+MAX_DEPTH: Final = 100
+
+_STR: Final = "tag:yaml.org,2002:str"
+_INT: Final = "tag:yaml.org,2002:int"
+_BOOL: Final = "tag:yaml.org,2002:bool"
+_NULL: Final = "tag:yaml.org,2002:null"
+_SEQ: Final = "tag:yaml.org,2002:seq"
+_MAP: Final = "tag:yaml.org,2002:map"
+_MERGE: Final = "tag:yaml.org,2002:merge"
+
+
+def check_depth(text: str, loader: Any, limit: int = MAX_DEPTH) -> None:
+    """Refuse ``text`` when its collections nest deeper than ``limit``, before it is composed.
+
+    A cheap bound first: each flow level needs a ``[`` or ``{``, and each two block levels need
+    at least one more column of indentation or two more characters on a line, so the depth is at
+    most the number of brackets plus twice the longest line. Only when that bound is above
+    ``limit`` are the parser's events counted (libyaml's parser is iterative; its composer is not).
+    """
+    brackets = text.count("[") + text.count("{")
+    longest = max(map(len, text.splitlines()), default=0)
+    if brackets + 2 * (longest + 2) <= limit:
+        return
+    depth = 0
+    parser = loader(text)
+    try:
+        while parser.check_event():
+            event = parser.get_event()
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > limit:
+                    raise yaml.YAMLError(
+                        f"collections are nested more than {limit} levels deep; flatten the document"
+                    )
+            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                depth -= 1
+    finally:
+        parser.dispose()
+
+
+class BoundedSafeLoader(_Base):  # type: ignore[misc]
+    """``CSafeLoader`` (else ``SafeLoader``) refusing alias bombs and oversized integers, with a
+    leaner resolver and constructor for the plain data of our files (same results as
+    ``yaml.safe_load``; anything beyond plain mappings, sequences, strings, integers, booleans and
+    nulls goes through PyYAML's safe constructors)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        #: without an alias every node is in the text once, so nothing can expand
+        self._has_aliases = "*" in stream
+        #: tags of plain scalars already resolved in this document (keys repeat a lot)
+        self._tag_cache: dict[str, str] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if kind is yaml.ScalarNode:
+            if implicit[0]:
+                cache = self._tag_cache
+                tag = cache.get(value)
+                if tag is None:
+                    tag = _STR
+                    for candidate, regexp in _RESOLVERS.get(value[:1], _WILDCARD):
+                        if regexp.match(value):
+                            tag = str(candidate)
+                            break
+                    if len(value) <= 64 and len(cache) < 100_000:
+                        cache[value] = tag
+                return tag
+            return _STR
+        return _SEQ if kind is yaml.SequenceNode else _MAP
+
+    def get_single_node(self) -> Any:
+        node = super().get_single_node()
+        if node is not None and self._has_aliases and expanded_size(node) > MAX_EXPANDED_NODES:
+            raise yaml.YAMLError(
+                f"the document expands to more than {MAX_EXPANDED_NODES:,} nodes through its aliases "
+                "(&anchor / *alias); write the repeated parts out or use fewer aliases"
+            )
+        return node
+
+    def get_single_data(self) -> Any:
+        node = self.get_single_node()
+        if node is None:
+            return None
+        memo: dict[int, Any] = {}
+        return self._build(node, memo)
+
+    def _build(self, node: Any, memo: dict[int, Any]) -> Any:
+        key = id(node)
+        if key in memo:
+            return memo[key]
+        kind, tag = type(node), node.tag
+        value: Any
+        if kind is yaml.ScalarNode and tag == _STR:
+            value = node.value
+        elif kind is yaml.ScalarNode and tag == _INT:
+            value = self.construct_yaml_int(node)
+        elif kind is yaml.ScalarNode and tag == _NULL:
+            value = None
+        elif kind is yaml.ScalarNode and tag == _BOOL:
+            value = self.construct_yaml_bool(node)
+        elif kind is yaml.SequenceNode and tag == _SEQ:
+            value = [self._build(child, memo) for child in node.value]
+        elif kind is yaml.MappingNode and tag == _MAP and all(k.tag != _MERGE for k, _ in node.value):
+            value = {}
+            for key_node, value_node in node.value:
+                item = self._build(key_node, memo)
+                try:
+                    value[item] = self._build(value_node, memo)
+                except TypeError:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping",
+                        node.start_mark,
+                        "found unhashable key",
+                        key_node.start_mark,
+                    ) from None
+        else:  # floats, timestamps, binary, sets, merge keys, unknown tags (refused)
+            value = self.construct_object(node, deep=True)
+        memo[key] = value
+        return value
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> Any:
+        digits = sum(ch.isdigit() for ch in str(node.value))
+        if digits > MAX_INT_DIGITS:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"an integer of {digits} digits is too long (at most {MAX_INT_DIGITS})",
+                node.start_mark,
+            )
+        return super().construct_yaml_int(node)
+
+
+BoundedSafeLoader.add_constructor(_INT, BoundedSafeLoader.construct_yaml_int)
+
+_WILDCARD: Final[list[Any]] = list(BoundedSafeLoader.yaml_implicit_resolvers.get(None, []))
+_RESOLVERS: Final[dict[str, list[Any]]] = {
+    first: list(resolvers) + _WILDCARD
+    for first, resolvers in BoundedSafeLoader.yaml_implicit_resolvers.items()
+    if first is not None
+}
+
+
+@contextlib.contextmanager
+def no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building a large acyclic structure.
+
+    Loading a farm file allocates hundreds of thousands of containers; every few hundred the
+    collector walks the young ones again, which is about half of the loading time. Nothing
+    built here holds a reference cycle, and reference counting still frees everything."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _shorten(text: str, limit: int = 600) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def decode_utf8(raw: bytes, what: str) -> str:
+    """``raw`` as text, or a :class:`VipError` naming ``what`` and where the bad byte is."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise VipError(
+            f"{what} is not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start}); save it as UTF-8"
+        ) from None
+
+
+def loads(text: str, what: str) -> Any:
+    """Parse ``text`` (one YAML document) with :class:`BoundedSafeLoader`."""
+    try:
+        check_depth(text, _Base)
+    except yaml.YAMLError as exc:
+        raise VipError(f"{what} is not valid YAML: {_shorten(str(exc))}") from None
+    loader = BoundedSafeLoader(text)
+    try:
+        with no_gc():
+            return loader.get_single_data()
+    except yaml.YAMLError as exc:
+        raise VipError(f"{what} is not valid YAML: {_shorten(str(exc))}") from None
+    except RecursionError:
+        raise VipError(f"{what} is nested too deeply to read; flatten it") from None
+    finally:
+        loader.dispose()
+
+
+def load_file(path: str | Path, what: str | None = None) -> Any:
+    """Read, decode and parse the YAML file at ``path``; every failure is a :class:`VipError`."""
+    p = Path(path)
+    name = what or str(p)
+    try:
+        raw = p.read_bytes()
+    except IsADirectoryError:
+        raise VipError(f"cannot read {name}: it is a directory; give a YAML file") from None
+    except OSError as exc:
+        raise VipError(f"cannot read {name}: {exc.strerror or exc}") from None
+    return loads(decode_utf8(raw, name), name)
