@@ -22,17 +22,16 @@ from __future__ import annotations
 
 import argparse
 import logging
-import logging.handlers
 import ntpath
 import os
-import subprocess
 import sys
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final, cast
 
+# Kept light at import: vipctl loads this module to register its sub-commands (start-up time);
+# subprocess, pathlib and logging.handlers are imported where they are used.
 from sessionnet_vip.errors import VipError
 
 log = logging.getLogger("sessionnet_vip.engine")
@@ -71,6 +70,8 @@ class ServiceError(VipError):
 
 def service_command(python: str, config: str) -> str:
     """The service's command line (``ImagePath``), quoted the Windows way."""
+    import subprocess
+
     return subprocess.list2cmdline([python, "-m", "sessionnet_vip", "service", "run", "--config", config])
 
 
@@ -372,6 +373,9 @@ def run(config_path: str, log_path: str) -> int:
 
 def setup_file_log(path: str) -> None:
     """Log to ``path`` (rotated, 5 x 5 MB), creating its directory."""
+    import logging.handlers
+    from pathlib import Path
+
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     handler = logging.handlers.RotatingFileHandler(
         path, maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8"
@@ -423,7 +427,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from sessionnet_vip.cli import add_json_flag
+    from sessionnet_vip.cli import add_json_flag, path_arg
 
     svc = sub.add_parser(
         "service",
@@ -432,7 +436,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "failure; log in %ProgramData%\\sessionnet-vip\\engine.log and the Application event log). "
         'Needs pywin32: pip install "sessionnet-vip[windows]".',
     )
-    ops = svc.add_subparsers(dest="service_command", metavar="COMMAND", required=True)
+    ops = svc.add_subparsers(
+        dest="service_command", metavar="COMMAND", required=True, help="install, remove, status or run"
+    )
     name_help = f"service name (default {DEFAULT_SERVICE_NAME})"
 
     inst = ops.add_parser(
@@ -441,7 +447,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Register the service, or update its command line and start type.",
     )
     inst.add_argument(
-        "--config", required=True, type=Path, metavar="FILE", help="engine YAML config (full path)"
+        "--config", required=True, type=path_arg, metavar="FILE", help="engine YAML config (full path)"
     )
     inst.add_argument("--name", default=DEFAULT_SERVICE_NAME, help=name_help)
     inst.add_argument(
@@ -472,7 +478,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="the service process itself (started by the service manager)",
         description="Run by the service manager; use 'vipctl serve' in a console.",
     )
-    run_p.add_argument("--config", required=True, type=Path, metavar="FILE", help="engine YAML config")
+    run_p.add_argument("--config", required=True, type=path_arg, metavar="FILE", help="engine YAML config")
     run_p.add_argument(
         "--log", metavar="FILE", help="log file (default %%ProgramData%%\\sessionnet-vip\\engine.log)"
     )
