@@ -41,6 +41,7 @@ KNOWN_KEYS: Final = frozenset(
         "hold_seconds",
         "inherit_children",
         "isolate_loopback",
+        "report_original",
         "metrics_port",
         "session_provider",
         "reconcile_seconds",
@@ -94,6 +95,7 @@ class EngineConfig:
             "inherit_children": self.policy.inherit_children,
             "hold_seconds": self.hold_seconds,
             "isolate_loopback": self.isolate_loopback,
+            "report_original": self.policy.report_original,
             "metrics_port": self.metrics_port,
             "session_provider": self.session_provider,
             "reconcile_seconds": self.reconcile_seconds,
@@ -209,6 +211,7 @@ def _parse(data: object, source: str, base_dir: Path | None, platform: Platform)
             _list(data, "prefer_loopback_processes"),
             platform=platform,
             inherit_children=_bool(data, "inherit_children", False),
+            report_original=_bool(data, "report_original", False),
         )
         metrics_port = data.get("metrics_port")
         if metrics_port is not None and (
