@@ -182,3 +182,24 @@ def test_config_control_pipe_and_session_provider(tmp_path: Path) -> None:
         parse_config({**base, "session_provider": "logind"}, platform="windows")
     with pytest.raises(VipError, match="which linux does not have"):
         parse_config({**base, "session_provider": "wts"}, platform="linux")
+
+
+def test_per_program_options_override_the_engine_settings(tmp_path: Path, wts: FakeWts) -> None:
+    config = windows_config(
+        tmp_path,
+        report_original=True,
+        processes=[
+            CRM,
+            {"path": LEGACY, "mode": "client_address", "report_original": False, "inherit_children": False},
+        ],
+    )
+    eng = WindowsEngine.open_windows(config, provider=WtsSessions(wts.api()), boot_id="b")
+    try:
+        eng.start_agent(watch=False)
+        wts.add(3, "alice", client="203.0.113.7")
+        crm, legacy = plan(eng, 3, CRM), plan(eng, 3, LEGACY)
+    finally:
+        eng.stop_agent()
+        eng.close()
+    assert (crm["report_original"], crm["inherit_children"]) == (True, True)
+    assert (legacy["report_original"], legacy["inherit_children"]) == (False, False)

@@ -295,6 +295,7 @@ class WindowsEngine(Engine):
             req["user"] = user
         alloc: dict[str, Any] = super()._dispatch(req)
         decision = self.config.policy.decide(command)
+        report_original, inherit_children = self.config.policy.options_of(decision.matched)
         return placement(
             session_id=sid,
             vip=alloc["vip"],
@@ -306,8 +307,8 @@ class WindowsEngine(Engine):
             active=self.active,
             inactive_reason=self.plane_reason,
             isolate_loopback=self.config.isolate_loopback,
-            report_original=bool(getattr(self.config.policy, "report_original", False)),
-            inherit_children=self.config.policy.inherit_children,
+            report_original=report_original,
+            inherit_children=inherit_children,
             message=alloc.get("message"),
         )
 
