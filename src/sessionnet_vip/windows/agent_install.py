@@ -254,6 +254,7 @@ def engine_config(settings: Mapping[str, Any], windows_dir: str) -> dict[str, An
         "prefer_loopback_processes": list(settings.get("prefer_loopback_processes") or []),
         "inherit_children": bool(settings.get("inherit_children", False)),
         "isolate_loopback": bool(settings.get("isolate_loopback", False)),
+        "report_original": bool(settings.get("report_original", False)),
         "hold_seconds": settings.get("hold_seconds", 300),
         "session_provider": settings.get("session_provider", "auto"),
         "reconcile_seconds": settings.get("reconcile_seconds", 60),

@@ -113,6 +113,7 @@ def test_engine_config() -> None:
     assert config["control_pipe"] == "\\\\.\\pipe\\sessionnet-vip"
     assert config["data_plane"] == {"enabled": True, "assign_addresses": True}
     assert config["metrics_port"] == 9101 and config["subnet"] == "10.20.0.0/24"
+    assert config["report_original"] is False
 
 
 @pytest.mark.parametrize(
