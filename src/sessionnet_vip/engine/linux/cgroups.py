@@ -94,7 +94,7 @@ def populated(cgroup: Path) -> bool:
     """Return whether ``cgroup`` or a descendant still holds a process."""
     try:
         for line in (cgroup / "cgroup.events").read_text().splitlines():
-            key, _, value = line.partition(" ")
+            key, _sep, value = line.partition(" ")
             if key == "populated":
                 return value.strip() == "1"
     except FileNotFoundError:
