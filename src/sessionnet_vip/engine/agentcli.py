@@ -6,8 +6,7 @@ import argparse
 import sys
 
 from sessionnet_vip.cli import SESSION_RANGE, add_json_flag, emit, int_arg, path_arg, seconds_arg
-from sessionnet_vip.engine.cli import session_id_of, session_request
-from sessionnet_vip.engine.defaults import DEFAULT_CONTROL_SOCKET_PATH
+from sessionnet_vip.engine.cli import add_socket_arg, session_id_of, session_request
 
 # typing is not imported at run time (start-up time); mypy reads the block below
 TYPE_CHECKING = False
@@ -19,13 +18,7 @@ if TYPE_CHECKING:
 
 
 def _target(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--socket",
-        metavar="PATH",
-        type=path_arg,
-        help=f"control socket of a running engine (default: the config's control_socket, else "
-        f"{DEFAULT_CONTROL_SOCKET_PATH})",
-    )
+    add_socket_arg(p)
     p.add_argument(
         "--config", metavar="FILE", type=path_arg, help="engine config (its control_socket is used)"
     )

@@ -33,7 +33,8 @@ def session_id_of(value: object) -> int:
     return virtual_loopback_session(virtual_loopback_address(value))
 
 
-def _add_target(p: argparse.ArgumentParser) -> None:
+def add_socket_arg(p: argparse.ArgumentParser) -> None:
+    """``--socket PATH``: the engine and agent sub-commands' control socket option."""
     p.add_argument(
         "--socket",
         metavar="PATH",
@@ -41,6 +42,10 @@ def _add_target(p: argparse.ArgumentParser) -> None:
         help=f"control socket of a running engine (default: the config's control_socket, else "
         f"{DEFAULT_CONTROL_SOCKET_PATH})",
     )
+
+
+def _add_target(p: argparse.ArgumentParser) -> None:
+    add_socket_arg(p)
     p.add_argument(
         "--config",
         metavar="FILE",
