@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from sessionnet_vip.cli import SESSION_RANGE, add_json_flag, emit, int_arg, path_arg, seconds_arg
-from sessionnet_vip.engine.cli import add_socket_arg, session_id_of, session_request
+from sessionnet_vip.engine.cli import add_session_owner_args, add_socket_arg, session_id_of, session_request
 
 # typing is not imported at run time (start-up time); mypy reads the block below
 TYPE_CHECKING = False
@@ -155,10 +155,7 @@ def register(sub: Any) -> None:
         description="Start SESSION in the engine (what a logon hook calls): allocate its virtual IP, "
         "create its cgroup and add it to the kernel data plane. Idempotent.",
     )
-    logon.add_argument("session", metavar="SESSION", help=f"session ID ({SESSION_RANGE})")
-    logon.add_argument("--user", metavar="U", help="user of the session (address affinity)")
-    logon.add_argument("--uid", type=int_arg, metavar="N", help="uid of the session owner")
-    logon.add_argument("--pid", type=int_arg, metavar="N", help="pid of the session leader")
+    add_session_owner_args(logon)
     _target(logon)
     logon.set_defaults(func=_cmd_logon)
 

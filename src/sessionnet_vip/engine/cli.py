@@ -73,6 +73,15 @@ def _call(args: argparse.Namespace, req: dict[str, Any]) -> Any:
     return result_of(reply)
 
 
+def add_session_owner_args(p: argparse.ArgumentParser) -> None:
+    """SESSION and its owner (--user/--uid/--pid): the arguments :func:`session_request` reads,
+    of ``vipctl allocate`` and ``vipctl logon``."""
+    p.add_argument("session", metavar="SESSION", help=f"session ID ({SESSION_RANGE})")
+    p.add_argument("--user", metavar="U", help="user of the session (address affinity)")
+    p.add_argument("--uid", type=int_arg, metavar="N", help="uid of the session owner")
+    p.add_argument("--pid", type=int_arg, metavar="N", help="pid of the session leader")
+
+
 def session_request(op: str, args: argparse.Namespace) -> dict[str, Any]:
     """Request ``op`` for ``args.session``, with the owner (--user/--uid/--pid) where given."""
     req: dict[str, Any] = {"op": op, "session": session_id_of(args.session)}
@@ -294,10 +303,7 @@ def register(sub: Any) -> None:
         "user's previous address when free, else the first free one). When the pool is exhausted the "
         "session gets none and the engine logs why; its virtual loopback address is always printed.",
     )
-    alloc.add_argument("session", metavar="SESSION", help=f"session ID ({SESSION_RANGE})")
-    alloc.add_argument("--user", metavar="U", help="user of the session (address affinity)")
-    alloc.add_argument("--uid", type=int_arg, metavar="N", help="uid of the session owner")
-    alloc.add_argument("--pid", type=int_arg, metavar="N", help="pid of the session leader")
+    add_session_owner_args(alloc)
     _add_target(alloc)
     alloc.set_defaults(func=_cmd_allocate)
 
