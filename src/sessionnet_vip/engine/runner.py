@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 else:
     import _signal as signal  # the C module: signal.py loads enum
 
+#: protocol.MAX_REPLY (a test checks it; the protocol module loads json and typing)
+_MAX_REPLY = 16 * 1024 * 1024
 PTRACE_TRACEME = 0
 PTRACE_CONT = 7
 PTRACE_DETACH = 17
@@ -156,14 +158,12 @@ class _Connection:
         self.sock.close()
 
     def _line(self) -> bytes:
-        from sessionnet_vip.engine.protocol import MAX_REPLY
-
         while b"\n" not in self.buffer:
             chunk = self.sock.recv(65536)
             if not chunk:
                 break
             self.buffer += chunk
-            if len(self.buffer) > MAX_REPLY:
+            if len(self.buffer) > _MAX_REPLY:
                 break
         line, newline, rest = self.buffer.partition(b"\n")
         self.buffer = rest

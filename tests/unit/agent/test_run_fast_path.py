@@ -127,3 +127,9 @@ def test_replies_are_read_strictly(tmp_path: Path) -> None:
         conn.close()
         thread.join()
         server.close()
+
+
+def test_the_reply_limit_is_the_protocol_s() -> None:
+    from sessionnet_vip.engine import protocol
+
+    assert runner._MAX_REPLY == protocol.MAX_REPLY
