@@ -155,8 +155,10 @@ _new_span = tuple.__new__
 
 
 def format_address(value: int) -> str:
-    """Dotted-quad text of an integer address."""
-    return str(ipaddress.IPv4Address(value))
+    """Dotted-quad text of an integer address (what ``str(ipaddress.IPv4Address(value))`` gives)."""
+    if 0 <= value <= _IPV4_MAX:
+        return f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
+    return str(ipaddress.IPv4Address(value))  # its error for an out-of-range value
 
 
 def format_span(span: Span) -> str:
@@ -236,6 +238,11 @@ def parse_span(value: object, what: str) -> Span:
     Accepted: ``A.B.C.D`` (one address), ``A.B.C.D-E.F.G.H`` (inclusive range), ``A.B.C.D/N``
     (every address of the network) and a mapping ``{start: A.B.C.D, end: E.F.G.H}``.
     """
+    if type(value) is str:  # the common case first: isinstance against Mapping is slow
+        text = value.strip()
+        if "/" not in text and "-" not in text:
+            first = parse_address(text, what)
+            return _new_span(Span, (first, first))
     if isinstance(value, Span):
         return value
     if isinstance(value, Mapping):

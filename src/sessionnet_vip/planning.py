@@ -142,6 +142,8 @@ class Server:
     @cached_property
     def need(self) -> int:
         """``ceil(max_sessions x (100 + headroom) / 100)``, computed exactly."""
+        if self.headroom.denominator == 1:  # whole percent: integer arithmetic, same result
+            return -(-self.max_sessions * (100 + self.headroom.numerator) // 100)
         return math.ceil(self.max_sessions * (100 + self.headroom) / 100)
 
 
@@ -256,7 +258,8 @@ def _as_mapping(value: object, what: str, known: Iterable[str] | None) -> Mappin
     if not isinstance(value, Mapping):
         raise VipError(f"{what} must be a mapping, not {type(value).__name__} ({brief(value)})")
     if known is not None:
-        unknown = sorted(str(k) for k in value if k not in set(known))
+        allowed = set(known)
+        unknown = sorted(str(k) for k in value if k not in allowed)
         if unknown:
             raise VipError(f"{what}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(known)}")
     return value
@@ -375,14 +378,20 @@ def _parse_scope(raw: object, index: int) -> DhcpScope:
     )
 
 
-def _parse_server(raw: object, index: int) -> Server:
+def _parse_server(raw: object, index: int, networks: dict[str, ipaddress.IPv4Network] | None = None) -> Server:
+    """``networks``: subnets already parsed from the same text (servers share a few subnets)."""
     what = f"servers[{index}]"
     item = _as_mapping(raw, what, ("name", "subnet", "max_sessions", "headroom"))
     name = _as_name(item.get("name"), f"{what} name")
     what = f"server {name}"
     if item.get("subnet") is None:
         raise VipError(f"{what}: 'subnet' is missing; give the CIDR of one of 'subnets'")
-    subnet = parse_network(item["subnet"], f"{what} subnet")
+    text = item["subnet"]
+    subnet = networks.get(text) if networks is not None and type(text) is str else None
+    if subnet is None:
+        subnet = parse_network(text, f"{what} subnet")
+        if networks is not None and type(text) is str:
+            networks[text] = subnet
     if item.get("max_sessions") is None:
         raise VipError(f"{what}: 'max_sessions' is missing; give its maximum concurrent sessions")
     max_sessions = _as_positive_int(item["max_sessions"], f"{what} max_sessions")
@@ -431,7 +440,8 @@ def build_request(data: Mapping[str, Any]) -> PlanRequest:
     if not subnets:
         raise VipError("subnets is empty; define at least one subnet (cidr, gateway, reserved)")
     scopes = [_parse_scope(s, i) for i, s in enumerate(_as_list(data.get("dhcp_scopes"), "dhcp_scopes"))]
-    servers = [_parse_server(s, i) for i, s in enumerate(_as_list(data.get("servers"), "servers"))]
+    networks: dict[str, ipaddress.IPv4Network] = {}
+    servers = [_parse_server(s, i, networks) for i, s in enumerate(_as_list(data.get("servers"), "servers"))]
     existing = [_parse_assignment(e, i) for i, e in enumerate(_as_list(data.get("existing"), "existing"))]
     request = PlanRequest(
         subnets=tuple(sorted(subnets, key=lambda s: int(s.cidr.network_address))),
