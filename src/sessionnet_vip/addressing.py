@@ -287,24 +287,30 @@ def total_size(spans: Iterable[Span]) -> int:
 
 def subtract(spans: Sequence[Span], remove: Sequence[Span]) -> list[Span]:
     """``spans`` minus ``remove``; both normalised, and so is the result. Linear sweep."""
+    if not remove:
+        return [_new_span(Span, (first, last)) for first, last in spans]
     out: list[Span] = []
+    append = out.append
     j = 0
     n = len(remove)
     for first, last in spans:
         cur = first
-        while j < n and remove[j].last < cur:
+        while j < n and remove[j][1] < cur:
             j += 1
         k = j
-        while k < n and remove[k].first <= last:
-            r = remove[k]
-            if r.first > cur:
-                out.append(_new_span(Span, (cur, r.first - 1)))
-            cur = max(cur, r.last + 1)
+        while k < n:
+            r_first, r_last = remove[k]
+            if r_first > last:
+                break
+            if r_first > cur:
+                append(_new_span(Span, (cur, r_first - 1)))
+            if r_last + 1 > cur:
+                cur = r_last + 1
             if cur > last:
                 break
             k += 1
         if cur <= last:
-            out.append(_new_span(Span, (cur, last)))
+            append(_new_span(Span, (cur, last)))
     return out
 
 
@@ -312,12 +318,15 @@ def intersect(a: Sequence[Span], b: Sequence[Span]) -> list[Span]:
     """Addresses in both normalised lists; normalised. Linear sweep."""
     out: list[Span] = []
     i = j = 0
-    while i < len(a) and j < len(b):
-        first = max(a[i].first, b[j].first)
-        last = min(a[i].last, b[j].last)
+    na, nb = len(a), len(b)
+    while i < na and j < nb:
+        a_first, a_last = a[i]
+        b_first, b_last = b[j]
+        first = a_first if a_first > b_first else b_first
+        last = a_last if a_last < b_last else b_last
         if first <= last:
             out.append(_new_span(Span, (first, last)))
-        if a[i].last < b[j].last:
+        if a_last < b_last:
             i += 1
         else:
             j += 1

@@ -969,8 +969,12 @@ class _Checked:
     reserved_ranges: list[Span] = field(default_factory=list)
 
 
-def make_plan(request: PlanRequest) -> PlanResult:
-    """Plan every server of ``request`` (see the module docstring for the rules)."""
+def make_plan(request: PlanRequest, *, reports: bool = True) -> PlanResult:
+    """Plan every server of ``request`` (see the module docstring for the rules).
+
+    ``reports=False`` leaves :attr:`PlanResult.subnets` (what the SVG maps are drawn from) empty:
+    the table and :meth:`PlanResult.to_dict` do not need it.
+    """
     work = _build_work(request)
     servers = {s.name: s for s in request.servers}
     existing = {a.server: a for a in request.existing}
@@ -1070,14 +1074,14 @@ def make_plan(request: PlanRequest) -> PlanResult:
         final.append(placement)
     exclusions.sort(key=lambda pair: (pair[0].range, pair[0].scope, pair[1]))
     by_subnet: dict[ipaddress.IPv4Network, list[Placement]] = {}
-    for placement in final:
+    for placement in final if reports else ():
         by_subnet.setdefault(placement.subnet, []).append(placement)
     return PlanResult(
         placements=tuple(final),
         exclusions=tuple((scope.scope, span) for scope, span in exclusions),
         invalid=tuple(sorted(invalid)),
         warnings=tuple(warnings),
-        subnets=tuple(_report(sub, by_subnet.get(cidr, [])) for cidr, sub in work.items()),
+        subnets=tuple(_report(sub, by_subnet.get(cidr, [])) for cidr, sub in work.items()) if reports else (),
     )
 
 
@@ -1112,4 +1116,4 @@ def plan_from_dict(data: Mapping[str, Any]) -> dict[str, Any]:
     warnings: [str]}``. Raises :class:`~sessionnet_vip.errors.VipError` on bad input and
     :class:`PlanError` (with ``failures``) when the servers do not fit.
     """
-    return make_plan(build_request(data)).to_dict()
+    return make_plan(build_request(data), reports=False).to_dict()

@@ -87,7 +87,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         request = build_request(load_farm(args.file))
     try:
         with no_gc():
-            result = make_plan(request)
+            result = make_plan(request, reports=bool(args.svg))
     except PlanError as exc:
         if getattr(args, "json", False):
             print(json.dumps({"error": str(exc), "failures": exc.failures}, indent=2, sort_keys=True))
