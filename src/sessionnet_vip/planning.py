@@ -576,12 +576,22 @@ class _SubnetWork:
     scope_ranges: list[Span]
     exclusions: list[Span]
     outside_base: list[Span]
-    carve_base: list[tuple[DhcpScope, list[Span]]]
     servers: list[Server] = field(default_factory=list)
 
     @property
     def blocked(self) -> list[Span]:
         return normalise([*self.fixed, *self.dhcp_fixed])
+
+    @cached_property
+    def carve_base(self) -> list[tuple[DhcpScope, list[Span]]]:
+        """Per scope: its range - its exclusions - blocked (computed when carving, a failure
+        message or an SVG map needs it)."""
+        usable = [self.subnet.usable]
+        blocked = self.blocked
+        return [
+            (scope, subtract(subtract(intersect([scope.range], usable), list(scope.exclusions)), blocked))
+            for scope in self.scopes
+        ]
 
 
 class _SubnetIndex:
@@ -670,10 +680,6 @@ def _build_work(request: PlanRequest) -> dict[ipaddress.IPv4Network, _SubnetWork
         scope_ranges = normalise(s.range for s in scopes)
         exclusions = normalise(e for s in scopes for e in s.exclusions)
         outside_base = subtract(subtract(usable, blocked), scope_ranges)
-        carve_base = [
-            (scope, subtract(subtract(intersect([scope.range], usable), list(scope.exclusions)), blocked))
-            for scope in scopes
-        ]
         work[subnet.cidr] = _SubnetWork(
             subnet=subnet,
             scopes=scopes,
@@ -682,7 +688,6 @@ def _build_work(request: PlanRequest) -> dict[ipaddress.IPv4Network, _SubnetWork
             scope_ranges=scope_ranges,
             exclusions=exclusions,
             outside_base=outside_base,
-            carve_base=carve_base,
         )
     for server in request.servers:
         work[server.subnet].servers.append(server)
