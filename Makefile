@@ -9,7 +9,7 @@ WORK := .work
 COLLECTIONS := $(WORK)/collections
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: all venv demo test build install-collection clean system-deps windows
+.PHONY: all venv demo test build install-collection clean system-deps bpf windows
 
 all: test
 
@@ -26,6 +26,10 @@ $(VENV)/.installed: pyproject.toml requirements/constraints-py3.12.txt scripts/f
 
 venv: $(VENV)/.installed
 
+# The Linux data plane's eBPF object (clang -target bpf, warnings as errors), shipped in the package.
+bpf:
+	$(MAKE) -C native/bpf
+
 # The Windows data plane (native/windows): viprun.exe + sessionnet_vipdp.dll for x64 and x86,
 # cross-built with mingw-w64 into build/windows/<arch>/ and copied where the vip_agent role
 # ships them from (roles/vip_agent/files/windows/<arch>/, gitignored, inside the tarball).
@@ -39,7 +43,7 @@ windows:
 	@for a in x64 x86; do mkdir -p $(WINDOWS_SHIP)/$$a && \
 	  cp -p $(WINDOWS_OUT)/$$a/viprun.exe $(WINDOWS_OUT)/$$a/sessionnet_vipdp.dll $(WINDOWS_SHIP)/$$a/; done
 
-build: venv windows
+build: venv bpf windows
 	@mkdir -p $(WORK)/dist
 	$(VENV)/bin/ansible-galaxy collection build --force --output-path $(WORK)/dist .
 
@@ -53,8 +57,9 @@ demo: install-collection
 system-deps:
 	scripts/install-system-deps.sh
 
-test: venv system-deps
+test: venv system-deps bpf
 	scripts/run-checks
 
 clean:
 	rm -rf $(VENV) $(WORK) tests/output $(WINDOWS_OUT) $(WINDOWS_SHIP)
+	$(MAKE) -C native/bpf clean

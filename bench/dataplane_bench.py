@@ -9,7 +9,8 @@ Three workers run the same loops in the same run:
 
 * ``baseline``   outside the data plane's cgroup: no program runs;
 * ``untranslated`` in a session but not listed: programs run, find the session, change nothing;
-* ``translated`` listed: programs run and rewrite (bind, connect + source bind, sendto).
+* ``translated`` listed: programs run and rewrite (bind, connect + source bind, sendto), on
+  IPv4 sockets and on dual-stack IPv6 sockets (``::1``, ``::ffff:127.0.0.1``).
 
 Figures are medians of operations per second over rounds (the first worker rotates), the
 ratio to ``baseline`` and the spread ((max - min) / median, the run-to-run noise); then session setup and
@@ -77,11 +78,48 @@ def sendto_step():
     except BlockingIOError:
         pass
 
+# IPv6 sockets (dual-stack, the Linux default): "::1" and "::ffff:127.0.0.1" are the loopback
+# (rules B5/C4: translated they become the session loopback, IPv4-mapped).
+def bind6_step():
+    s = socket.socket(socket.AF_INET6)
+    s.bind(("::1", 0))
+    s.close()
+
+listener6 = socket.socket(socket.AF_INET6)
+listener6.bind(("::1", 0))
+listener6.listen(512)
+target6 = ("::1", listener6.getsockname()[1])
+
+def connect6_step():
+    c = socket.socket(socket.AF_INET6)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+    c.connect(target6)
+    a, _ = listener6.accept()
+    a.close()
+    c.close()
+
+sink6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+sink6.bind(("::ffff:127.0.0.1", 0))
+sink6.setblocking(False)
+udp_target6 = ("::ffff:127.0.0.1", sink6.getsockname()[1])
+sender6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+
+def sendto6_step():
+    sender6.sendto(payload, udp_target6)
+    try:
+        sink6.recv(64)
+    except BlockingIOError:
+        pass
+
 print(json.dumps({
     "where": listener.getsockname()[0],
+    "where6": listener6.getsockname()[0],
     "bind": rate(bind_step),
     "connect+accept": rate(connect_step),
     "sendto": rate(sendto_step),
+    "bind6": rate(bind6_step),
+    "connect6+accept": rate(connect6_step),
+    "sendto6": rate(sendto6_step),
 }))
 """
 
@@ -150,13 +188,13 @@ def main() -> int:
                     results[mode].append(run_worker(plane, lab, mode, args.seconds))
             print(f"kernel {os.uname().release}, {args.rounds} rounds x {args.seconds}s per loop")
             print(f"{'operation':<16}{'mode':<14}{'ops/s':>12}{'ratio':>8}{'spread':>8}  bound to")
-            for op in ("bind", "connect+accept", "sendto"):
+            for op in ("bind", "connect+accept", "sendto", "bind6", "connect6+accept", "sendto6"):
                 base = statistics.median(r[op] for r in results["baseline"])
                 for mode in modes:
                     values = [r[op] for r in results[mode]]
                     value = statistics.median(values)
                     spread = (max(values) - min(values)) / value  # run-to-run noise
-                    where = results[mode][0]["where"]
+                    where = results[mode][0]["where6" if "6" in op else "where"]
                     print(f"{op:<16}{mode:<14}{value:>12,.0f}{value / base:>8.3f}{spread:>8.2f}  {where}")
             add_us, remove_us = session_costs(plane, args.sessions)
             print(f"session setup (map entry + 2 cgroups), median: {add_us:,.0f} us")

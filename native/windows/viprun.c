@@ -278,9 +278,11 @@ static int ask_engine(const wchar_t *pipe, const wchar_t *program, struct json_r
     DWORD n = 0, got = 0, len;
     OVERLAPPED ov;
     memset(r, 0, sizeof(*r));
-    h = CreateFileW(pipe, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, FILE_FLAG_OVERLAPPED, NULL);
+    /* read + write-data, not GENERIC_WRITE: its FILE_APPEND_DATA is the right to create pipe
+       instances, which the engine's pipe grants to administrators only (docs/vip_agent.md) */
+    h = CreateFileW(pipe, GENERIC_READ | FILE_WRITE_DATA, 0, NULL, OPEN_EXISTING, FILE_FLAG_OVERLAPPED, NULL);
     if (h == INVALID_HANDLE_VALUE && GetLastError() == ERROR_PIPE_BUSY && WaitNamedPipeW(pipe, 2000))
-        h = CreateFileW(pipe, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, FILE_FLAG_OVERLAPPED, NULL);
+        h = CreateFileW(pipe, GENERIC_READ | FILE_WRITE_DATA, 0, NULL, OPEN_EXISTING, FILE_FLAG_OVERLAPPED, NULL);
     if (h == INVALID_HANDLE_VALUE) {
         snprintf(why, whycap, "the engine's pipe %ls is not reachable (error %lu)", pipe, GetLastError());
         return 0;

@@ -12,15 +12,22 @@
   (``release``/``logoff``, the logind session gone, a lease reclaimed by reconcile) removes it;
 * ``attach``: a process stopped right after its ``execve`` (by ``vipctl run``) is placed in
   its session, translated when its resolved executable (``/proc/PID/exe``) is on the list;
-* a watcher thread: follows logind, prunes exited processes, re-creates vanished session cgroups.
+* a watcher thread: follows logind, prunes exited processes, re-creates vanished session cgroups;
+* an exec follower (kernel process events): a listed program executed in a session however
+  it was started is translated; exits drop map entries;
+* restarts: sessions with live leases are known again at once, and the previous run's session
+  cgroups and their processes are translated again (per-session work is lazy, so a start with
+  65,536 live leases writes nothing per session).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import ipaddress
 import logging
 import os
+import re
 import shutil
 import sys
 import threading
@@ -70,6 +77,18 @@ class PlaneSession(Protocol):
     @property
     def vip_cgroup(self) -> Path: ...
 
+    @property
+    def options(self) -> Any: ...
+
+
+class EventSource(Protocol):
+    """Process events (Linux: the process-events connector): ``read`` returns events with
+    ``what`` (``exec``/``exit``/``fork``), ``pid`` and ``tgid``."""
+
+    def read(self, timeout: float) -> list[Any]: ...
+
+    def close(self) -> None: ...
+
 
 class DataPlaneBackend(Protocol):
     """What :class:`AgentEngine` needs of a data plane (Linux: :class:`engine.linux.DataPlane`)."""
@@ -86,7 +105,21 @@ class DataPlaneBackend(Protocol):
 
     def remove_session(self, session_id: int) -> list[int]: ...
 
-    def attach_pid(self, session_id: int, pid: int, *, translated: bool = True) -> None: ...
+    def session(self, session_id: int) -> PlaneSession: ...
+
+    def attach_pid(
+        self,
+        session_id: int,
+        pid: int,
+        *,
+        translated: bool = True,
+        mode: Mode | str | None = None,
+        options: Any = None,
+        move: bool = True,
+        inherit_children: bool | None = None,
+    ) -> None: ...
+
+    def detach_pid(self, pid: int) -> bool: ...
 
     def translated_pids(self) -> dict[int, int]: ...
 
@@ -104,12 +137,26 @@ class AddressAssigner(Protocol):
 
     def assign(self, addresses: Sequence[ipaddress.IPv4Address]) -> dict[str, str]: ...
 
+    def assign_each(
+        self, addresses: Sequence[ipaddress.IPv4Address], *, add: bool = True
+    ) -> tuple[dict[str, str], dict[str, str]]: ...
+
+    def adopt(self) -> list[str]: ...
+
+    def check(self, spans: Sequence[tuple[int, int]]) -> dict[str, str]: ...
+
     def release(self) -> object: ...
 
 
 AGENT_OPS: Final = ("attach", "plan", "logon", "logoff", "sessions")
-#: Modes the kernel translates (the data plane applies virtual_ip semantics to each of them).
+#: Modes the kernel translates (each with its own rules of docs/translation-table.md).
 KERNEL_MODES: Final = frozenset({Mode.VIRTUAL_IP, Mode.VIRTUAL_LOOPBACK, Mode.PREFER_LOOPBACK})
+#: The pool addresses the engine put on interfaces (state_dir), adopted after a crash.
+ASSIGNED_RECORD: Final = "assigned-addresses.json"
+#: A logind session's scope in a cgroup path (``user.slice/user-1000.slice/session-3.scope``).
+LOGIND_SCOPE: Final = re.compile(r"/session-(\d+)\.scope(?:/|$)")
+#: The kernel keeps the first 15 bytes of a program's name as its ``comm`` (TASK_COMM_LEN - 1).
+COMM_LENGTH: Final = 15
 
 
 class AgentPlatform(Protocol):
@@ -125,13 +172,27 @@ class AgentPlatform(Protocol):
 
     def process_list_warnings(self, patterns: list[str]) -> list[str]: ...
 
-    def new_plane(self, root_name: str) -> LoadablePlane: ...
+    def new_plane(self, root_name: str, *, max_sessions: int, max_processes: int) -> LoadablePlane: ...
 
-    def new_assigner(self) -> AddressAssigner: ...
+    def new_assigner(self, record: Path | None = None) -> AddressAssigner: ...
 
-    def session_options(self, *, inherit_children: bool, isolate_loopback: bool) -> Any: ...
+    def session_options(
+        self, *, inherit_children: bool, isolate_loopback: bool, report_original: bool = False
+    ) -> Any: ...
 
     def process_exe(self, pid: int) -> Path: ...
+
+    def process_comm(self, pid: int) -> str | None: ...
+
+    def process_cgroup(self, pid: int) -> tuple[Path | None, str | None]:
+        """The process's cgroup as a directory of the hierarchy and as its path in it."""
+        ...
+
+    def leaf_pids(self, session: PlaneSession) -> list[tuple[int, bool]]:
+        """Processes of the session's translated cgroups, with whether children inherit."""
+        ...
+
+    def exec_events(self) -> EventSource: ...
 
 
 def agent_platform() -> AgentPlatform:
@@ -213,24 +274,43 @@ def process_list_warnings(policy: Policy) -> list[str]:
     return agent_platform().process_list_warnings([e.pattern for e in policy.entries])
 
 
-def decide_exe(policy: Policy, exe: Path) -> tuple[Mode, str | None]:
-    """The mode of executable ``exe`` (a real path): exact entry first, then entries resolved
-    the way the kernel resolves ``/proc/PID/exe`` (realpath; bare names through PATH)."""
+def decide_exe(policy: Policy, exe: Path, *, comm: str | None = None) -> tuple[Mode, str | None]:
+    """The mode of executable ``exe`` (a real path, ``/proc/PID/exe``) and the entry that lists it.
+
+    Entries are resolved the way the kernel resolves ``/proc/PID/exe`` (realpath; bare names
+    through PATH). An entry that is itself a symlink (``/usr/local/bin/redis-a`` ->
+    ``/usr/bin/redis-server``, or a busybox applet) lists only what is started through that
+    name: with ``comm`` (the process's ``/proc/PID/comm``, the name it was executed by) the
+    target binary started under any other name does not match."""
     decision = policy.decide(str(exe))
-    if decision.mode is not Mode.NONE:
+    if decision.mode is not Mode.NONE and not _is_symlink(decision.matched):
         return decision.mode, decision.matched
     best: tuple[int, Mode, str] | None = None
     for entry in policy.entries:
-        if entry.full_path:
-            hit = os.path.realpath(entry.pattern) == str(exe)
-        else:
-            found = shutil.which(entry.pattern)
-            hit = found is not None and os.path.realpath(found) == str(exe)
-        if hit:
-            rank = (2 if entry.full_path else 0) + (1 if entry.mode is Mode.PREFER_LOOPBACK else 0)
-            if best is None or rank > best[0]:
-                best = (rank, entry.mode, entry.pattern)
+        listed = entry.pattern if entry.full_path else shutil.which(entry.pattern)
+        if listed is None:
+            continue
+        if os.path.realpath(listed) != str(exe):
+            continue
+        renamed = comm is not None and comm != os.path.basename(listed)[:COMM_LENGTH]
+        if renamed and os.path.realpath(listed) != listed:
+            continue  # the target binary, started under another name than the listed one
+        rank = (2 if entry.full_path else 0) + (1 if entry.mode is Mode.PREFER_LOOPBACK else 0)
+        if best is None or rank > best[0]:
+            best = (rank, entry.mode, entry.pattern)
     return (Mode.NONE, None) if best is None else (best[1], best[2])
+
+
+def _is_symlink(pattern: str | None) -> bool:
+    if pattern is None:
+        return False
+    listed = pattern if pattern.startswith("/") else shutil.which(pattern)
+    return listed is not None and os.path.realpath(listed) != listed
+
+
+def _added(assigner: AddressAssigner) -> dict[str, str]:
+    added = getattr(assigner, "added", {})
+    return {str(a): str(i) for a, i in added.items()}
 
 
 def _int_field(req: Mapping[str, Any], key: str, *, required: bool) -> int | None:
@@ -253,11 +333,17 @@ class AgentEngine(Engine):
     assigned: dict[str, str] = field(default_factory=dict)
     unassigned: dict[str, str] = field(default_factory=dict)
     followed: set[int] = field(default_factory=set)
+    #: sessions with a live lease: session ID -> VIP as an int (None: no VIP)
+    known: dict[int, int | None] = field(default_factory=dict)
+    hosts_written: set[int] = field(default_factory=set)
     list_warnings: list[str] = field(default_factory=list)
     hostname: str | None = None
     _plane_lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
     _watcher: threading.Thread | None = field(default=None, repr=False, compare=False)
+    _follower: threading.Thread | None = field(default=None, repr=False, compare=False)
+    _events: EventSource | None = field(default=None, repr=False, compare=False)
+    exec_reason: str = "not following exec events"
 
     @classmethod
     def open_agent(cls, config: EngineConfig, **kwargs: Any) -> AgentEngine:
@@ -294,14 +380,99 @@ class AgentEngine(Engine):
         if watch:
             self._watcher = threading.Thread(target=self._watch_loop, name="agent-watch", daemon=True)
             self._watcher.start()
+            if self.plane is not None and settings.follow_exec:
+                self.start_exec_follower()
+
+    def start_exec_follower(self) -> None:
+        """Follow ``execve``/exit of every process (process-events connector) in a thread."""
+        try:
+            self._events = agent_platform().exec_events()
+        except VipError as exc:
+            self.exec_reason = f"{exc}; listed programs are translated only through vipctl run"
+            log.warning("%s", self.exec_reason)
+            return
+        self.exec_reason = "following exec events (process-events connector)"
+        self._follower = threading.Thread(target=self._events_loop, name="agent-exec", daemon=True)
+        self._follower.start()
+
+    def _events_loop(self) -> None:
+        events = self._events
+        assert events is not None
+        while not self._stop.is_set():
+            try:
+                for event in events.read(0.5):
+                    if event.what == "exec":
+                        self.on_exec(event.tgid)
+                    elif event.what == "exit" and event.pid == event.tgid:
+                        self.on_exit(event.tgid)
+            except VipError as exc:
+                log.error("process events: %s", exc)
+            except Exception:
+                log.exception("process events failed; continuing")
+
+    def session_of(self, pid: int) -> int | None:
+        """The session of process ``pid``: its session cgroup of ours, else its logind session
+        (``.../session-N.scope``) when that session is live; ``None`` otherwise."""
+        where, rel = agent_platform().process_cgroup(pid)
+        if rel is None or self.plane is None:
+            return None
+        if where is not None:
+            try:
+                inside: Path | None = where.relative_to(self.plane.root)
+            except ValueError:
+                inside = None
+            if inside is not None and inside.parts and inside.parts[0].startswith("session-"):
+                with contextlib.suppress(ValueError):
+                    return int(inside.parts[0].removeprefix("session-"))
+        match = LOGIND_SCOPE.search(rel)
+        if match is None:
+            return None
+        sid = int(match.group(1))
+        if sid in self.known:
+            return sid
+        live = self.provider.live_sessions() if isinstance(self.provider, LogindFollower) else None
+        return sid if live is not None and sid in live else None
+
+    def on_exec(self, pid: int) -> bool:
+        """A process executed a program: translate it if it is listed and in a session."""
+        if self.plane is None:
+            return False
+        sid = self.session_of(pid)
+        if sid is None:
+            return False
+        try:
+            exe = agent_platform().process_exe(pid)
+        except VipError:
+            return False  # already gone
+        mode, matched = decide_exe(self.config.policy, exe, comm=agent_platform().process_comm(pid))
+        if mode not in KERNEL_MODES:
+            return False
+        if sid not in self.known:
+            self._logon(sid)
+        self._place(sid, pid, mode, matched, translated=True)
+        log.info("session %d: pid %d (%s) started; translated (%s)", sid, pid, exe, mode.value)
+        return True
+
+    def on_exit(self, tgid: int) -> None:
+        with self._plane_lock:
+            if self.plane is not None:
+                self.plane.detach_pid(tgid)
 
     def _load(self, parent: Path | None, root_name: str, assign: bool) -> None:
-        plane = agent_platform().new_plane(root_name)
+        settings = self.config.data_plane
+        plane = agent_platform().new_plane(
+            root_name, max_sessions=settings.max_sessions, max_processes=settings.max_processes
+        )
         root = plane.load(parent)
         try:
             if assign:
-                assigner = self.assigner = agent_platform().new_assigner()
-                self._assign(assigner)
+                self.assigner = agent_platform().new_assigner(self.config.state_dir / ASSIGNED_RECORD)
+                adopted = self.assigner.adopt()
+                if adopted:
+                    log.info(
+                        "adopted %d pool address(es) a previous run left on the interfaces", len(adopted)
+                    )
+                self._assign(self.assigner)
         except BaseException:
             if self.assigner is not None:
                 self.assigner.release()
@@ -316,28 +487,127 @@ class AgentEngine(Engine):
             len(self.assigned),
             len(self.unassigned),
         )
-        for lease in self.store.leases(include_held=False):
-            if lease.session_id is not None and lease.address in self.config.pool:
-                self._ensure_session(lease.session_id, lease.address)
+        self._restore(root)
+
+    def _restore(self, root: Path) -> None:
+        """Rebuild the maps after a restart (also after a kill -9 of the previous engine).
+
+        Sessions with a live lease are known again at once (a dictionary entry each: their
+        cgroups, map entry and hosts file are made when their first process is placed). A
+        session cgroup the previous run left behind still holds that session's processes: it
+        is added to the maps again and each process in its ``vip``/``solo`` cgroup is matched
+        by its real executable and translated again, so a server translated before the
+        restart stays translated. Cgroups of sessions without a lease are emptied (processes
+        moved out, untranslated) and removed."""
+        with self._lock:
+            live = self.store.active_sessions(self.config.pool.int_bounds())
+        limit = self.config.data_plane.max_sessions
+        for sid, address in live[:limit]:
+            self.known[sid] = address
+        for sid, address in live[limit:]:
+            log.error(
+                "session %d holds %s but the data plane's sessions map is full (%d, "
+                "data_plane.max_sessions); it is not translated until a session ends",
+                sid,
+                ipaddress.IPv4Address(address),
+                limit,
+            )
+        restored = processes = 0
+        for cgroup in sorted(root.glob("session-*")):
+            try:
+                sid = int(cgroup.name.removeprefix("session-"))
+            except ValueError:
+                continue
+            if sid not in self.known:
+                log.info("session %d left by the previous run has no lease; removing its cgroup", sid)
+                self._adopt_and_drop(sid)
+                continue
+            try:
+                self._activate(sid)
+                processes += self._retranslate(sid)
+            except VipError as exc:  # never fatal: the session is retried when it is used
+                log.error("session %d of the previous run could not be restored: %s", sid, exc)
+                continue
+            restored += 1
+        if restored:
+            log.info(
+                "restored %d session(s) and %d translated process(es) of the previous run",
+                restored,
+                processes,
+            )
+
+    def _adopt_and_drop(self, sid: int) -> None:
+        assert self.plane is not None
+        with contextlib.suppress(VipError):
+            self.plane.add_session(sid, None, options=self._options())
+            self.plane.remove_session(sid)
+
+    def _retranslate(self, sid: int) -> int:
+        """Translate again the processes of session ``sid``'s translated cgroups (after a restart)."""
+        assert self.plane is not None
+        session = self.plane.session(sid)
+        count = 0
+        platform = agent_platform()
+        for pid, inherit in platform.leaf_pids(session):
+            try:
+                exe = platform.process_exe(pid)
+            except VipError:
+                continue
+            mode, matched = decide_exe(self.config.policy, exe, comm=platform.process_comm(pid))
+            if mode not in KERNEL_MODES and inherit:
+                mode = Mode.VIRTUAL_IP  # a child under an inheriting process
+                matched = None
+            if mode not in KERNEL_MODES:
+                self.plane.attach_pid(sid, pid, translated=False)
+                continue
+            report, _ = self.config.policy.options_of(matched)
+            opts = dataclasses.replace(session.options, report_original=report)
+            with contextlib.suppress(VipError):
+                self.plane.attach_pid(sid, pid, mode=mode, options=opts, move=False, inherit_children=inherit)
+                count += 1
+        return count
 
     def _assign(self, assigner: AddressAssigner) -> None:
-        """Assign each pool address. One on another interface is fatal; one that no interface's
-        subnet holds is fatal only with ``enabled: true`` (else reported in ``status``)."""
-        assign_error = agent_platform().AssignError
-        for address in self.config.pool.addresses():
-            try:
-                self.assigned.update(assigner.assign([address]))
-            except assign_error as exc:
-                if "already on interface" in str(exc) or self.config.data_plane.enabled == "required":
-                    raise
-                self.unassigned[str(address)] = str(exc)
-                log.warning("%s", exc)
+        """Check every pool address against the interfaces (one snapshot, nothing added). One
+        on another interface is fatal; one that no interface's subnet holds is fatal only with
+        ``enabled: true`` (else reported in ``status``). A session's VIP is put on its
+        interface when the session is activated (logon, first process), not here: adding
+        65,536 addresses to one interface costs the kernel minutes (its address list is
+        searched on every add), and a start must not."""
+        errors = assigner.check(self.config.pool.int_bounds())
+        for why in errors.values():
+            if "already on interface" in why or self.config.data_plane.enabled == "required":
+                raise agent_platform().AssignError(why)
+        for address, why in errors.items():
+            self.unassigned[address] = why
+            log.warning("%s", why)
+        self.assigned.update(_added(assigner))
+
+    def _assign_vip(self, address: ipaddress.IPv4Address | None) -> None:
+        """Put a session's VIP on its interface (first use); failures are reported, not fatal."""
+        if address is None or self.assigner is None or str(address) in self.assigned:
+            return
+        if str(address) in self.unassigned:
+            return
+        try:
+            placed, errors = self.assigner.assign_each([address])
+        except VipError as exc:
+            errors, placed = {str(address): str(exc)}, {}
+        self.assigned.update(placed)
+        for addr, why in errors.items():
+            self.unassigned[addr] = why
+            log.warning("%s", why)
 
     def stop_agent(self) -> None:
         """Stop watching, remove the sessions (processes are evacuated), detach, unassign."""
         self._stop.set()
         if self._watcher is not None:
             self._watcher.join(timeout=10)
+        if self._follower is not None:
+            self._follower.join(timeout=10)
+        if self._events is not None:
+            self._events.close()
+            self._events = None
         with self._plane_lock:
             if self.plane is not None:
                 try:
@@ -363,39 +633,55 @@ class AgentEngine(Engine):
         return agent_platform().session_options(
             inherit_children=self.config.policy.inherit_children,
             isolate_loopback=self.config.isolate_loopback,
+            report_original=self.config.policy.report_original,
         )
 
     def _ensure_session(self, session_id: int, vip: ipaddress.IPv4Address | str | None) -> dict[str, Any]:
-        """Add (or refresh) session ``session_id`` in the data plane and write its hosts file."""
+        """Record session ``session_id`` and add (or refresh) it in the data plane."""
         address = None if vip is None else ipaddress.IPv4Address(str(vip))
         with self._plane_lock:
             if self.plane is None:
                 return {"active": False}
-            current = self.plane.sessions.get(session_id)
-            if current is not None and not current.vip_cgroup.is_dir():
-                log.warning("cgroup of session %d (%s) vanished; re-creating it", session_id, current.cgroup)
-                self.plane.remove_session(session_id)
-                current = None
-            if current is None or current.vip != address:
-                session = self.plane.add_session(session_id, address, options=self._options())
-            else:
-                session = current
-            if self.config.data_plane.names:
-                base = ""
-                with contextlib.suppress(OSError):
-                    base = Path("/etc/hosts").read_text(encoding="utf-8", errors="replace")
-                names = host_names(self.hostname)
-                write_hosts(
-                    self.hosts_file(session_id),
-                    render_hosts(base, session_id, session.loopback, session.vip, names),
-                )
+            self.known[session_id] = None if address is None else int(address)
+            session = self._activate(session_id)
             return {"active": True, "cgroup": str(session.cgroup)}
+
+    def _activate(self, session_id: int) -> PlaneSession:
+        """Make session ``session_id``'s cgroups and map entry (idempotent; re-creates vanished ones)."""
+        assert self.plane is not None
+        raw = self.known.get(session_id)
+        address = None if raw is None else ipaddress.IPv4Address(raw)
+        current = self.plane.sessions.get(session_id)
+        if current is not None and not current.vip_cgroup.is_dir():
+            log.warning("cgroup of session %d (%s) vanished; re-creating it", session_id, current.cgroup)
+            self.plane.remove_session(session_id)
+            current = None
+        self._assign_vip(address)
+        if current is None or current.vip != address:
+            return self.plane.add_session(session_id, address, options=self._options())
+        return current
+
+    def _write_hosts(self, session: PlaneSession) -> None:
+        """The session's hosts file, written when a translated program of it first starts."""
+        if not self.config.data_plane.names or session.session_id in self.hosts_written:
+            return
+        base = ""
+        with contextlib.suppress(OSError):
+            base = Path("/etc/hosts").read_text(encoding="utf-8", errors="replace")
+        names = host_names(self.hostname)
+        write_hosts(
+            self.hosts_file(session.session_id),
+            render_hosts(base, session.session_id, session.loopback, session.vip, names),
+        )
+        self.hosts_written.add(session.session_id)
 
     def _drop_session(self, session_id: int) -> list[int]:
         with self._plane_lock:
             left: list[int] = []
             if self.plane is not None and session_id in self.plane.sessions:
                 left = self.plane.remove_session(session_id)
+            self.known.pop(session_id, None)
+            self.hosts_written.discard(session_id)
             with contextlib.suppress(FileNotFoundError):
                 self.hosts_file(session_id).unlink()
             self.followed.discard(session_id)
@@ -404,6 +690,15 @@ class AgentEngine(Engine):
     def _logon(
         self, session_id: int, user: str | None = None, uid: int | None = None, pid: int | None = None
     ) -> dict[str, Any]:
+        with self._plane_lock:
+            if self.plane is not None and session_id not in self.known:
+                limit = self.config.data_plane.max_sessions
+                if len(self.known) >= limit:
+                    raise RequestError(
+                        f"session {session_id} is refused: the data plane holds {limit} sessions "
+                        "(data_plane.max_sessions) and all are in use; nothing was allocated. Raise "
+                        "data_plane.max_sessions and restart the engine, or end idle sessions"
+                    )
         req: dict[str, Any] = {"op": "allocate", "session": session_id}
         for key, value in (("user", user), ("uid", uid), ("pid", pid)):
             if value is not None:
@@ -457,14 +752,15 @@ class AgentEngine(Engine):
             return self._plan(sid, Path(command), user, uid)
         return self._attach(sid, cast(int, _int_field(req, "pid", required=True)), user, uid)
 
-    def _describe(self, sid: int, exe: Path, alloc: Mapping[str, Any]) -> dict[str, Any]:
-        mode, matched = decide_exe(self.config.policy, exe)
+    def _describe(
+        self, sid: int, exe: Path, alloc: Mapping[str, Any], *, comm: str | None = None
+    ) -> dict[str, Any]:
+        mode, matched = decide_exe(self.config.policy, exe, comm=comm)
         translated = mode in KERNEL_MODES and self.plane is not None
         names = translated and self.config.data_plane.names
         note = None
-        if mode in (Mode.VIRTUAL_LOOPBACK, Mode.PREFER_LOOPBACK):
-            note = f"mode {mode.value}: the Linux data plane translates this process like virtual_ip"
-        elif mode is Mode.CLIENT_ADDRESS:
+        report, inherit = self.config.policy.options_of(matched)
+        if mode is Mode.CLIENT_ADDRESS:
             note = "mode client_address: no socket translation on Linux (identification only)"
         if mode in KERNEL_MODES and self.plane is None:
             note = f"listed, but the data plane is inactive: {self.plane_reason}"
@@ -476,6 +772,9 @@ class AgentEngine(Engine):
             "mode": mode.value,
             "matched": matched,
             "translated": translated,
+            "isolate_loopback": self.config.isolate_loopback,
+            "report_original": report,
+            "inherit_children": inherit,
             "hosts_file": str(self.hosts_file(sid)) if names else None,
             "note": note,
             "message": alloc.get("message"),
@@ -483,16 +782,19 @@ class AgentEngine(Engine):
 
     def _plan(self, sid: int, command: Path, user: str | None, uid: int | None) -> dict[str, Any]:
         alloc = self._logon(sid, user, uid)
-        return self._describe(sid, command, alloc)
+        result = self._describe(sid, command, alloc)
+        if result["hosts_file"] is not None:
+            with self._plane_lock:
+                if self.plane is not None and sid in self.plane.sessions:
+                    self._write_hosts(self.plane.sessions[sid])
+        return result
 
     def _attach(self, sid: int, pid: int, user: str | None, uid: int | None) -> dict[str, Any]:
         alloc = self._logon(sid, user, uid)
         exe = agent_platform().process_exe(pid)
-        result = self._describe(sid, exe, alloc)
+        result = self._describe(sid, exe, alloc, comm=agent_platform().process_comm(pid))
         result["pid"] = pid
-        with self._plane_lock:
-            if self.plane is not None:
-                self.plane.attach_pid(sid, pid, translated=bool(result["translated"]))
+        self._place(sid, pid, Mode(result["mode"]), result["matched"], translated=bool(result["translated"]))
         log.info(
             "session %d: pid %d (%s) %s",
             sid,
@@ -501,6 +803,20 @@ class AgentEngine(Engine):
             "translated" if result["translated"] else "not translated",
         )
         return result
+
+    def _place(self, sid: int, pid: int, mode: Mode, matched: str | None, *, translated: bool) -> None:
+        """Put ``pid`` in session ``sid`` with its entry's mode and options (kernel maps)."""
+        with self._plane_lock:
+            if self.plane is None:
+                return
+            session = self._activate(sid)
+            if not translated:
+                self.plane.attach_pid(sid, pid, translated=False)
+                return
+            report, inherit = self.config.policy.options_of(matched)
+            opts = dataclasses.replace(session.options, report_original=report)
+            self.plane.attach_pid(sid, pid, mode=mode, options=opts, inherit_children=inherit)
+            self._write_hosts(session)
 
     def _sessions(self) -> list[dict[str, Any]]:
         with self._plane_lock:
@@ -534,6 +850,7 @@ class AgentEngine(Engine):
                 "unassigned_addresses": dict(self.unassigned),
                 "names": "hosts file per session (vipctl run)" if self.config.data_plane.names else "off",
                 "process_list_warnings": list(self.list_warnings),
+                "exec_events": self.exec_reason,
             }
         return st
 

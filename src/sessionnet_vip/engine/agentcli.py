@@ -39,7 +39,7 @@ def _socket(args: argparse.Namespace) -> Path:
     if args.config is not None:
         from sessionnet_vip.engine.config import load_config
 
-        return load_config(args.config).control_socket
+        return Path(load_config(args.config).control_address)
     from sessionnet_vip.engine.server import default_address
 
     return Path(default_address())

@@ -5,12 +5,15 @@ Every key is optional::
     data_plane:
       enabled: auto            # auto: use the kernel hooks when the probe passes, else allocator only
                                # true: refuse to start without them; false: allocator only
-      assign_addresses: true   # put pool addresses on the interface holding their subnet
+      assign_addresses: true   # put a session's VIP on the interface holding its subnet (on first use)
       cgroup_parent: null      # cgroup v2 directory to create <root_name> under (default: the root)
       root_name: sessionnet    # name of the data plane's cgroup
       names: true              # per-session hosts file for 'vipctl run' (localhost, host name)
       watch_seconds: 2         # follow logind sessions, prune exited processes, check cgroups
       logind_sessions_dir: /run/systemd/sessions
+      max_sessions: 65536      # sessions map size: a session beyond it is refused before its lease
+      max_processes: 262144    # translated-processes map size
+      follow_exec: true        # translate listed programs however they start (process events)
 
 See ``docs/engine.md`` and ``docs/linux-data-plane.md``.
 """
@@ -34,9 +37,14 @@ DATA_PLANE_KEYS: Final = frozenset(
         "names",
         "watch_seconds",
         "logind_sessions_dir",
+        "max_sessions",
+        "max_processes",
+        "follow_exec",
     }
 )
 ENABLED_VALUES: Final = ("auto", True, False)
+#: The largest map the engine asks for (the session IDs of the loopback rule fit in 24 bits).
+MAX_MAP_ENTRIES: Final = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,9 @@ class DataPlaneSettings:
     names: bool = True
     watch_seconds: float = 2.0
     logind_sessions_dir: Path = Path("/run/systemd/sessions")
+    max_sessions: int = 65536
+    max_processes: int = 262144
+    follow_exec: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -58,6 +69,9 @@ class DataPlaneSettings:
             "names": self.names,
             "watch_seconds": self.watch_seconds,
             "logind_sessions_dir": str(self.logind_sessions_dir),
+            "max_sessions": self.max_sessions,
+            "max_processes": self.max_processes,
+            "follow_exec": self.follow_exec,
         }
 
 
@@ -84,7 +98,7 @@ def parse_data_plane(value: object) -> DataPlaneSettings:
         raise VipError(f"'data_plane.enabled' is {brief(enabled)}; use auto, true or false")
     mode = "auto" if enabled == "auto" else ("required" if enabled is True else "off")
     flags: dict[str, bool] = {}
-    for key in ("assign_addresses", "names"):
+    for key in ("assign_addresses", "names", "follow_exec"):
         flag = value.get(key, True)
         if not isinstance(flag, bool):
             raise VipError(f"'data_plane.{key}' is {brief(flag)}; give true or false")
@@ -101,6 +115,14 @@ def parse_data_plane(value: object) -> DataPlaneSettings:
             f"'data_plane.watch_seconds' is {brief(watch)}; give a number of seconds from 0.1 to 3600"
         )
     logind_dir = value.get("logind_sessions_dir", "/run/systemd/sessions")
+    sizes: dict[str, int] = {}
+    for key, default in (("max_sessions", 65536), ("max_processes", 262144)):
+        size = value.get(key, default)
+        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_MAP_ENTRIES:
+            raise VipError(
+                f"'data_plane.{key}' is {brief(size)}; give a number of entries from 1 to {MAX_MAP_ENTRIES}"
+            )
+        sizes[key] = size
     return DataPlaneSettings(
         enabled=mode,
         assign_addresses=flags["assign_addresses"],
@@ -109,4 +131,7 @@ def parse_data_plane(value: object) -> DataPlaneSettings:
         names=flags["names"],
         watch_seconds=float(watch),
         logind_sessions_dir=_abs_path(logind_dir, "logind_sessions_dir"),
+        max_sessions=sizes["max_sessions"],
+        max_processes=sizes["max_processes"],
+        follow_exec=flags["follow_exec"],
     )

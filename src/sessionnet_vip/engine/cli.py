@@ -106,6 +106,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         from sessionnet_vip.engine.agent import serve
 
         return serve(config)
+    if sys.platform == "win32":  # WTS sessions, pool on the adapter, plan for viprun.exe
+        from sessionnet_vip.engine.platform import platform_module
+
+        code: int = platform_module("agentplane").serve(config)
+        return code
     engine = Engine.open(config)
     try:
         return Service(engine, config.control_socket, config.metrics_port).run()

@@ -20,12 +20,14 @@ from sessionnet_vip.engine.agentconfig import DataPlaneSettings, parse_data_plan
 from sessionnet_vip.engine.defaults import DEFAULT_CONTROL_SOCKET_PATH
 from sessionnet_vip.engine.policy import Platform, Policy
 from sessionnet_vip.engine.pool import Pool
+from sessionnet_vip.engine.windows.pipename import DEFAULT_PIPE as DEFAULT_CONTROL_PIPE
+from sessionnet_vip.engine.windows.pipename import check_pipe_name
 from sessionnet_vip.errors import VipError
 
 DEFAULT_CONTROL_SOCKET: Final = Path(DEFAULT_CONTROL_SOCKET_PATH)
 DEFAULT_STATE_DIR: Final = Path("/var/lib/sessionnet-vip")
 STORE_FILE_NAME: Final = "leases.sqlite3"
-SESSION_PROVIDERS: Final = ("auto", "engine", "logind")
+SESSION_PROVIDERS: Final = ("auto", "engine", "logind", "wts")
 
 KNOWN_KEYS: Final = frozenset(
     {
@@ -33,11 +35,13 @@ KNOWN_KEYS: Final = frozenset(
         "pool",
         "state_dir",
         "control_socket",
+        "control_pipe",
         "processes",
         "prefer_loopback_processes",
         "hold_seconds",
         "inherit_children",
         "isolate_loopback",
+        "report_original",
         "metrics_port",
         "session_provider",
         "reconcile_seconds",
@@ -68,6 +72,12 @@ class EngineConfig:
     reconcile_seconds: float = 60.0
     source: str = "<config>"
     data_plane: DataPlaneSettings = field(default_factory=DataPlaneSettings)  # part 2 hook
+    control_pipe: str = DEFAULT_CONTROL_PIPE  #: Windows: the engine's named pipe
+
+    @property
+    def control_address(self) -> str:
+        """Where this platform's engine listens: the pipe on Windows, else the socket."""
+        return self.control_pipe if sys.platform == "win32" else str(self.control_socket)
 
     @property
     def store_path(self) -> Path:
@@ -80,10 +90,12 @@ class EngineConfig:
             "pool_size": self.pool.size,
             "state_dir": str(self.state_dir),
             "control_socket": str(self.control_socket),
+            "control_pipe": self.control_pipe,
             "processes": self.policy.to_json(),
             "inherit_children": self.policy.inherit_children,
             "hold_seconds": self.hold_seconds,
             "isolate_loopback": self.isolate_loopback,
+            "report_original": self.policy.report_original,
             "metrics_port": self.metrics_port,
             "session_provider": self.session_provider,
             "reconcile_seconds": self.reconcile_seconds,
@@ -199,6 +211,7 @@ def _parse(data: object, source: str, base_dir: Path | None, platform: Platform)
             _list(data, "prefer_loopback_processes"),
             platform=platform,
             inherit_children=_bool(data, "inherit_children", False),
+            report_original=_bool(data, "report_original", False),
         )
         metrics_port = data.get("metrics_port")
         if metrics_port is not None and (
@@ -214,6 +227,17 @@ def _parse(data: object, source: str, base_dir: Path | None, platform: Platform)
             raise ConfigError(
                 f"'session_provider' is {brief(provider)}; use one of {', '.join(SESSION_PROVIDERS)}"
             )
+        usable = ("auto", "engine", "wts") if platform == "windows" else ("auto", "engine", "logind")
+        if provider not in usable:
+            raise ConfigError(
+                f"'session_provider' is {brief(provider)}, which {platform} does not have; use one of {', '.join(usable)}"
+            )
+        control_pipe = data.get("control_pipe", DEFAULT_CONTROL_PIPE)
+        if not isinstance(control_pipe, str):
+            raise ConfigError(
+                f"'control_pipe' is {brief(control_pipe)}; give a pipe name like {DEFAULT_CONTROL_PIPE!r}"
+            )
+        check_pipe_name(control_pipe)
         state_dir = _path(data, "state_dir", DEFAULT_STATE_DIR, base_dir)
         control_socket = _path(data, "control_socket", DEFAULT_CONTROL_SOCKET, base_dir)
         if platform == "linux":
@@ -231,6 +255,7 @@ def _parse(data: object, source: str, base_dir: Path | None, platform: Platform)
             reconcile_seconds=_number(data, "reconcile_seconds", 60.0, 1),
             source=source,
             data_plane=parse_data_plane(data.get("data_plane")),
+            control_pipe=control_pipe,
         )
     except VipError as exc:
         raise ConfigError(f"{source}: {exc}") from None

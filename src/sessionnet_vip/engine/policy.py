@@ -14,17 +14,20 @@ refused; bare names are accepted with a warning.
 
 from __future__ import annotations
 
+import dataclasses
 import ntpath
 import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
+from typing import Final, Literal
 
 from sessionnet_vip.coerce import brief
 from sessionnet_vip.errors import VipError
 
 Platform = Literal["linux", "windows"]
+#: Data-plane options a ``processes`` entry may set for itself (else the engine's apply).
+ENTRY_OPTIONS: Final = ("report_original", "inherit_children")
 _WILDCARDS = frozenset("*?[]")
 
 
@@ -52,6 +55,9 @@ class ProcessEntry:
     pattern: str
     mode: Mode
     full_path: bool
+    #: per-entry data-plane options; ``None``: the engine's setting applies
+    report_original: bool | None = None
+    inherit_children: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +133,7 @@ class Policy:
     platform: Platform = "linux"
     inherit_children: bool = False
     warnings: tuple[str, ...] = ()
+    report_original: bool = False
 
     @classmethod
     def build(
@@ -136,21 +143,29 @@ class Policy:
         *,
         platform: Platform = "linux",
         inherit_children: bool = False,
+        report_original: bool = False,
     ) -> Policy:
-        """``processes`` items are paths (mode ``virtual_ip``) or ``{path: ..., mode: ...}``."""
+        """``processes`` items are paths (mode ``virtual_ip``) or ``{path: ..., mode: ...,
+        report_original: bool, inherit_children: bool}`` (the options override the engine's)."""
         entries: list[ProcessEntry] = []
         warnings: list[str] = []
         for index, item in enumerate(processes):
             where = f"processes[{index}]"
             mode = Mode.VIRTUAL_IP
             path: object = item
+            options: dict[str, bool] = {}
             if isinstance(item, Mapping):
-                unknown = set(item) - {"path", "mode"}
+                unknown = set(item) - {"path", "mode", *ENTRY_OPTIONS}
                 if unknown or "path" not in item:
                     raise PolicyError(
-                        f"{where}: give a mapping with 'path' and optional 'mode' (found keys "
-                        f"{sorted(map(str, item))})"
+                        f"{where}: give a mapping with 'path' and optional 'mode', "
+                        f"{', '.join(repr(o) for o in ENTRY_OPTIONS)} (found keys {sorted(map(str, item))})"
                     )
+                for key in ENTRY_OPTIONS:
+                    if key in item:
+                        if not isinstance(item[key], bool):
+                            raise PolicyError(f"{where}: '{key}' is {item[key]!r}; give true or false")
+                        options[key] = item[key]
                 path = item["path"]
                 raw_mode = item.get("mode", Mode.VIRTUAL_IP.value)
                 try:
@@ -163,6 +178,12 @@ class Policy:
                 if mode is Mode.NONE:
                     raise PolicyError(f"{where}: mode 'none' means 'not listed'; remove the entry instead")
             entry, warning = validate_entry(path, mode, platform, where)
+            if options:
+                entry = dataclasses.replace(
+                    entry,
+                    report_original=options.get("report_original"),
+                    inherit_children=options.get("inherit_children"),
+                )
             entries.append(entry)
             if warning:
                 warnings.append(warning)
@@ -173,7 +194,7 @@ class Policy:
             entries.append(entry)
             if warning:
                 warnings.append(warning)
-        return cls(tuple(entries), platform, inherit_children, tuple(warnings))
+        return cls(tuple(entries), platform, inherit_children, tuple(warnings), report_original)
 
     def _fold(self, text: str) -> str:
         return ntpath.normcase(text) if self.platform == "windows" else text
@@ -211,5 +232,26 @@ class Policy:
                     return PolicyDecision(entry.mode, entry.pattern, ancestor)
         return PolicyDecision(Mode.NONE, None, None)
 
+    def entry(self, pattern: str | None) -> ProcessEntry | None:
+        """The entry whose pattern is ``pattern`` (as :class:`PolicyDecision` names it)."""
+        return next((e for e in self.entries if e.pattern == pattern), None)
+
+    def options_of(self, pattern: str | None) -> tuple[bool, bool]:
+        """``(report_original, inherit_children)`` for the entry ``pattern``: its own, else the engine's."""
+        entry = self.entry(pattern)
+        report = entry.report_original if entry is not None else None
+        inherit = entry.inherit_children if entry is not None else None
+        return (
+            self.report_original if report is None else report,
+            self.inherit_children if inherit is None else inherit,
+        )
+
     def to_json(self) -> list[dict[str, object]]:
-        return [{"pattern": e.pattern, "mode": e.mode.value, "full_path": e.full_path} for e in self.entries]
+        out: list[dict[str, object]] = []
+        for e in self.entries:
+            item: dict[str, object] = {"pattern": e.pattern, "mode": e.mode.value, "full_path": e.full_path}
+            for key in ENTRY_OPTIONS:
+                if getattr(e, key) is not None:
+                    item[key] = getattr(e, key)
+            out.append(item)
+        return out

@@ -76,7 +76,7 @@ class Service:
     Windows); ``allowed`` the privileged POSIX uids (``None``: the transport's default)."""
 
     engine: Engine
-    socket_path: Path
+    socket_path: Path | str
     metrics_port: int | None = None
     allowed: frozenset[int] | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)

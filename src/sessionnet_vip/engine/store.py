@@ -465,6 +465,17 @@ class LeaseStore:
         rows = self._conn.execute(f"SELECT {LEASE_COLUMNS} FROM leases {where} ORDER BY address").fetchall()
         return [Lease.from_row(r) for r in rows]
 
+    def active_sessions(self, bounds: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+        """``(session_id, address as int)`` of every active lease inside ``bounds`` (one query,
+        no objects: the agent's start-up reads all of them)."""
+        clause, params = _ranges_clause(bounds)
+        rows = self._conn.execute(
+            f"SELECT session_id, address FROM leases WHERE state = 'active' AND session_id IS NOT NULL "
+            f"AND {clause} ORDER BY session_id",
+            params,
+        ).fetchall()
+        return [(int(r[0]), int(r[1])) for r in rows]
+
     def lease_of(self, session_id: int) -> Lease | None:
         row = self._conn.execute(
             f"SELECT {LEASE_COLUMNS} FROM leases WHERE session_id = ?", (session_id,)

@@ -86,10 +86,16 @@ class Target(StrEnum):
     REFUSED = "refused"
     #: the call fails with EADDRNOTAVAIL: the session has no address of that family
     NOT_AVAILABLE = "EADDRNOTAVAIL"
+    #: the call fails with ENETUNREACH: the destination cannot be reached this way
+    UNREACHABLE = "ENETUNREACH"
 
 
 #: Errors a data plane returns for refusing targets (errno names).
-REFUSAL_ERRNO: Final = {Target.REFUSED: "EPERM", Target.NOT_AVAILABLE: "EADDRNOTAVAIL"}
+REFUSAL_ERRNO: Final = {
+    Target.REFUSED: "EPERM",
+    Target.NOT_AVAILABLE: "EADDRNOTAVAIL",
+    Target.UNREACHABLE: "ENETUNREACH",
+}
 
 
 class Option(StrEnum):
@@ -241,6 +247,17 @@ RULES: Final[tuple[Rule, ...]] = (
     ),
     Rule("C2", _SOCKET_SENDS, "another `127.0.0.0/8` address", {}),
     Rule("C3", _SOCKET_SENDS, "any other address", {}, {Mode.VIRTUAL_IP: Target.VIP}),
+    # Linux only (docs/linux-data-plane.md): the kernel refuses a sendmsg6 rewrite into an
+    # IPv4-mapped address, so the Linux data plane answers a C4 sendto of "::1" / "::" with
+    # ENETUNREACH. Not a match of its own in translate() (C4 is the rule).
+    Rule(
+        "C8",
+        (Call.SENDTO,),
+        "a C4 `sendto` to `::1` or `::` on a dual-stack socket (Linux data plane only: an unconnected "
+        "datagram cannot be redirected to an IPv4-mapped address; `connect()` first)",
+        dict.fromkeys(_LOOP_MODES, Target.UNREACHABLE),
+        platform="linux",
+    ),
     Rule(
         "C4",
         _SOCKET_SENDS,
@@ -454,6 +471,7 @@ _CELL: Final = {
     Target.LOCALHOST: "`127.0.0.1`",
     Target.REFUSED: "refused (EPERM)",
     Target.NOT_AVAILABLE: "refused (EADDRNOTAVAIL)",
+    Target.UNREACHABLE: "refused (ENETUNREACH)",
 }
 
 

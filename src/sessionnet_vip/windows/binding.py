@@ -336,7 +336,9 @@ def duplicate_failure(raw: Mapping[str, Any], adapter: str | None) -> str | None
 def bound_added(raw: Mapping[str, Any]) -> list[str]:
     """``added`` of the Windows side without the addresses Windows marked ``Duplicate``."""
     dup = set(duplicates_after(raw))
-    return [str(a) for a in raw.get("added") or [] if format_address(parse_address(str(a), "added")) not in dup]
+    return [
+        str(a) for a in raw.get("added") or [] if format_address(parse_address(str(a), "added")) not in dup
+    ]
 
 
 def compress(addresses: Iterable[int]) -> list[str]:

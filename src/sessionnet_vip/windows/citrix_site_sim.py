@@ -69,7 +69,9 @@ def _store(site: dict[str, Any], args: Mapping[str, Any], local: set[str]) -> tu
             raise MountError(SECOND_HOP_DENIED)
         match = next((g for g in site["gpos"] if g.casefold() == gpo.casefold()), None)
         if match is None:
-            raise MountError(f"cannot mount the Citrix policies of GPO {gpo!r} (New-PSDrive -DomainGpo): no such GPO")
+            raise MountError(
+                f"cannot mount the Citrix policies of GPO {gpo!r} (New-PSDrive -DomainGpo): no such GPO"
+            )
         return f"gpo:{match}", site["stores"][f"gpo:{match}"]
     controller = str(args.get("controller") or "localhost")
     known = {c.casefold() for c in site["controllers"]}

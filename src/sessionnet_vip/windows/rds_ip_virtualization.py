@@ -308,7 +308,9 @@ def plan(options: RdsOptions, facts: Mapping[str, Any]) -> RdsPlan:
 def _plan_fix(out: RdsPlan, lsp_present: bool, backup_present: bool) -> None:
     """Rename the Winsock catalog entry to its backup name (KB 4501072), or remove it if a backup exists."""
     if lsp_present and not backup_present:
-        out.keys_moved = [{"path": rds.LSP_CATALOG_KEY, "to": rds.LSP_CATALOG_BACKUP_KEY, "reboot_required": True}]
+        out.keys_moved = [
+            {"path": rds.LSP_CATALOG_KEY, "to": rds.LSP_CATALOG_BACKUP_KEY, "reboot_required": True}
+        ]
         out.lsp_catalog_backup = rds.LSP_CATALOG_BACKUP_KEY
     elif lsp_present:
         out.keys_absent = [{"path": rds.LSP_CATALOG_KEY, "reboot_required": True}]
@@ -333,7 +335,9 @@ def _plan_restore(out: RdsPlan, lsp_present: bool, backup_present: bool) -> None
         return
     out.lsp_catalog_restore = True
     if backup_present:
-        out.keys_moved = [{"path": rds.LSP_CATALOG_BACKUP_KEY, "to": rds.LSP_CATALOG_KEY, "reboot_required": True}]
+        out.keys_moved = [
+            {"path": rds.LSP_CATALOG_BACKUP_KEY, "to": rds.LSP_CATALOG_KEY, "reboot_required": True}
+        ]
         return
     out.values.extend(
         {
@@ -406,7 +410,9 @@ def _plan_disabled(options: RdsOptions, facts: Mapping[str, Any], os_info: Mappi
     rds_facts: Mapping[str, Any] = facts.get("rds_ip_virtualization") or {}
     if options.restore_lsp_catalog:
         _plan_restore(
-            out, bool(rds_facts.get("lsp_catalog_entry_present")), bool(rds_facts.get("lsp_catalog_backup_present"))
+            out,
+            bool(rds_facts.get("lsp_catalog_entry_present")),
+            bool(rds_facts.get("lsp_catalog_backup_present")),
         )
     elif rds_facts.get("lsp_catalog_backup_present") and not rds_facts.get("lsp_catalog_entry_present"):
         out.lsp_catalog_backup = rds.LSP_CATALOG_BACKUP_KEY

@@ -248,7 +248,11 @@ def vip_address_state(state: dict[str, Any], args: dict[str, Any], check_mode: b
                     "progress": {"total": total, "done": done},
                 }
             added.append(text)
-            entry: dict[str, Any] = {"address": _text(_ip(text)), "prefix_length": prefix, "skip_as_source": skip}
+            entry: dict[str, Any] = {
+                "address": _text(_ip(text)),
+                "prefix_length": prefix,
+                "skip_as_source": skip,
+            }
             if _ip(text) in taken and not check_mode:
                 # Duplicate address detection: another machine on the link holds it.
                 entry["address_state"] = "Duplicate"

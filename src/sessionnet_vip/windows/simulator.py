@@ -288,9 +288,11 @@ class _Registry:
         for ident, entry in moved.items():
             del self.keys[ident]
             rest_id = ident[len(src) :]
-            rest_path = entry["path"][len(src_spelled) :] if entry["path"].casefold().startswith(
-                src_spelled.casefold()
-            ) else ""
+            rest_path = (
+                entry["path"][len(src_spelled) :]
+                if entry["path"].casefold().startswith(src_spelled.casefold())
+                else ""
+            )
             new_id = self._id(target, view) + rest_id
             self.keys[new_id] = {"path": target_spelled + rest_path, "values": entry["values"]}
 
@@ -595,7 +597,13 @@ class Simulator:
                     "before": before,
                 }
             )
-        return {"changed": changed, "values": out_values, "keys": out_keys, "moves": out_moves, "cim": out_cim}
+        return {
+            "changed": changed,
+            "values": out_values,
+            "keys": out_keys,
+            "moves": out_moves,
+            "cim": out_cim,
+        }
 
     @staticmethod
     def _vip_info(state: dict[str, Any], args: dict[str, Any], check_mode: bool) -> dict[str, Any]:

@@ -178,6 +178,7 @@ def test_vanished_session_cgroup_is_recreated(kernel_ready: None, tmp_path: Path
         assert res["ok"], res
         cgroup = Path(res["result"]["data_plane"]["cgroup"])
         (cgroup / "vip").rmdir()
+        (cgroup / "solo").rmdir()
         cgroup.rmdir()
         assert engine.request({"op": "sessions"})["result"][0]["cgroup_present"] is False
         assert engine.check_cgroups() == [9]
@@ -186,7 +187,7 @@ def test_vanished_session_cgroup_is_recreated(kernel_ready: None, tmp_path: Path
         try:
             placed = engine.request({"op": "attach", "session": 9, "pid": proc.pid})
             assert placed["ok"] and placed["result"]["translated"] is True
-            assert str(proc.pid) in (cgroup / "vip" / "cgroup.procs").read_text().split()
+            assert str(proc.pid) in (cgroup / "solo" / "cgroup.procs").read_text().split()
         finally:
             proc.communicate(b"")
         assert engine.plane is not None and proc.pid in engine.plane.prune()
@@ -223,3 +224,61 @@ def test_pool_outside_every_subnet_is_reported_not_fatal(kernel_ready: None, tmp
     finally:
         engine.stop_agent()
         engine.close()
+
+
+def test_a_session_the_map_cannot_hold_is_refused_before_its_lease(
+    kernel_ready: None, tmp_path: Path
+) -> None:
+    engine = _agent(
+        tmp_path,
+        processes=[PYTHON],
+        data_plane={"assign_addresses": False, "root_name": f"snv-full-{os.getpid()}", "max_sessions": 1},
+    )
+    try:
+        engine.start_agent(watch=False)
+        assert engine.plane is not None and engine.plane.max_sessions == 1
+        assert engine.request({"op": "logon", "session": 1})["ok"]
+        refused = engine.request({"op": "logon", "session": 2})
+        assert refused["ok"] is False
+        assert "data_plane.max_sessions" in refused["error"] and "nothing was allocated" in refused["error"]
+        assert [lease.session_id for lease in engine.store.leases()] == [1]  # no lease for session 2
+        assert engine.request({"op": "logon", "session": 1})["ok"]  # the held session still works
+        assert engine.request({"op": "logoff", "session": 1})["ok"]
+        assert engine.request({"op": "logon", "session": 2})["ok"]  # room again
+    finally:
+        engine.stop_agent()
+        engine.close()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"), [(0, "from 1 to"), (True, "from 1 to"), (1 << 25, "from 1 to"), ("x", "from 1 to")]
+)
+def test_map_sizes_are_validated(value: object, message: str, tmp_path: Path) -> None:
+    with pytest.raises(VipError, match=message):
+        parse_config(_config(tmp_path, data_plane={"max_sessions": value}))
+
+
+def test_a_symlinked_entry_lists_only_what_is_started_by_its_name(tmp_path: Path) -> None:
+    real = Path(os.path.realpath(sys.executable))
+    link = tmp_path / "httpd"
+    link.symlink_to(real)
+    policy = Policy.build([str(link)])
+    assert decide_exe(policy, real, comm="httpd") == (Mode.VIRTUAL_IP, str(link))
+    assert decide_exe(policy, real, comm=real.name[:15]) == (Mode.NONE, None)
+    listed_real = Policy.build([str(real)])  # the real file listed: whatever name started it
+    assert decide_exe(listed_real, real, comm="httpd") == (Mode.VIRTUAL_IP, str(real))
+
+
+def test_entry_options_override_the_engines() -> None:
+    policy = Policy.build(
+        [{"path": "/usr/bin/redis-server", "report_original": True, "inherit_children": False}, "/usr/bin/x"],
+        inherit_children=True,
+        report_original=False,
+    )
+    assert policy.options_of("/usr/bin/redis-server") == (True, False)
+    assert policy.options_of("/usr/bin/x") == (False, True)
+    assert policy.to_json()[0]["report_original"] is True
+    with pytest.raises(VipError, match="'report_original' is 'yes'; give true or false"):
+        Policy.build([{"path": "/usr/bin/x", "report_original": "yes"}])
+    with pytest.raises(VipError, match="optional 'mode'"):
+        Policy.build([{"path": "/usr/bin/x", "isolate": True}])

@@ -271,6 +271,7 @@ def test_remove_session_kill(plane: DataPlane, agents: Any) -> None:
 def test_vanished_session_cgroup(plane: DataPlane) -> None:
     session = plane.add_session(3, VIPS[0])
     session.vip_cgroup.rmdir()
+    session.solo_cgroup.rmdir()
     session.cgroup.rmdir()
     with pytest.raises(DataPlaneError, match="vanished"):
         plane.spawn(3, ["true"])

@@ -1,76 +1,60 @@
-"""Parts of the data plane that need no kernel feature: assembler, probe messages, matching."""
+"""Parts of the data plane that need no kernel feature: C/Python agreement, probe messages, matching."""
 
 from __future__ import annotations
 
 import errno
 import os
-import struct
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from sessionnet_vip.engine.linux import ProcessList, process_exe
-from sessionnet_vip.engine.linux import bpfasm as asm
+from sessionnet_vip.engine.linux import ProcessList, libbpf, process_exe, programs
 from sessionnet_vip.engine.linux.bpfsys import BpfError
 from sessionnet_vip.engine.linux.cgroups import Cgroup2Mount, find_cgroup2
 from sessionnet_vip.engine.linux.dataplane import _bpf_reason
 from sessionnet_vip.errors import VipError
 
-INSN = struct.Struct("=BBhi")
+REPO = Path(__file__).resolve().parents[3]
+C_SOURCE = (REPO / "native" / "bpf" / "sessionnet.bpf.c").read_text()
 
 
-def decode(code: bytes) -> list[tuple[int, int, int, int]]:
-    return [INSN.unpack_from(code, i) for i in range(0, len(code), 8)]
+def c_define(name: str) -> str:
+    match = re.search(rf"^#define {name} (.+?)(?:\s*/\*.*)?$", C_SOURCE, re.M)
+    assert match, f"{name} is not defined in sessionnet.bpf.c"
+    return match.group(1).strip()
 
 
-@given(before=st.integers(0, 40), after=st.integers(0, 40), backwards=st.booleans())
-def test_jumps_land_on_their_label(before: int, after: int, backwards: bool) -> None:
-    p = asm.Program()
-    if backwards:
-        p.label("target")
-    for _ in range(before):
-        p.mov_imm(0, 0)
-    jump_at = len(p)
-    p.jmp_imm(asm.JEQ, 1, 7, "target")
-    for _ in range(after):
-        p.mov_imm(0, 1)
-    if not backwards:
-        p.label("target")
-    p.exit()
-    target = p.labels["target"]
-    off = decode(p.assemble())[jump_at][2]
-    assert jump_at + 1 + off == target
+def test_flags_and_modes_match_the_c_source() -> None:
+    assert c_define("SNV_INHERIT") == f"(1u << {programs.FLAG_INHERIT_CHILDREN.bit_length() - 1})"
+    assert c_define("SNV_ISOLATE") == f"(1u << {programs.FLAG_ISOLATE_LOOPBACK.bit_length() - 1})"
+    assert c_define("SNV_SOURCE_VIP") == f"(1u << {programs.FLAG_SOURCE_VIP.bit_length() - 1})"
+    assert c_define("SNV_REPORT") == f"(1u << {programs.FLAG_REPORT_ORIGINAL.bit_length() - 1})"
+    assert int(c_define("SNV_MODE_SHIFT")) == programs.MODE_SHIFT
+    for mode, number in programs.MODE_NUMBERS.items():
+        assert int(c_define(f"SNV_{mode.name}")) == number
 
 
-def test_ld_imm64_takes_two_slots_and_keeps_both_halves() -> None:
-    p = asm.Program()
-    p.ld_imm64(3, 0x1122334455667788)
-    first, second = decode(p.assemble())
-    assert first[0] == asm.LD | asm.DW | asm.IMM
-    assert (first[3] & 0xFFFFFFFF) | (second[3] << 32) == 0x1122334455667788
+def test_map_records_and_hooks_match_the_c_source() -> None:
+    session = re.search(r"struct session_rec \{(.*?)\};", C_SOURCE, re.S)
+    proc = re.search(r"struct proc_rec \{(.*?)\};", C_SOURCE, re.S)
+    assert session and proc
+    sizes = {"__be32": 4, "__u32": 4, "__u64": 8}
+    assert (
+        sum(sizes[t] for t in re.findall(r"(__\w+) \w+;", session.group(1))) == programs.SESSION_RECORD.size
+    )
+    assert sum(sizes[t] for t in re.findall(r"(__\w+) \w+;", proc.group(1))) == programs.PROC_VALUE.size
+    assert re.findall(r"^int (snv_\w+)\(struct bpf_sock_addr", C_SOURCE, re.M) == list(programs.HOOKS)
+    for name in (programs.SESSIONS_MAP, programs.PROCS_MAP):
+        assert f'}} {name} SEC(".maps");' in C_SOURCE
 
 
-def test_assembler_refuses_bad_input() -> None:
-    p = asm.Program()
-    p.ja("nowhere")
-    with pytest.raises(asm.AsmError, match="undefined label 'nowhere'"):
-        p.assemble()
-    with pytest.raises(asm.AsmError, match="r11 does not exist"):
-        asm._regs(11, 0)
-    with pytest.raises(asm.AsmError, match="does not fit in 32 bits"):
-        asm.s32(2**32)
-    p.label("x")
-    with pytest.raises(asm.AsmError, match="defined twice"):
-        p.label("x")
-
-
-@given(st.integers(0, 2**32 - 1))
-def test_s32_round_trips_unsigned_words(value: int) -> None:
-    assert asm.s32(value) & 0xFFFFFFFF == value
+def test_missing_object_names_the_build_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(libbpf.resources, "files", lambda _pkg: tmp_path)
+    with pytest.raises(libbpf.LibbpfError, match="make bpf"):
+        libbpf.object_path()
 
 
 def test_probe_reasons_name_what_is_missing(tmp_path: Path) -> None:

@@ -27,12 +27,13 @@ LINUX_ONLY = frozenset(
         "sessionnet_vip.engine.linux",
         "sessionnet_vip.engine.linux.agentplane",
         "sessionnet_vip.engine.linux.assigner",
-        "sessionnet_vip.engine.linux.bpfasm",
         "sessionnet_vip.engine.linux.bpfsys",
         "sessionnet_vip.engine.linux.cgroups",
         "sessionnet_vip.engine.linux.client",
         "sessionnet_vip.engine.linux.dataplane",
         "sessionnet_vip.engine.linux.lab",
+        "sessionnet_vip.engine.linux.libbpf",
+        "sessionnet_vip.engine.linux.procevents",
         "sessionnet_vip.engine.linux.procexe",
         "sessionnet_vip.engine.linux.programs",
         "sessionnet_vip.engine.linux.transport",
@@ -86,10 +87,13 @@ _SCRIPT = textwrap.dedent(
     from sessionnet_vip.errors import VipError
 
     try:
-        engine_platform.transport()
-        selector = "no error"
+        selector = engine_platform.transport().__name__
+        agentplane = engine_platform.platform_module("agentplane").__name__
+        default_address = engine_platform.transport().default_address()
     except VipError as exc:
-        selector = "VipError: " + str(exc)
+        selector = agentplane = default_address = "VipError: " + str(exc)
+    for name in ("win32service", "win32serviceutil", "servicemanager", "pywintypes"):
+        sys.modules[name] = None  # pywin32 is not installed here
 
     def run_cli(argv):
         out, err = io.StringIO(), io.StringIO()
@@ -104,6 +108,9 @@ _SCRIPT = textwrap.dedent(
         "imports": results,
         "linux_loaded": linux_loaded,
         "selector": selector,
+        "agentplane": agentplane,
+        "default_address": default_address,
+        "service": run_cli(["service", "status"]),
         "help": run_cli(["--help"]),
         "loopback": run_cli(["loopback", "5"]),
         "status": run_cli(["status", "--socket", "sessionnet-vip"]),
@@ -142,9 +149,10 @@ def test_no_linux_module_is_imported_on_windows(windows_run: dict[str, Any]) -> 
     assert windows_run["linux_loaded"] == []
 
 
-def test_selector_names_the_missing_windows_module(windows_run: dict[str, Any]) -> None:
-    assert windows_run["selector"].startswith("VipError: ")
-    assert "sessionnet_vip.engine.windows.transport is missing" in windows_run["selector"]
+def test_selector_picks_the_windows_modules(windows_run: dict[str, Any]) -> None:
+    assert windows_run["selector"] == "sessionnet_vip.engine.windows.transport"
+    assert windows_run["agentplane"] == "sessionnet_vip.engine.windows.agentplane"
+    assert windows_run["default_address"] == "\\\\.\\pipe\\sessionnet-vip"
 
 
 def test_vipctl_starts_on_windows(windows_run: dict[str, Any]) -> None:
@@ -155,7 +163,14 @@ def test_vipctl_starts_on_windows(windows_run: dict[str, Any]) -> None:
 
 
 def test_engine_request_on_windows_is_a_clear_error(windows_run: dict[str, Any]) -> None:
+    """Here no kernel32 can be loaded: the pipe client's failure is the 'cannot reach' error."""
     status = windows_run["status"]
     assert status["code"] != 0
-    assert "sessionnet_vip.engine.windows.transport is missing" in status["err"]
+    assert "cannot reach the engine at sessionnet-vip" in status["err"]
     assert "Traceback" not in status["err"]
+
+
+def test_service_without_pywin32_names_the_extra(windows_run: dict[str, Any]) -> None:
+    service = windows_run["service"]
+    assert service["code"] == 2
+    assert "sessionnet-vip[windows]" in service["err"] and "Traceback" not in service["err"]

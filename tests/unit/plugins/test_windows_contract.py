@@ -159,7 +159,15 @@ print(json.dumps(out))
 
 
 def _twin_result(module: str, tmp_path: pathlib.Path) -> dict[str, Any]:
-    sockets = [{"exe": r"C:\Program Files\CTI\agent.exe", "pid": 4100, "session": 2, "local_address": "0.0.0.0", "local_port": 9000}]
+    sockets = [
+        {
+            "exe": r"C:\Program Files\CTI\agent.exe",
+            "pid": 4100,
+            "session": 2,
+            "local_address": "0.0.0.0",
+            "local_port": 9000,
+        }
+    ]
     seed = simulator.HostSeed(features=["rds", "dhcp_server"], sockets=sockets)
     sim = simulator.Simulator(str(tmp_path / "host.json"), seed)
     args: dict[str, Any] = {
@@ -191,7 +199,9 @@ def _nested_keys(value: Any) -> set[str]:
     return keys
 
 
-@pytest.mark.parametrize("module", sorted({"registry_state", "vip_info", "vip_socket_info"} & set(PS_MODULES)))
+@pytest.mark.parametrize(
+    "module", sorted({"registry_state", "vip_info", "vip_socket_info"} & set(PS_MODULES))
+)
 def test_ps_result_keys_are_the_simulator_twins(module: str, tmp_path: pathlib.Path) -> None:
     source = _source(module)
     twin = _twin_result(module, tmp_path)
@@ -265,7 +275,9 @@ def test_address_read_treats_object_not_found_as_none_and_final_read_is_handled(
     assert "-ErrorAction Stop" not in helper.group(0)
     assert "ObjectNotFound" in helper.group(0) and "throw" in helper.group(0)
     lines = source.splitlines()
-    reads = [i for i, line in enumerate(lines) if re.search(r"Result\.after = (Get-SnAddressList|Wait-Sn)", line)]
+    reads = [
+        i for i, line in enumerate(lines) if re.search(r"Result\.after = (Get-SnAddressList|Wait-Sn)", line)
+    ]
     assert reads, "the read-back of the addresses is missing"
     for i in reads:
         assert any(opener.startswith("try") for opener in _enclosing_openers(lines, i)), lines[i]
@@ -280,8 +292,13 @@ _PROVIDER_CMDLETS = re.compile(r"\b(Get-Item|Get-ChildItem|Set-ItemProperty|Remo
 def test_citrix_provider_paths_are_literal() -> None:
     """[ and ] are wildcards for -Path; names come from input (policy names, Delivery Groups)."""
     source = _source("citrix_policy_state")
-    calls = [m for line in source.splitlines() if not line.lstrip().startswith("#")
-             for m in [_PROVIDER_CMDLETS.search(line)] if m]
+    calls = [
+        m
+        for line in source.splitlines()
+        if not line.lstrip().startswith("#")
+        for m in [_PROVIDER_CMDLETS.search(line)]
+        if m
+    ]
     assert calls, "no provider calls found"
     for match in calls:
         assert "-LiteralPath" in match.group(2), match.group(0).strip()
@@ -294,13 +311,17 @@ def test_citrix_filters_use_the_716_form_addressed_by_value() -> None:
     source = _source("citrix_policy_state")
     helper = re.search(r"(?ms)^function New-SnFilter \{.*?^\}", source)
     assert helper, "citrix_policy_state.ps1 has no New-SnFilter"
-    assert re.search(r'New-Item -Path "\$PolicyPath\\Filters" -Name \$Value -ItemType \$Type', helper.group(0))
+    assert re.search(
+        r'New-Item -Path "\$PolicyPath\\Filters" -Name \$Value -ItemType \$Type', helper.group(0)
+    )
     assert "'ClientIP'" in helper.group(0)
     assert "New-SnFilter" in source.split(helper.group(0), 1)[1], "New-SnFilter is never called"
 
 
-_OUTPUT_CALLS = re.compile(r"(\.(Save|Refresh)\(\)|\bNew-Item\b|\bNew-PSDrive\b|\bInvoke-CimMethod\b"
-                           r"|\bInvoke-DhcpServerv4FailoverReplication\b|\bNew-NetIPAddress\b)")
+_OUTPUT_CALLS = re.compile(
+    r"(\.(Save|Refresh)\(\)|\bNew-Item\b|\bNew-PSDrive\b|\bInvoke-CimMethod\b"
+    r"|\bInvoke-DhcpServerv4FailoverReplication\b|\bNew-NetIPAddress\b)"
+)
 
 
 @pytest.mark.parametrize("module", PS_MODULES)

@@ -54,7 +54,9 @@ def test_binding_refuses_a_dhcp_adapter_before_any_write(tmp_path: pathlib.Path)
         binding.plan_binding(shaped_adapters(sim), RANGE)
     # removing is still planned (nothing to add), so a DHCP adapter can be cleaned up
     assert not binding.plan_binding(shaped_adapters(sim), RANGE, "absent").changes
-    assert json.loads((tmp_path / "host.json").read_text())["adapters"][0]["ipv4"][0]["address"] == "10.20.0.11"
+    assert (
+        json.loads((tmp_path / "host.json").read_text())["adapters"][0]["ipv4"][0]["address"] == "10.20.0.11"
+    )
 
 
 def test_the_windows_side_fails_on_a_dhcp_adapter_like_new_netipaddress(tmp_path: pathlib.Path) -> None:
@@ -111,7 +113,8 @@ def test_an_adapter_without_ipv4_addresses_reads_as_none(tmp_path: pathlib.Path)
     adapters = shaped_adapters(sim)
     assert adapters[1]["ipv4"] == []
     raw = sim.call(
-        "vip_address_state", {"interface_index": 11, "prefix_length": 24, "present": ["10.30.0.5"], "absent": []}
+        "vip_address_state",
+        {"interface_index": 11, "prefix_length": 24, "present": ["10.30.0.5"], "absent": []},
     )
     assert raw["before"] == [] and raw["added"] == ["10.30.0.5"]
 
@@ -126,8 +129,11 @@ def test_dad_wait_is_validated() -> None:
 
 def test_seed_validation(tmp_path: pathlib.Path) -> None:
     with pytest.raises(VipError, match="dhcp must be true or false"):
-        Simulator(str(tmp_path / "x.json"), HostSeed(adapters=[{"name": "E", "ipv4": [], "dhcp": "yes"}])).read_state()
+        Simulator(
+            str(tmp_path / "x.json"), HostSeed(adapters=[{"name": "E", "ipv4": [], "dhcp": "yes"}])
+        ).read_state()
     with pytest.raises(VipError, match="taken_on_link"):
         Simulator(
-            str(tmp_path / "y.json"), HostSeed(adapters=[{"name": "E", "ipv4": [], "taken_on_link": ["nope"]}])
+            str(tmp_path / "y.json"),
+            HostSeed(adapters=[{"name": "E", "ipv4": [], "taken_on_link": ["nope"]}]),
         ).read_state()

@@ -213,8 +213,14 @@ def test_a_service_error_is_not_reported_as_a_missing_scope(tmp_path: pathlib.Pa
     [
         ({"category": "ObjectNotFound", "error_id": "x", "message": "m"}, True),
         ({"category": "NotSpecified", "error_id": "DHCP 20005,Get-DhcpServerv4Scope", "message": "m"}, True),
-        ({"category": "PermissionDenied", "error_id": "WIN32 5,Get-DhcpServerv4Scope", "message": "m"}, False),
-        ({"category": "NotSpecified", "error_id": "DHCP 200050,Get-DhcpServerv4Scope", "message": "m"}, False),
+        (
+            {"category": "PermissionDenied", "error_id": "WIN32 5,Get-DhcpServerv4Scope", "message": "m"},
+            False,
+        ),
+        (
+            {"category": "NotSpecified", "error_id": "DHCP 200050,Get-DhcpServerv4Scope", "message": "m"},
+            False,
+        ),
     ],
 )
 def test_only_not_found_means_missing(error: dict[str, Any], missing: bool) -> None:
@@ -236,8 +242,14 @@ def test_a_change_to_a_failover_scope_is_replicated_to_the_partner(tmp_path: pat
     s = sim(tmp_path)
     failover_scope(s)
     request = dhcp.exclusion_request("10.20.0.0", "10.20.0.110", "10.20.0.119")
-    checked = dhcp.shape_exclusion_result(request, s.call("dhcp_exclusion_range", request.to_wire(), check_mode=True))
-    assert checked["changed"] is True and checked["replicated"] is False and checked["failover"]["name"] == "dhcp01-dhcp02"
+    checked = dhcp.shape_exclusion_result(
+        request, s.call("dhcp_exclusion_range", request.to_wire(), check_mode=True)
+    )
+    assert (
+        checked["changed"] is True
+        and checked["replicated"] is False
+        and checked["failover"]["name"] == "dhcp01-dhcp02"
+    )
     result = dhcp.shape_exclusion_result(request, s.call("dhcp_exclusion_range", request.to_wire()))
     assert result["replicated"] is True and "failed" not in result
     partner = s.read_state()["dhcp"]["scopes"][0]["failover"]["replicated_exclusions"]
@@ -252,7 +264,9 @@ def test_replication_failure_fails_naming_the_partner_and_opting_out_warns(tmp_p
     request = dhcp.exclusion_request("10.20.0.0", "10.20.0.110", "10.20.0.119")
     result = dhcp.shape_exclusion_result(request, s.call("dhcp_exclusion_range", request.to_wire()))
     assert result["failed"] is True and result["changed"] is True
-    assert "dhcp02.example.test" in result["msg"] and "Invoke-DhcpServerv4FailoverReplication" in result["msg"]
+    assert (
+        "dhcp02.example.test" in result["msg"] and "Invoke-DhcpServerv4FailoverReplication" in result["msg"]
+    )
     quiet = dhcp.exclusion_request("10.20.0.0", "10.20.0.120", "10.20.0.129", replicate_failover=False)
     warned = dhcp.shape_exclusion_result(quiet, s.call("dhcp_exclusion_range", quiet.to_wire()))
     assert "failed" not in warned and any("dhcp02.example.test" in w for w in warned["warnings"])

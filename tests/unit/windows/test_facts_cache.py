@@ -33,7 +33,9 @@ def _host(tmp: pathlib.Path) -> simulator.Simulator:
 
 
 def _read(sim: simulator.Simulator) -> dict[str, Any]:
-    return sim.call("vip_info", {"registry_keys": facts.registry_request(), "cim_classes": facts.cim_request()})
+    return sim.call(
+        "vip_info", {"registry_keys": facts.registry_request(), "cim_classes": facts.cim_request()}
+    )
 
 
 def test_patched_entry_equals_a_fresh_read_after_values_and_key_removal(tmp_path: pathlib.Path) -> None:
@@ -117,9 +119,18 @@ def test_a_moved_key_and_a_cim_property_are_followed(tmp_path: pathlib.Path) -> 
     sim = _host(tmp_path)
     entry = facts_cache.make_entry("play:x", "h", facts.registry_request(), _read(sim))
     moved = [{"path": rds.LSP_CATALOG_KEY, "to": rds.LSP_CATALOG_BACKUP_KEY, "view": "64"}]
-    cim = [{"namespace": rds.WMI_NAMESPACE, "class_name": rds.WMI_CLASS, "property": rds.WMI_LOOPBACK_PROPERTY,
-            "value": 1, "method": rds.WMI_LOOPBACK_METHOD}]
-    answer = sim.call("registry_state", {"values": [], "keys_absent": [], "keys_moved": moved, "cim_properties": cim})
+    cim = [
+        {
+            "namespace": rds.WMI_NAMESPACE,
+            "class_name": rds.WMI_CLASS,
+            "property": rds.WMI_LOOPBACK_PROPERTY,
+            "value": 1,
+            "method": rds.WMI_LOOPBACK_METHOD,
+        }
+    ]
+    answer = sim.call(
+        "registry_state", {"values": [], "keys_absent": [], "keys_moved": moved, "cim_properties": cim}
+    )
     patched = facts_cache.apply_registry_writes(entry, [], [], moved, cim, answer["moves"])
     assert patched is not None
     fresh = _read(sim)

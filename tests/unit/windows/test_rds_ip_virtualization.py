@@ -41,7 +41,8 @@ def host_facts(tmp_path: pathlib.Path) -> Facts:
             seed = HostSeed(profile=profile, features=features, adapters=adapters)
         sim = Simulator(str(tmp_path / f"h{next(counter)}.json"), seed)
         raw = sim.call(
-            "vip_info", {"registry_keys": vip_facts.registry_request(), "cim_classes": vip_facts.cim_request()}
+            "vip_info",
+            {"registry_keys": vip_facts.registry_request(), "cim_classes": vip_facts.cim_request()},
         )
         return vip_facts.shape(raw)
 
@@ -300,7 +301,9 @@ def registry_call(sim: Simulator, result: Any) -> dict[str, Any]:
 
 
 def sim_facts(sim: Simulator) -> dict[str, Any]:
-    raw = sim.call("vip_info", {"registry_keys": vip_facts.registry_request(), "cim_classes": vip_facts.cim_request()})
+    raw = sim.call(
+        "vip_info", {"registry_keys": vip_facts.registry_request(), "cim_classes": vip_facts.cim_request()}
+    )
     shaped = vip_facts.shape(raw)
     shaped["registry"] = raw["registry"]
     return shaped
@@ -327,7 +330,11 @@ def test_rename_keeps_the_values_and_restore_brings_them_back(tmp_path: pathlib.
     assert {v["name"]: v for v in restored["registry"][2]["values"]} == original
     # restoring again does nothing
     again = plan(RdsOptions(state="disabled", restore_lsp_catalog=True), restored)
-    assert again.keys_moved == [] and not again.lsp_catalog_restore and again.values[-1]["path"] == rds.POLICY_KEY
+    assert (
+        again.keys_moved == []
+        and not again.lsp_catalog_restore
+        and again.values[-1]["path"] == rds.POLICY_KEY
+    )
 
 
 def test_restore_without_a_backup_writes_microsofts_defaults(host_facts: Facts) -> None:
@@ -346,13 +353,18 @@ def test_fix_with_an_existing_backup_removes_the_entry_and_keeps_the_backup(host
     facts = host_facts("server2019")
     facts["rds_ip_virtualization"]["lsp_catalog_backup_present"] = True
     result = plan(RdsOptions(adapter_subnet="10.20.0.0/24"), facts)
-    assert result.keys_moved == [] and result.keys_absent == [{"path": rds.LSP_CATALOG_KEY, "reboot_required": True}]
+    assert result.keys_moved == [] and result.keys_absent == [
+        {"path": rds.LSP_CATALOG_KEY, "reboot_required": True}
+    ]
     assert any("already exists and is kept" in w for w in result.warnings)
 
 
 def test_fix_and_restore_together_are_refused(host_facts: Facts) -> None:
     with pytest.raises(RdsIpVirtualizationError, match="opposite"):
-        plan(RdsOptions(adapter_subnet="10.20.0.0/24", fix_lsp_catalog=True, restore_lsp_catalog=True), host_facts())
+        plan(
+            RdsOptions(adapter_subnet="10.20.0.0/24", fix_lsp_catalog=True, restore_lsp_catalog=True),
+            host_facts(),
+        )
 
 
 def test_a_move_onto_an_existing_key_writes_nothing(tmp_path: pathlib.Path) -> None:
@@ -408,7 +420,9 @@ def test_virtualize_loopback_refused_on_2008_r2_with_the_reason(host_facts: Fact
     with pytest.raises(RdsIpVirtualizationError, match=r"2008 R2.*from Windows Server 2012 \(build 9200\)"):
         plan(RdsOptions(adapter_subnet="10.20.0.0/24", virtualize_loopback=True), facts)
     # false there is nothing to do, not an error
-    assert plan(RdsOptions(adapter_subnet="10.20.0.0/24", virtualize_loopback=False), facts).cim_properties == []
+    assert (
+        plan(RdsOptions(adapter_subnet="10.20.0.0/24", virtualize_loopback=False), facts).cim_properties == []
+    )
 
 
 def test_virtualize_loopback_refused_without_the_wmi_class_and_with_state_disabled(host_facts: Facts) -> None:

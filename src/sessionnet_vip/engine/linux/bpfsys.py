@@ -1,7 +1,8 @@
-"""The ``bpf(2)`` system call through :mod:`ctypes`: maps, program loading and cgroup links.
+"""The ``bpf(2)`` system call through :mod:`ctypes`: map entries and program queries.
 
-No compiler or libbpf is needed: programs come from :mod:`.bpfasm`, and each command
-fills ``union bpf_attr`` at the offsets of ``include/uapi/linux/bpf.h``.
+The programs are loaded by libbpf (:mod:`.libbpf`); the engine's frequent, small operations
+(one map entry per session or process) go straight to ``bpf()``, each command filling
+``union bpf_attr`` at the offsets of ``include/uapi/linux/bpf.h``.
 """
 
 from __future__ import annotations

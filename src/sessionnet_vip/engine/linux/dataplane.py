@@ -33,10 +33,18 @@ from sessionnet_vip.addressing import virtual_loopback_address, virtual_loopback
 from sessionnet_vip.engine.linux import bpfsys, cgroups, programs
 from sessionnet_vip.engine.linux.bpfsys import Bpf, BpfError
 from sessionnet_vip.engine.linux.cgroups import Cgroup2Mount, CgroupError
+from sessionnet_vip.engine.linux.libbpf import BpfObject, LibbpfError, object_path
+from sessionnet_vip.engine.policy import Mode
 from sessionnet_vip.errors import VipError
+
+#: Map sizes when the configuration gives none (``max_sessions`` / ``max_processes``).
+DEFAULT_MAX_SESSIONS: Final = 65536
+DEFAULT_MAX_PROCESSES: Final = 262144
 
 DEFAULT_ROOT_NAME: Final = "sessionnet"
 VIP_LEAF: Final = "vip"
+#: Translated processes whose children are not translated (only a fork of the same program is).
+SOLO_LEAF: Final = "solo"
 #: The launcher: wait for the engine's go-ahead on a pipe, then exec the command (same PID).
 _LAUNCHER: Final = (
     "import os, sys\n"
@@ -74,6 +82,8 @@ class SessionOptions:
     source_vip: bool = True
     #: getsockname/getpeername/recvfrom show the session loopback as 127.0.0.1.
     report_original: bool = False
+    #: The mode of inherited children (and of processes attached without a mode of their own).
+    mode: Mode = Mode.VIRTUAL_IP
 
     @property
     def flags(self) -> int:
@@ -82,7 +92,13 @@ class SessionOptions:
             | (programs.FLAG_ISOLATE_LOOPBACK if self.isolate_loopback else 0)
             | (programs.FLAG_SOURCE_VIP if self.source_vip else 0)
             | (programs.FLAG_REPORT_ORIGINAL if self.report_original else 0)
+            | (programs.MODE_NUMBERS[Mode(self.mode)] << programs.MODE_SHIFT)
         )
+
+    @property
+    def process_flags(self) -> int:
+        """The per-process part of the flags (what a processes-map entry carries)."""
+        return self.flags & (programs.FLAG_SOURCE_VIP | programs.FLAG_REPORT_ORIGINAL)
 
 
 @dataclass(frozen=True)
@@ -94,9 +110,14 @@ class Session:
     loopback: ipaddress.IPv4Address
     options: SessionOptions
     cgroup: Path
-    vip_cgroup: Path
+    vip_cgroup: Path  #: translated processes whose children are translated too
     cgroup_id: int
     vip_cgroup_id: int
+
+    @property
+    def solo_cgroup(self) -> Path:
+        """Translated processes whose children are not (``inherit_children: false``)."""
+        return self.cgroup / SOLO_LEAF
 
 
 @dataclass
@@ -104,14 +125,14 @@ class DataPlane:
     """cgroup sock_addr programs + two maps; sessions and translated processes are map entries."""
 
     root_name: str = DEFAULT_ROOT_NAME
-    max_sessions: int = 16384
-    max_processes: int = 65536
+    max_sessions: int = DEFAULT_MAX_SESSIONS
+    max_processes: int = DEFAULT_MAX_PROCESSES
     _bpf: Bpf | None = field(default=None, init=False, repr=False)
+    _object: BpfObject | None = field(default=None, init=False, repr=False)
     _mount: Cgroup2Mount | None = field(default=None, init=False, repr=False)
     _root: Path | None = field(default=None, init=False, repr=False)
     _sessions_fd: int = field(default=-1, init=False, repr=False)
     _procs_fd: int = field(default=-1, init=False, repr=False)
-    _prog_fds: list[int] = field(default_factory=list, init=False, repr=False)
     _link_fds: list[int] = field(default_factory=list, init=False, repr=False)
     _sessions: dict[int, Session] = field(default_factory=dict, init=False, repr=False)
     _translated: dict[int, int] = field(default_factory=dict, init=False, repr=False)  # tgid → session
@@ -133,30 +154,22 @@ class DataPlane:
         try:
             bpf = Bpf.open()
             fd = bpf.map_create(bpfsys.MAP_TYPE_HASH, 8, programs.SESSION_RECORD.size, 1, "snv_probe")
+            os.close(fd)
         except BpfError as exc:
             return Probe(False, _bpf_reason(exc), mount.path)
         try:
-            pfd = bpf.map_create(bpfsys.MAP_TYPE_HASH, 4, 8, 1, "snv_probe_p")
-            try:
-                code = programs.build(programs.CONNECT4, fd, pfd, 1)
-                prog = bpf.prog_load(
-                    bpfsys.PROG_TYPE_CGROUP_SOCK_ADDR, code, programs.CONNECT4.attach_type, "snv_probe"
-                )
-                os.close(prog)
-            finally:
-                os.close(pfd)
-        except BpfError as exc:
+            object_path()
+            BpfObject().close()  # libbpf present and the object readable
+        except LibbpfError as exc:
+            return Probe(False, str(exc), mount.path)
+        if not Path("/sys/kernel/btf/vmlinux").exists():
             return Probe(
                 False,
-                f"the kernel refused a cgroup sock_addr program ({exc}); the data plane needs Linux 5.8+ "
-                "with CONFIG_CGROUP_BPF",
+                "the kernel has no BTF (/sys/kernel/btf/vmlinux is missing); the data plane needs "
+                "CONFIG_DEBUG_INFO_BTF (Debian kernels have it)",
                 mount.path,
             )
-        finally:
-            os.close(fd)
-        return Probe(
-            True, f"cgroup v2 at {mount.path}, bpf() and cgroup sock_addr hooks available", mount.path
-        )
+        return Probe(True, f"cgroup v2 at {mount.path}, bpf(), libbpf and kernel BTF available", mount.path)
 
     # --- lifecycle ----------------------------------------------------------------------
     @property
@@ -194,30 +207,36 @@ class DataPlane:
         self._mount, self._bpf = mount, Bpf.open()
         root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
         try:
-            if self._bpf.prog_count(root_fd, programs.BIND4.attach_type):
+            if self._bpf.prog_count(root_fd, bpfsys.CGROUP_INET4_BIND):
                 raise DataPlaneError(
                     f"cgroup {root} already has programs attached: another engine is running there; "
                     "stop it or give this data plane another root_name"
                 )
         finally:
             os.close(root_fd)
+        for what, value in (("max_sessions", self.max_sessions), ("max_processes", self.max_processes)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1 << 24:
+                raise DataPlaneError(f"{what} {value!r} is not a map size from 1 to 16777216; fix {what}")
         try:
-            self._sessions_fd = self._bpf.map_create(
-                bpfsys.MAP_TYPE_HASH, 8, programs.SESSION_RECORD.size, self.max_sessions, "snv_sessions"
-            )
-            self._procs_fd = self._bpf.map_create(bpfsys.MAP_TYPE_HASH, 4, 8, self.max_processes, "snv_procs")
-            level = mount.level(root) + 1
+            obj = self._object = BpfObject()
+            obj.set_max_entries(programs.SESSIONS_MAP, self.max_sessions)
+            obj.set_max_entries(programs.PROCS_MAP, self.max_processes)
+            obj.set_rodata_u32(mount.level(root) + 1)  # session_level
+            obj.load()
+            self._sessions_fd = obj.map_fd(programs.SESSIONS_MAP)
+            self._procs_fd = obj.map_fd(programs.PROCS_MAP)
             root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
             try:
                 for hook in programs.HOOKS:
-                    code = programs.build(hook, self._sessions_fd, self._procs_fd, level)
-                    prog = self._bpf.prog_load(
-                        bpfsys.PROG_TYPE_CGROUP_SOCK_ADDR, code, hook.attach_type, hook.name
-                    )
-                    self._prog_fds.append(prog)
-                    self._link_fds.append(self._bpf.link_create_cgroup(prog, root_fd, hook.attach_type))
+                    self._link_fds.append(obj.attach_cgroup(hook, root_fd))
             finally:
                 os.close(root_fd)
+            for tracer in programs.TRACERS:
+                self._link_fds.append(obj.attach(tracer))
+        except LibbpfError as exc:
+            self._root = root
+            self.close()
+            raise DataPlaneError(f"cannot load the Linux data plane: {exc}") from None
         except BaseException:
             self._root = root
             self.close()
@@ -235,12 +254,10 @@ class DataPlane:
                 self.remove_session(session_id, kill=kill)
             except VipError as exc:
                 errors.append(str(exc))
-        for fd in [*self._link_fds, *self._prog_fds, self._sessions_fd, self._procs_fd]:
-            if fd >= 0:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+        if self._object is not None:  # owns the links, programs and maps
+            self._object.close()
+            self._object = None
         self._link_fds.clear()
-        self._prog_fds.clear()
         self._sessions_fd = self._procs_fd = -1
         if self._root is not None:
             try:
@@ -285,10 +302,13 @@ class DataPlane:
                 f"VIP {address} of session {session_id} is not a unicast host address; give a pool address"
             )
         opts = options or SessionOptions()
+        if session_id not in self._sessions:
+            self.check_room(session_id)
         cgroup = root / f"session-{session_id}"
         vip_cgroup = cgroup / VIP_LEAF
         cgroups.make(cgroup)
         cgroups.make(vip_cgroup)
+        cgroups.make(cgroup / SOLO_LEAF)
         session = Session(
             session_id,
             address,
@@ -302,7 +322,7 @@ class DataPlane:
         record = programs.SESSION_RECORD.pack(
             address.packed if address is not None else b"\0\0\0\0",
             loop.packed,
-            opts.flags,
+            opts.flags | programs.FLAG_INHERIT_CHILDREN,  # the vip leaf inherits; solo does not
             session_id,
             session.vip_cgroup_id,
         )
@@ -312,6 +332,15 @@ class DataPlane:
             self._bpf.map_delete(self._sessions_fd, programs.SESSION_KEY.pack(old.cgroup_id))
         self._sessions[session_id] = session
         return session
+
+    def check_room(self, session_id: int) -> None:
+        """Refuse a new session the sessions map cannot hold (before anything is committed)."""
+        if session_id not in self._sessions and len(self._sessions) >= self.max_sessions:
+            raise DataPlaneError(
+                f"session {session_id} cannot be translated: the data plane's sessions map is full "
+                f"({self.max_sessions} sessions, max_sessions); raise max_sessions in the engine "
+                "configuration and restart the engine"
+            )
 
     def session(self, session_id: int) -> Session:
         """Return session ``session_id``; refuse unknown sessions and vanished cgroups."""
@@ -350,6 +379,8 @@ class DataPlane:
         left: list[int] = []
         if session.cgroup.is_dir():
             left = cgroups.pids(session.cgroup) + cgroups.pids(session.vip_cgroup)
+            if session.solo_cgroup.is_dir():
+                left += cgroups.pids(session.solo_cgroup)
             if kill and left and (session.cgroup / "cgroup.kill").exists():
                 (session.cgroup / "cgroup.kill").write_text("1\n")
                 if not cgroups.wait_empty(session.cgroup, timeout):
@@ -363,20 +394,46 @@ class DataPlane:
         return left
 
     # --- processes ----------------------------------------------------------------------
-    def attach_pid(self, session_id: int, pid: int, *, translated: bool = True) -> None:
+    def attach_pid(
+        self,
+        session_id: int,
+        pid: int,
+        *,
+        translated: bool = True,
+        mode: Mode | str | None = None,
+        options: SessionOptions | None = None,
+        move: bool = True,
+        inherit_children: bool | None = None,
+    ) -> None:
         """Put running process ``pid`` in session ``session_id``; translate it if ``translated``.
 
         A translated process goes to the session's ``vip`` cgroup and its thread-group ID into
-        the processes map; its later children are translated only with ``inherit_children``.
+        the processes map with its ``mode`` and per-process ``options`` (``report_original``,
+        ``source_vip``; default: the session's); its later children are translated only with
+        ``inherit_children`` (default: the session's): they share the ``vip`` cgroup, while a
+        process without it goes to the ``solo`` cgroup, where only a fork of the same program
+        stays translated. ``move=False`` leaves the process in its cgroup.
         """
         session = self.session(session_id)
         assert self._bpf is not None
         tgid = _tgid(pid)
-        cgroups.move(tgid, session.vip_cgroup if translated else session.cgroup)
+        inherit = session.options.inherit_children if inherit_children is None else inherit_children
+        if move:
+            leaf = (session.vip_cgroup if inherit else session.solo_cgroup) if translated else session.cgroup
+            cgroups.move(tgid, leaf)
         if translated:
-            self._bpf.map_update(
-                self._procs_fd, programs.PROC_KEY.pack(tgid), programs.PROC_VALUE.pack(session.cgroup_id)
-            )
+            opts = options or session.options
+            number = programs.MODE_NUMBERS[Mode(mode if mode is not None else session.options.mode)]
+            value = programs.PROC_VALUE.pack(session.cgroup_id, number, opts.process_flags)
+            try:
+                self._bpf.map_update(self._procs_fd, programs.PROC_KEY.pack(tgid), value)
+            except BpfError as exc:
+                if exc.errno != errno.E2BIG:
+                    raise
+                raise DataPlaneError(
+                    f"process {tgid} of session {session_id} cannot be translated: the processes map is "
+                    f"full ({self.max_processes} entries, max_processes); raise max_processes"
+                ) from None
             self._translated[tgid] = session_id
         else:
             self.detach_pid(tgid)
@@ -404,6 +461,9 @@ class DataPlane:
         argv: Sequence[str],
         *,
         translated: bool = True,
+        mode: Mode | str | None = None,
+        options: SessionOptions | None = None,
+        inherit_children: bool | None = None,
         env: Mapping[str, str] | None = None,
         cwd: str | os.PathLike[str] | None = None,
         stdin: int | IO[Any] | None = None,
@@ -438,7 +498,14 @@ class DataPlane:
         finally:
             os.close(read_fd)
         try:
-            self.attach_pid(session_id, proc.pid, translated=translated)
+            self.attach_pid(
+                session_id,
+                proc.pid,
+                translated=translated,
+                mode=mode,
+                options=options,
+                inherit_children=inherit_children,
+            )
             os.write(write_fd, b"go\n")
         except BaseException:
             proc.kill()

@@ -32,6 +32,19 @@ def process_exe(pid: int) -> Path:
     return Path(target)
 
 
+#: The kernel keeps the first 15 bytes of a program's name as its ``comm`` (TASK_COMM_LEN - 1).
+COMM_LENGTH = 15
+
+
+def process_comm(pid: int) -> str | None:
+    """``/proc/PID/comm``: the base name of the file the process executed, as given to
+    ``execve`` (a symlink's own name, not its target's), at most 15 bytes; ``None`` if gone."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text(errors="replace").rstrip("\n")
+    except OSError:
+        return None
+
+
 @dataclass(frozen=True)
 class ProcessList:
     """A resolved process list: real paths, and bare names for basename matches."""

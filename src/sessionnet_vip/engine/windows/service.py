@@ -1,0 +1,485 @@
+"""The engine as a Windows service: ``vipctl service install|remove|status|run``.
+
+Uses pywin32's service framework (``pip install "sessionnet-vip[windows]"``; pywin32 is
+imported on first use, so the rest of the package needs none). The service's command line is
+the Python the package is installed in running ``-m sessionnet_vip service run --config
+FILE``: that process calls ``StartServiceCtrlDispatcher`` itself
+(``servicemanager.PrepareToHostSingle`` + ``StartServiceCtrlDispatcher``), so the service
+control manager gets its answer (a bare ``python.exe -m sessionnet_vip serve`` never does and
+fails with error 1053, Microsoft Learn "StartServiceCtrlDispatcherW").
+
+The service runs as LocalSystem, starts automatically, restarts after a failure (three times,
+5 s apart; the count resets after a day), writes its log to
+``%ProgramData%\\sessionnet-vip\\engine.log`` (rotated, 5 x 5 MB) and its start, stop and
+fatal errors to the Application event log (source = the service name). Prometheus metrics
+are served as on Linux when ``metrics_port`` is set.
+
+The pure parts (command line, paths, state names, argument checks) are tested on any
+platform; the SCM calls are only type-checked here (``mypy --platform win32``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import ntpath
+import os
+import sys
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, cast
+
+# Kept light at import: vipctl loads this module to register its sub-commands (start-up time);
+# subprocess, pathlib and logging.handlers are imported where they are used.
+from sessionnet_vip.errors import VipError
+
+log = logging.getLogger("sessionnet_vip.engine")
+
+DEFAULT_SERVICE_NAME: Final = "sessionnet-vip"
+DISPLAY_NAME: Final = "sessionnet-vip engine"
+DESCRIPTION: Final = (
+    "Per-session virtual IP and loopback addresses: leases, WTS sessions, pool addresses and the "
+    "placement answers for viprun.exe over \\\\.\\pipe\\sessionnet-vip."
+)
+LOG_NAME: Final = "engine.log"
+#: SERVICE_STATUS dwCurrentState values (winsvc.h).
+STATES: Final = {
+    1: "stopped",
+    2: "start_pending",
+    3: "stop_pending",
+    4: "running",
+    5: "continue_pending",
+    6: "pause_pending",
+    7: "paused",
+}
+#: dwStartType values (winsvc.h).
+START_TYPES: Final = {2: "auto", 3: "manual", 4: "disabled"}
+ERROR_SERVICE_DOES_NOT_EXIST: Final = 1060
+ERROR_SERVICE_NOT_ACTIVE: Final = 1062
+ERROR_FAILED_SERVICE_CONTROLLER_CONNECT: Final = 1063
+PYWIN32_MISSING: Final = (
+    "the Windows service needs pywin32: install the package with its Windows extra, "
+    'python -m pip install "sessionnet-vip[windows]"'
+)
+
+
+class ServiceError(VipError):
+    """A service command cannot be carried out."""
+
+
+def service_command(python: str, config: str) -> str:
+    """The service's command line (``ImagePath``), quoted the Windows way."""
+    import subprocess
+
+    return subprocess.list2cmdline([python, "-m", "sessionnet_vip", "service", "run", "--config", config])
+
+
+def check_install(python: str, config: str, name: str) -> None:
+    """Refuse what the SCM would store and fail with later: relative paths, a non-.exe Python,
+    a service name with separators."""
+    if not ntpath.isabs(python) or not ntpath.splitdrive(python)[0] or not python.lower().endswith(".exe"):
+        raise ServiceError(
+            f"--python {python!r}: give the full path of python.exe, e.g. 'C:\\Program Files\\Python312\\python.exe'"
+        )
+    if not ntpath.isabs(config) or not ntpath.splitdrive(config)[0]:
+        raise ServiceError(f"--config {config!r}: give the full path of the engine configuration file")
+    if '"' in python or '"' in config:
+        raise ServiceError("--python and --config must not contain quotes")
+    if not name or len(name) > 256 or any(c in name for c in "/\\") or name.strip() != name:
+        raise ServiceError(
+            f"--name {name!r}: give a service name without '/' or '\\' (at most 256 characters)"
+        )
+
+
+def default_log_path(environ: Mapping[str, str]) -> str:
+    """``%ProgramData%\\sessionnet-vip\\engine.log`` (``C:\\ProgramData`` when unset)."""
+    base = environ.get("ProgramData") or environ.get("PROGRAMDATA") or "C:\\ProgramData"
+    return ntpath.join(base, "sessionnet-vip", LOG_NAME)
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    installed: bool
+    state: str | None = None
+    start_type: str | None = None
+    command: str | None = None
+    pid: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "installed": self.installed,
+            "state": self.state,
+            "start_type": self.start_type,
+            "command": self.command,
+            "pid": self.pid,
+        }
+
+    def describe(self) -> str:
+        if not self.installed:
+            return f"service {self.name}: not installed (vipctl service install --config FILE)"
+        return (
+            f"service {self.name}: {self.state} (start {self.start_type}, pid {self.pid or '-'})\n"
+            f"command {self.command}"
+        )
+
+
+def state_name(code: int) -> str:
+    return STATES.get(code, f"unknown ({code})")
+
+
+# --- the SCM boundary (pywin32) ------------------------------------------------------------
+def _pywin32() -> Any:
+    if sys.platform != "win32":
+        raise ServiceError(
+            "'vipctl service' manages a Windows service; on Linux use systemd or vipctl supervise"
+        )
+    try:
+        import servicemanager  # noqa: F401
+        import win32service  # noqa: F401
+        import win32serviceutil  # noqa: F401
+    except ImportError:
+        raise ServiceError(PYWIN32_MISSING) from None
+    return True
+
+
+def install(name: str, python: str, config: str, *, start: str = "auto") -> bool:
+    """Create or update the service; ``True`` when something changed."""
+    check_install(python, config, name)
+    if sys.platform != "win32":
+        raise ServiceError(
+            "'vipctl service' manages a Windows service; on Linux use systemd or vipctl supervise"
+        )
+    _pywin32()
+    import pywintypes
+    import servicemanager
+    import win32evtlogutil
+    import win32service
+
+    command = service_command(python, config)
+    start_type = {"auto": win32service.SERVICE_AUTO_START, "manual": win32service.SERVICE_DEMAND_START}[start]
+    scm = win32service.OpenSCManager(None, None, win32service.SC_MANAGER_ALL_ACCESS)
+    try:
+        changed = False
+        try:
+            handle = win32service.OpenService(scm, name, win32service.SERVICE_ALL_ACCESS)
+        except pywintypes.error as exc:
+            if exc.winerror != ERROR_SERVICE_DOES_NOT_EXIST:
+                raise ServiceError(f"cannot open service {name}: {exc.strerror}") from None
+            handle = win32service.CreateService(
+                scm,
+                name,
+                DISPLAY_NAME,
+                win32service.SERVICE_ALL_ACCESS,
+                win32service.SERVICE_WIN32_OWN_PROCESS,
+                start_type,
+                win32service.SERVICE_ERROR_NORMAL,
+                command,
+                None,
+                False,
+                None,
+                None,
+                None,
+            )
+            changed = True
+        try:
+            current = win32service.QueryServiceConfig(handle)
+            if not changed and (
+                current[1] != start_type or current[3] != command or current[8] != DISPLAY_NAME
+            ):
+                win32service.ChangeServiceConfig(
+                    handle,
+                    win32service.SERVICE_WIN32_OWN_PROCESS,
+                    start_type,
+                    win32service.SERVICE_ERROR_NORMAL,
+                    command,
+                    None,
+                    False,
+                    None,
+                    None,
+                    None,
+                    DISPLAY_NAME,
+                )
+                changed = True
+            win32service.ChangeServiceConfig2(handle, win32service.SERVICE_CONFIG_DESCRIPTION, DESCRIPTION)
+            win32service.ChangeServiceConfig2(
+                handle,
+                win32service.SERVICE_CONFIG_FAILURE_ACTIONS,
+                {
+                    "ResetPeriod": 86400,
+                    "RebootMsg": None,
+                    "Command": None,
+                    "Actions": [(win32service.SC_ACTION_RESTART, 5000)] * 3,
+                },
+            )
+        finally:
+            win32service.CloseServiceHandle(handle)
+    finally:
+        win32service.CloseServiceHandle(scm)
+    win32evtlogutil.AddSourceToRegistry(name, servicemanager.__file__)
+    return changed
+
+
+def _wait_state(handle: Any, wanted: int, attempts: int = 60) -> int:
+    """Poll the SCM (the documented way to follow a pending state) until ``wanted``."""
+    import win32service
+
+    state = int(win32service.QueryServiceStatus(handle)[1])
+    pause = threading.Event()
+    for _ in range(attempts):
+        if state == wanted:
+            break
+        pause.wait(0.5)
+        state = int(win32service.QueryServiceStatus(handle)[1])
+    return state
+
+
+def remove(name: str) -> bool:
+    """Stop and delete the service; ``False`` when it was not installed."""
+    if sys.platform != "win32":
+        raise ServiceError(
+            "'vipctl service' manages a Windows service; on Linux use systemd or vipctl supervise"
+        )
+    _pywin32()
+    import pywintypes
+    import win32evtlogutil
+    import win32service
+
+    scm = win32service.OpenSCManager(None, None, win32service.SC_MANAGER_ALL_ACCESS)
+    try:
+        try:
+            handle = win32service.OpenService(scm, name, win32service.SERVICE_ALL_ACCESS)
+        except pywintypes.error as exc:
+            if exc.winerror == ERROR_SERVICE_DOES_NOT_EXIST:
+                return False
+            raise ServiceError(f"cannot open service {name}: {exc.strerror}") from None
+        try:
+            try:
+                win32service.ControlService(handle, win32service.SERVICE_CONTROL_STOP)
+            except pywintypes.error as exc:
+                if exc.winerror != ERROR_SERVICE_NOT_ACTIVE:
+                    raise ServiceError(f"cannot stop service {name}: {exc.strerror}") from None
+            state = _wait_state(handle, win32service.SERVICE_STOPPED)
+            if state != win32service.SERVICE_STOPPED:
+                raise ServiceError(
+                    f"service {name} is still {state_name(state)}; stop it, then remove it again"
+                )
+            win32service.DeleteService(handle)
+        finally:
+            win32service.CloseServiceHandle(handle)
+    finally:
+        win32service.CloseServiceHandle(scm)
+    try:
+        win32evtlogutil.RemoveSourceFromRegistry(name)
+    except pywintypes.error:
+        log.info("event log source %s was not registered", name)
+    return True
+
+
+def status(name: str) -> ServiceStatus:
+    if sys.platform != "win32":
+        raise ServiceError(
+            "'vipctl service' manages a Windows service; on Linux use systemd or vipctl supervise"
+        )
+    _pywin32()
+    import pywintypes
+    import win32service
+
+    scm = win32service.OpenSCManager(None, None, win32service.SC_MANAGER_CONNECT)
+    try:
+        try:
+            handle = win32service.OpenService(
+                scm, name, win32service.SERVICE_QUERY_STATUS | win32service.SERVICE_QUERY_CONFIG
+            )
+        except pywintypes.error as exc:
+            if exc.winerror == ERROR_SERVICE_DOES_NOT_EXIST:
+                return ServiceStatus(name, False)
+            raise ServiceError(f"cannot open service {name}: {exc.strerror}") from None
+        try:
+            config = win32service.QueryServiceConfig(handle)
+            current: Any = win32service.QueryServiceStatusEx(handle)  # a dict (pywin32 docs)
+        finally:
+            win32service.CloseServiceHandle(handle)
+    finally:
+        win32service.CloseServiceHandle(scm)
+    return ServiceStatus(
+        name,
+        True,
+        state_name(int(current["CurrentState"])),
+        START_TYPES.get(int(config[1]), str(config[1])),
+        str(config[3]),
+        int(current["ProcessId"]) or None,
+    )
+
+
+def run(config_path: str, log_path: str) -> int:
+    """The service process: hand this process to the SCM, which calls the engine's body."""
+    if sys.platform != "win32":
+        raise ServiceError("'vipctl service run' is started by the Windows service manager")
+    _pywin32()
+    import pywintypes
+    import servicemanager
+    import win32event
+    import win32service
+    import win32serviceutil
+
+    class EngineService(win32serviceutil.ServiceFramework):
+        _svc_name_ = DEFAULT_SERVICE_NAME
+        _svc_display_name_ = DISPLAY_NAME
+
+        def __init__(self, args: Any) -> None:
+            super().__init__(args)
+            self.stop_event = threading.Event()
+            self.wake = win32event.CreateEvent(None, 0, 0, None)
+
+        def SvcStop(self) -> None:
+            self.ReportServiceStatus(win32service.SERVICE_STOP_PENDING)
+            self.stop_event.set()
+            win32event.SetEvent(self.wake)
+
+        def SvcDoRun(self) -> None:
+            from sessionnet_vip.engine.config import load_config
+            from sessionnet_vip.engine.windows.agentplane import serve
+
+            setup_file_log(log_path)
+            servicemanager.LogInfoMsg(f"{DISPLAY_NAME} starting (config {config_path}, log {log_path})")
+            try:
+                serve(load_config(config_path), stop=self.stop_event)
+            except VipError as exc:
+                log.error("%s", exc)
+                servicemanager.LogErrorMsg(f"{DISPLAY_NAME} stopped: {exc}")
+                return
+            except Exception as exc:
+                log.exception("engine failed")
+                servicemanager.LogErrorMsg(f"{DISPLAY_NAME} failed: {type(exc).__name__}: {exc}")
+                raise
+            servicemanager.LogInfoMsg(f"{DISPLAY_NAME} stopped")
+
+    servicemanager.Initialize()
+    servicemanager.PrepareToHostSingle(EngineService)
+    try:
+        cast(Any, servicemanager).StartServiceCtrlDispatcher()
+    except pywintypes.error as exc:
+        if exc.winerror == ERROR_FAILED_SERVICE_CONTROLLER_CONNECT:
+            raise ServiceError(
+                "'vipctl service run' is started by the Windows service manager; to run the engine in "
+                "this console use 'vipctl serve --config FILE'"
+            ) from None
+        raise
+    return 0
+
+
+def setup_file_log(path: str) -> None:
+    """Log to ``path`` (rotated, 5 x 5 MB), creating its directory."""
+    import logging.handlers
+    from pathlib import Path
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8"
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+# --- vipctl service ---------------------------------------------------------------------------
+def _cmd_install(args: argparse.Namespace) -> int:
+    from sessionnet_vip.cli import emit
+    from sessionnet_vip.engine.config import load_config
+
+    config = str(args.config)
+    load_config(config, platform="windows")  # refuse a bad config before registering anything
+    changed = install(args.name, args.python or sys.executable, config, start=args.start)
+    emit(
+        args,
+        {"name": args.name, "changed": changed},
+        f"service {args.name} {'installed' if changed else 'unchanged'}",
+    )
+    return 0
+
+
+def _cmd_remove(args: argparse.Namespace) -> int:
+    from sessionnet_vip.cli import emit
+
+    removed = remove(args.name)
+    emit(
+        args,
+        {"name": args.name, "changed": removed},
+        f"service {args.name} {'removed' if removed else 'was not installed'}",
+    )
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from sessionnet_vip.cli import emit
+
+    st = status(args.name)
+    emit(args, st.to_json(), st.describe())
+    return 0 if st.installed and st.state == "running" else 3
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    return run(str(args.config), args.log or default_log_path(os.environ))
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from sessionnet_vip.cli import add_json_flag, path_arg
+
+    svc = sub.add_parser(
+        "service",
+        help="install, remove or show the engine's Windows service",
+        description="Manage the engine as a Windows service (LocalSystem, automatic start, restart on "
+        "failure; log in %ProgramData%\\sessionnet-vip\\engine.log and the Application event log). "
+        'Needs pywin32: pip install "sessionnet-vip[windows]".',
+    )
+    ops = svc.add_subparsers(
+        dest="service_command", metavar="COMMAND", required=True, help="install, remove, status or run"
+    )
+    name_help = f"service name (default {DEFAULT_SERVICE_NAME})"
+
+    inst = ops.add_parser(
+        "install",
+        help="register (or update) the service and its event log source",
+        description="Register the service, or update its command line and start type.",
+    )
+    inst.add_argument(
+        "--config", required=True, type=path_arg, metavar="FILE", help="engine YAML config (full path)"
+    )
+    inst.add_argument("--name", default=DEFAULT_SERVICE_NAME, help=name_help)
+    inst.add_argument(
+        "--python", metavar="EXE", help="python.exe the package is installed in (default: this one)"
+    )
+    inst.add_argument("--start", choices=["auto", "manual"], default="auto", help="start type (default auto)")
+    add_json_flag(inst)
+    inst.set_defaults(func=_cmd_install)
+
+    rem = ops.add_parser(
+        "remove", help="stop and delete the service", description="Stop and delete the service."
+    )
+    rem.add_argument("--name", default=DEFAULT_SERVICE_NAME, help=name_help)
+    add_json_flag(rem)
+    rem.set_defaults(func=_cmd_remove)
+
+    st = ops.add_parser(
+        "status",
+        help="state, start type and command line (exit 3 when not running)",
+        description="Show the service; exit status 0 when running, 3 otherwise.",
+    )
+    st.add_argument("--name", default=DEFAULT_SERVICE_NAME, help=name_help)
+    add_json_flag(st)
+    st.set_defaults(func=_cmd_status)
+
+    run_p = ops.add_parser(
+        "run",
+        help="the service process itself (started by the service manager)",
+        description="Run by the service manager; use 'vipctl serve' in a console.",
+    )
+    run_p.add_argument("--config", required=True, type=path_arg, metavar="FILE", help="engine YAML config")
+    run_p.add_argument(
+        "--log", metavar="FILE", help="log file (default %%ProgramData%%\\sessionnet-vip\\engine.log)"
+    )
+    run_p.set_defaults(func=_cmd_run)
