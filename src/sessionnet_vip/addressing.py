@@ -267,6 +267,23 @@ def parse_span(value: object, what: str) -> Span:
     return Span(first, first)
 
 
+def parse_spans(entries: Iterable[object], what: str) -> list[Span]:
+    """:func:`parse_span` of each entry, ``what[j]`` naming entry ``j`` in errors; single
+    addresses written as text (most reservations and leases) are read without the layers."""
+    out: list[Span] = []
+    for j, entry in enumerate(entries):
+        if _STRICT_PTON and type(entry) is str:
+            try:
+                value = int.from_bytes(_inet_pton(_AF_INET, entry.strip()), "big")
+            except (OSError, ValueError):
+                pass
+            else:
+                out.append(_new_span(Span, (value, value)))
+                continue
+        out.append(parse_span(entry, f"{what}[{j}]"))
+    return out
+
+
 def normalise(spans: Iterable[Span]) -> list[Span]:
     """Sort ``spans`` and merge overlapping or touching ones."""
     ordered = sorted(spans)

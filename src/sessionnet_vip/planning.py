@@ -61,6 +61,7 @@ from sessionnet_vip.addressing import (
     parse_address,
     parse_network,
     parse_span,
+    parse_spans,
     span_of_network,
     subtract,
     total_size,
@@ -361,14 +362,10 @@ def _parse_scope(raw: object, index: int) -> DhcpScope:
                 f"{format_span(rng)}; fix the exclusion or the range"
             )
         exclusions.append(span)
-    reservations = [
-        parse_span(entry, f"{what} reservations[{j}]")
-        for j, entry in enumerate(_as_list(item.get("reservations"), f"{what} reservations"))
-    ]
-    leases = [
-        parse_span(entry, f"{what} leases[{j}]")
-        for j, entry in enumerate(_as_list(item.get("leases"), f"{what} leases"))
-    ]
+    reservations = parse_spans(
+        _as_list(item.get("reservations"), f"{what} reservations"), f"{what} reservations"
+    )
+    leases = parse_spans(_as_list(item.get("leases"), f"{what} leases"), f"{what} leases")
     return DhcpScope(
         scope=scope,
         range=rng,
@@ -378,7 +375,9 @@ def _parse_scope(raw: object, index: int) -> DhcpScope:
     )
 
 
-def _parse_server(raw: object, index: int, networks: dict[str, ipaddress.IPv4Network] | None = None) -> Server:
+def _parse_server(
+    raw: object, index: int, networks: dict[str, ipaddress.IPv4Network] | None = None
+) -> Server:
     """``networks``: subnets already parsed from the same text (servers share a few subnets)."""
     what = f"servers[{index}]"
     item = _as_mapping(raw, what, ("name", "subnet", "max_sessions", "headroom"))

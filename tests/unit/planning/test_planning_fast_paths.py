@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from test_planning_properties import farms  # same directory (pytest prepends it to sys.path)
 
 from sessionnet_vip import yamlfile
-from sessionnet_vip.addressing import format_address, parse_span
+from sessionnet_vip.addressing import format_address, parse_span, parse_spans
+from sessionnet_vip.errors import AddressError
 from sessionnet_vip.planning import PlanError, Server, build_request, make_plan, plan_from_dict
 
 
@@ -57,3 +58,31 @@ def test_format_address_refuses_what_ipaddress_refuses(value: int) -> None:
 def test_need_is_the_exact_ceiling(sessions: int, headroom: Fraction | int) -> None:
     server = Server("s", ipaddress.IPv4Network("10.0.0.0/24"), sessions, Fraction(headroom))
     assert server.need == math.ceil(sessions * (100 + Fraction(headroom)) / 100)
+
+
+ENTRIES = st.lists(
+    st.integers(0, 2**32 - 1).map(format_address)
+    | st.sampled_from(
+        [" 10.0.0.1 ", "10.0.0.0/30", "10.0.0.1-10.0.0.3", {"start": "10.0.0.1", "end": "10.0.0.2"}]
+    ),
+    max_size=6,
+)
+
+
+@given(ENTRIES)
+def test_parse_spans_is_parse_span_of_each(entries: list[Any]) -> None:
+    expected = [parse_span(e, f"leases[{j}]") for j, e in enumerate(entries)]
+    got = parse_spans(entries, "leases")
+    assert got == expected and all(type(s) is type(x) for s, x in zip(got, expected, strict=True))
+
+
+@pytest.mark.parametrize(
+    "bad", ["10.0.0.256", "10.0.0.1\x00", "\u0661\u0660.0.0.1", "010.0.0.1", 7, None, "10.0.0.9-10.0.0.1"]
+)
+def test_parse_spans_errors_are_parse_span_errors(bad: object) -> None:
+    entries = ["10.0.0.1", bad]
+    with pytest.raises(AddressError) as fast:
+        parse_spans(entries, "scope x leases")
+    with pytest.raises(AddressError) as reference:
+        parse_span(bad, "scope x leases[1]")
+    assert str(fast.value) == str(reference.value)
