@@ -137,7 +137,13 @@ class _ReplyContext:
 class _Connection:
     """One connection to the engine for both requests of a run (``plan`` then ``attach``)."""
 
+    address: str
+    sock: Any  # _socket.socket
+    buffer: bytes
+
     def __init__(self, address: str, timeout: float = 30.0) -> None:
+        if sys.platform == "win32":  # a Unix socket (mypy --platform win32: the rest is unreachable)
+            raise VipError("vipctl run needs Linux; on Windows the launcher and the service do this")
         import _socket
 
         self.address = address
