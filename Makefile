@@ -9,7 +9,7 @@ WORK := .work
 COLLECTIONS := $(WORK)/collections
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: all venv demo test build install-collection clean system-deps bpf windows
+.PHONY: all venv demo demo-reset test build install-collection clean system-deps bpf windows
 
 all: test
 
@@ -48,11 +48,19 @@ build: venv bpf windows
 	$(VENV)/bin/ansible-galaxy collection build --force --output-path $(WORK)/dist .
 
 install-collection: build
-	$(VENV)/bin/ansible-galaxy collection install --force -p $(COLLECTIONS) $(WORK)/dist/sessionnet-virtual_ip-*.tar.gz
+	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(COLLECTIONS) \
+	  $(VENV)/bin/ansible-galaxy collection install --force -p $(COLLECTIONS) $(WORK)/dist/sessionnet-virtual_ip-*.tar.gz
 
+# The demo's venv has everything a controller needs (sessionnet-vip, pywinrm, pypsrp: the dev
+# extras). Results are printed as YAML so that Windows paths read with single backslashes.
 demo: install-collection
 	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(COLLECTIONS) ANSIBLE_STDOUT_CALLBACK=default \
+	  ANSIBLE_CALLBACK_RESULT_FORMAT=yaml \
 	  $(VENV)/bin/ansible-playbook -i playbooks/inventory/demo.yml playbooks/demo.yml
+
+# Forget what the simulated hosts and the engine demo kept from earlier runs.
+demo-reset:
+	rm -rf $(WORK)/demo
 
 system-deps:
 	scripts/install-system-deps.sh

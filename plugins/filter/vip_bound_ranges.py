@@ -15,6 +15,8 @@ description:
     C(ranges) of a M(sessionnet.virtual_ip.vip_range_plan) plan entry.
   - The role R(sessionnet.virtual_ip.vip_ranges,ansible_collections.sessionnet.virtual_ip.vip_ranges_role)
     gives them to the planner as C(existing), so that a bound range is kept where it is.
+extends_documentation_fragment:
+  - sessionnet.virtual_ip.package
 options:
   _input:
     description: The C(adapters) list of M(sessionnet.virtual_ip.vip_info).

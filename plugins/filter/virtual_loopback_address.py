@@ -23,6 +23,8 @@ description:
     the allowed range.
   - The logic lives in the Python package C(sessionnet-vip) (C(sessionnet_vip.addressing)),
     which must be installed on the controller in the version of the collection.
+extends_documentation_fragment:
+  - sessionnet.virtual_ip.package
 options:
   _input:
     description: Session ID, an integer from C(1) to C(16777213) (an integer string is accepted).

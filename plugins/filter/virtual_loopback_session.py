@@ -15,6 +15,8 @@ description:
     C(127.0.1.0).
   - Addresses outside the scheme fail with an error naming the value and the allowed range,
     for example C(127.0.0.0) (no session maps there) or C(10.0.0.1) (not in 127.0.0.0/8).
+extends_documentation_fragment:
+  - sessionnet.virtual_ip.package
 options:
   _input:
     description:

@@ -98,15 +98,17 @@ options:
   gpo:
     description: AD GPO name, required with O(store=domain_gpo).
     type: str
+extends_documentation_fragment:
+  - sessionnet.virtual_ip.attributes
+  - sessionnet.virtual_ip.windows
+  - sessionnet.virtual_ip.package
 attributes:
   check_mode:
-    description: Can run in check mode and report what would change without changing it.
     support: full
   diff_mode:
-    description: Returns the policy as C(before)/C(after) in diff mode.
+    details: Returns the policy as C(before)/C(after) in diff mode.
     support: full
   platform:
-    description: Target operating system.
     support: full
     platforms: windows
 notes:

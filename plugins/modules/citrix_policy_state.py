@@ -19,13 +19,12 @@ description:
     is the user-facing module that builds its arguments.
   - It loads the PowerShell module C(Citrix.GroupPolicy.Commands) (or the snap-in
     C(Citrix.Common.GroupPolicy)), mounts a C(CitrixGroupPolicy) drive with C(-Controller) or
-    C(-DomainGpo), switches C(AutoWriteBack) off, makes all changes and calls C(Save()) once.
+    C(-DomainGpo), switches C(AutoWriteBack) off, makes all changes and calls its C(Save) method once.
     It fails clearly when neither the module nor the snap-in is available.
   - Setting paths are discovered at run time, by listing C(<drive>:\<Type>\Unfiltered\Settings)
     recursively and matching each setting's C(PSChildName), as Citrix's own helper module does;
     a name that is not found fails and lists the setting names found next to the loopback settings.
-  - For a host whose inventory sets C(sessionnet_simulated_windows_state) and whose features
-    include C(citrix_ddc), the collection's simulator answers instead (result C(simulated=true)).
+  - A simulated controller needs C(citrix_ddc) in its C(sessionnet_simulated_windows_features).
 options:
   name:
     description: Policy name (C(Unfiltered) is the built-in policy).
@@ -111,15 +110,17 @@ options:
     type: list
     elements: str
     default: []
+extends_documentation_fragment:
+  - sessionnet.virtual_ip.attributes
+  - sessionnet.virtual_ip.windows
+  - sessionnet.virtual_ip.package
 attributes:
   check_mode:
-    description: Can run in check mode and report what would change without changing it.
     support: full
   diff_mode:
-    description: No diff; the result holds C(before) and C(after).
+    details: No diff; the result holds C(before) and C(after).
     support: none
   platform:
-    description: Target operating system.
     support: full
     platforms: windows
 notes:
@@ -128,8 +129,6 @@ notes:
     fails saying so. Run it with C(become=true) and C(become_method=runas), or use CredSSP or
     Kerberos delegation (see the collection docs, page C(citrix_virtual_loopback.md)).
   - In check mode nothing is changed and nothing is saved; C(after) is what the policy would be.
-  - On a real controller this runs C(citrix_policy_state.ps1), checked here only statically
-    (syntax and option spec); see docs/citrix_virtual_loopback.md for what is not verified.
 seealso:
   - module: sessionnet.virtual_ip.citrix_loopback_policy
 """

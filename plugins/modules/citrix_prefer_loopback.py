@@ -18,8 +18,8 @@ description:
   - Reads the host's facts first (one C(vip_info) call) and writes once (one C(registry_state) call).
   - Refuses when no Citrix VDA is installed (even with O(force)), and on Windows 10/11 Enterprise
     multi-session and desktop editions (naming the edition).
-  - Citrix cautions "only use prefer loopback when both virtual IP and virtual loopback are enabled;
-    otherwise unintended results may occur". When RD IP Virtualization (virtual IP) is not enabled on
+  - Citrix cautions to use prefer-loopback only where both virtual IP and virtual loopback are
+    enabled, or the results may not be the intended ones. When RD IP Virtualization (virtual IP) is not enabled on
     the host, the module fails quoting that caution and writes nothing, unless O(force=true) (then it warns).
 options:
   state:
@@ -40,15 +40,17 @@ options:
     description: Write even though RD IP Virtualization is not enabled (a warning quotes the Citrix caution).
     type: bool
     default: false
+extends_documentation_fragment:
+  - sessionnet.virtual_ip.attributes
+  - sessionnet.virtual_ip.windows
+  - sessionnet.virtual_ip.package
 attributes:
   check_mode:
-    description: Can run in check mode and report what would change without changing it.
     support: full
   diff_mode:
-    description: Returns the changed values as C(before)/C(after) in diff mode.
+    details: Returns the changed values as C(before)/C(after) in diff mode.
     support: full
   platform:
-    description: Target operating system.
     support: full
     platforms: windows
 notes:

@@ -25,8 +25,7 @@ description:
   - A range is removed only by its exact start and end; C(Remove-DhcpServerv4ExclusionRange)
     without them would remove every exclusion of the scope, so the Windows side always passes both.
   - Warns when reserved addresses lie in the range (a reservation in an exclusion range is still leased).
-  - For a host whose inventory sets C(sessionnet_simulated_windows_state), the collection's
-    simulator answers instead (feature C(dhcp_server)).
+  - A simulated host needs C(dhcp_server) in its C(sessionnet_simulated_windows_features).
 options:
   scope:
     description: Scope ID, such as C(10.20.0.0).
@@ -71,16 +70,17 @@ options:
       - C(false) leaves the partner alone and warns, naming the relationship and the partner.
     type: bool
     default: true
+extends_documentation_fragment:
+  - sessionnet.virtual_ip.attributes
+  - sessionnet.virtual_ip.windows
+  - sessionnet.virtual_ip.package
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: The scope's exclusion ranges before and after.
   platform:
-    description: Target OS/families that can be operated against.
     support: full
     platforms: windows
 notes:
@@ -88,7 +88,6 @@ notes:
   - Only a scope that does not exist is reported as missing. Any other error of
     C(Get-DhcpServerv4Scope) (DHCP Server service stopped, missing rights, RPC unavailable) fails
     the task with Windows' message and changes nothing.
-  - On a real host this runs C(dhcp_exclusion_range.ps1), checked here only statically.
 seealso:
   - module: sessionnet.virtual_ip.dhcp_scope_info
   - module: sessionnet.virtual_ip.vip_range_plan

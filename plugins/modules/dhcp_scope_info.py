@@ -18,8 +18,7 @@ description:
     (C(Get-DhcpServerv4Lease)).
   - RV(scopes) can be passed as it is to the O(sessionnet.virtual_ip.vip_range_plan#module:dhcp_scopes)
     option of M(sessionnet.virtual_ip.vip_range_plan).
-  - For a host whose inventory sets C(sessionnet_simulated_windows_state), the collection's
-    simulator answers instead (feature C(dhcp_server)); the result then has C(simulated=true).
+  - A simulated host needs C(dhcp_server) in its C(sessionnet_simulated_windows_features).
 options:
   scope_ids:
     description: Scope IDs to read (such as C(10.20.0.0)); all scopes when empty. A missing scope fails the task.
@@ -30,20 +29,20 @@ options:
     description: Also read the active leases of each scope (RV(scopes[].leases)); off by default, as large scopes have many.
     type: bool
     default: false
+extends_documentation_fragment:
+  - sessionnet.virtual_ip.attributes
+  - sessionnet.virtual_ip.windows
+  - sessionnet.virtual_ip.package
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   platform:
-    description: Target OS/families that can be operated against.
     support: full
     platforms: windows
 notes:
   - Needs the DHCP Server role (its DhcpServer PowerShell module) on the host; the task fails saying so otherwise.
-  - On a real host this runs C(dhcp_scope_info.ps1), checked here only statically.
 seealso:
   - module: sessionnet.virtual_ip.dhcp_exclusion_range
   - module: sessionnet.virtual_ip.vip_range_plan

@@ -115,15 +115,16 @@ options:
         (such as 2008 R2, which lack the property) and where the class cannot be read (RD Session
         Host role missing), naming the reason; C(true) with O(state=disabled) is refused.
     type: bool
+extends_documentation_fragment:
+  - sessionnet.virtual_ip.attributes
+  - sessionnet.virtual_ip.windows
+  - sessionnet.virtual_ip.package
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
   platform:
-    description: Target OS/families that can be operated against.
     support: full
     platforms: windows
 notes:
@@ -134,8 +135,6 @@ notes:
     O(state=disabled) the module warns when that key still turns IP virtualization on.
   - O(state=disabled) is accepted on every edition (it only removes values).
   - Microsoft supports RD IP Virtualization on Windows Server 2019 and later on-premises only.
-  - For a host whose inventory sets C(sessionnet_simulated_windows_state), the collection's simulator
-    answers instead of Windows and the result has RV(simulated=true).
 seealso:
   - module: sessionnet.virtual_ip.vip_info
   - module: sessionnet.virtual_ip.registry_state

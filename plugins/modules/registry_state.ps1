@@ -30,6 +30,7 @@ $spec = @{
         keys_absent = @{
             type = 'list'
             elements = 'dict'
+            no_log = $false  # registry key paths, not secrets
             default = @()
             options = @{
                 path = @{ type = 'str'; required = $true }
@@ -40,6 +41,7 @@ $spec = @{
         keys_moved = @{
             type = 'list'
             elements = 'dict'
+            no_log = $false  # registry key paths, not secrets
             default = @()
             options = @{
                 path = @{ type = 'str'; required = $true }

@@ -19,8 +19,6 @@ description:
   - REG_MULTI_SZ compares in order; DWORD and QWORD values above 0x7FFFFFFF round-trip exactly;
     a value whose type differs is rewritten and reported with C(type_changed).
   - Only C(HKLM) may be written unless O(allowed_hives) says otherwise.
-  - For a host whose inventory sets C(sessionnet_simulated_windows_state), the collection's
-    simulator answers instead of Windows (the result then has C(simulated=true)).
 options:
   values:
     description: Registry values to ensure.
@@ -150,22 +148,22 @@ options:
     type: list
     elements: str
     default: [HKLM]
+extends_documentation_fragment:
+  - sessionnet.virtual_ip.attributes
+  - sessionnet.virtual_ip.windows
+  - sessionnet.virtual_ip.package
 attributes:
   check_mode:
-    description: Can run in check mode and report what would change without changing it.
     support: full
   diff_mode:
-    description: Returns the changes as C(before)/C(after) in diff mode.
+    details: Returns the changes as C(before)/C(after) in diff mode.
     support: full
   platform:
-    description: Target operating system.
     support: full
     platforms: windows
 notes:
   - Empty O(values) and O(keys_absent) is a no-op that reports no change.
-  - Keys are opened with C(RegistryKey.OpenBaseKey(hive, view)), never by spelling C(Wow6432Node).
-  - On a real host the work is done by C(registry_state.ps1); it has been checked here only
-    statically (syntax and option spec). See docs/windows-boundary.md for the integration target.
+  - Keys are opened with C(RegistryKey.OpenBaseKey), given the hive and the view, never by spelling C(Wow6432Node).
 seealso:
   - module: ansible.windows.win_regedit
   - module: sessionnet.virtual_ip.vip_info

@@ -15,7 +15,7 @@ description:
     whose subnet holds the ranges, with C(SkipAsSource=true) so that the adapter's primary address
     stays the source of outgoing traffic and the only one registered in DNS; or that the range's
     virtual addresses are removed (O(state=absent)).
-  - Seed document "Make Virtual IP Addresses Available to Applications" (Citrix) says the server binds
+  - Citrix XenApp 6.5 "Make Virtual IP Addresses Available to Applications" says the server binds
     the assigned addresses "to the NIC that matches the same subnet as the virtual addresses".
   - Reads the host's adapters once (as M(sessionnet.virtual_ip.vip_info)) and decides on the
     controller; then changes only what differs, in one call for the whole range (a range of 500
@@ -23,8 +23,6 @@ description:
   - Refused, with nothing changed, when no adapter or more than one adapter has an address in a
     subnet holding the ranges (O(adapter) picks one), when the ranges hold the subnet's network or
     broadcast address, an address of another adapter, or the adapter's own (source) address.
-  - For a host whose inventory sets C(sessionnet_simulated_windows_state), the collection's
-    simulator answers instead (adapters of the simulated state).
 options:
   ranges:
     description:
@@ -53,16 +51,17 @@ options:
   adapter:
     description: Name of the adapter to use, when several are in the subnet.
     type: str
+extends_documentation_fragment:
+  - sessionnet.virtual_ip.attributes
+  - sessionnet.virtual_ip.windows
+  - sessionnet.virtual_ip.package
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: The adapter's addresses before and after, source addresses and compressed virtual ranges.
   platform:
-    description: Target OS/families that can be operated against.
     support: full
     platforms: windows
 notes:

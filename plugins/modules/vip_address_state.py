@@ -19,8 +19,6 @@ description:
     M(sessionnet.virtual_ip.vip_address_binding), which does.
   - C(SkipAsSource=true) means the address is not used as a source for outgoing traffic and is not
     registered in DNS, so the adapter's primary address stays the source.
-  - For a host whose inventory sets C(sessionnet_simulated_windows_state), the collection's
-    simulator answers instead.
 options:
   interface_index:
     description: Interface index of the adapter (C(InterfaceIndex) of C(Get-NetIPAddress)).
@@ -52,15 +50,16 @@ options:
         it and is left out of RV(added). C(0) reads at once.
     type: int
     default: 5
+extends_documentation_fragment:
+  - sessionnet.virtual_ip.attributes
+  - sessionnet.virtual_ip.windows
+  - sessionnet.virtual_ip.package
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
   platform:
-    description: Target OS/families that can be operated against.
     support: full
     platforms: windows
 notes:
@@ -73,7 +72,6 @@ notes:
     fails there ("Inconsistent parameters PolicyStore PersistentStore and Dhcp Enabled") and so
     does this module. M(sessionnet.virtual_ip.vip_address_binding) refuses such an adapter before
     any write.
-  - On a real host this runs C(vip_address_state.ps1), checked here only statically.
 seealso:
   - module: sessionnet.virtual_ip.vip_address_binding
 """

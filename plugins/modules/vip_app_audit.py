@@ -73,15 +73,19 @@ options:
         description: Seconds to wait for the second instance's first socket.
         type: float
         default: 10
+extends_documentation_fragment:
+  - sessionnet.virtual_ip.attributes
+  - sessionnet.virtual_ip.windows
+  - sessionnet.virtual_ip.package
 attributes:
   check_mode:
-    description: Reads only; runs the same in check mode.
+    details: Reads only; runs the same in check mode.
     support: full
   diff_mode:
-    description: Reports no diff.
+    details: Reports no diff.
     support: none
   platform:
-    description: Windows session hosts and Linux hosts.
+    details: Windows session hosts and Linux hosts.
     support: full
     platforms: [windows, posix]
 notes:

@@ -54,15 +54,18 @@ options:
     description: Write the files even when the task runs in check mode (the audit playbook does).
     type: bool
     default: true
+extends_documentation_fragment:
+  - sessionnet.virtual_ip.attributes
+  - sessionnet.virtual_ip.package
 attributes:
   check_mode:
-    description: Computes the same report; writes it unless O(write_in_check_mode=false).
+    details: Computes the same report; writes it unless O(write_in_check_mode=false).
     support: full
   diff_mode:
-    description: Reports no diff.
+    details: Reports no diff.
     support: none
   platform:
-    description: Runs on the controller.
+    details: Runs on the controller.
     support: full
     platforms: all
 """

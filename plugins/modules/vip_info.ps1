@@ -16,6 +16,7 @@ $spec = @{
         registry_keys = @{
             type = 'list'
             elements = 'dict'
+            no_log = $false  # registry key paths, not secrets
             default = @()
             options = @{
                 path = @{ type = 'str'; required = $true }

@@ -61,21 +61,23 @@ options:
         type: list
         elements: str
         required: true
+extends_documentation_fragment:
+  - sessionnet.virtual_ip.attributes
+  - sessionnet.virtual_ip.windows
+  - sessionnet.virtual_ip.package
 attributes:
   check_mode:
-    description: Reads only; runs the same in check mode.
+    details: Reads only; runs the same in check mode.
     support: full
   diff_mode:
-    description: Reports no diff (nothing changes).
+    details: Reports no diff (nothing changes).
     support: none
   platform:
-    description: Target operating system.
     support: full
     platforms: windows
 notes:
   - Sessions come from the WTS API (C(WTSEnumerateSessions)); C(client_address) is the client's
     IPv4 address and C(session_address) the virtual IP given to the session, where known.
-  - On a real host this runs C(vip_info.ps1), checked here only statically.
 seealso:
   - module: sessionnet.virtual_ip.registry_state
 """

@@ -16,7 +16,7 @@ description:
     addresses, as the Citrix document "Make Virtual IP Addresses Available to Applications"
     asks; the addresses are outside every DHCP pool, never the network or broadcast
     address, never the gateway or reserved addresses, never another server's, and at least
-    C(ceil(max_sessions x (100 + headroom) / 100)) per server.
+    max_sessions x (100 + headroom) / 100 addresses per server, rounded up.
   - Planning is deterministic and keeps every valid O(existing) assignment exactly (a range
     too small for a raised O(servers[].max_sessions) grows in place when it can), so running it
     again with the same input gives the same plan.
@@ -168,19 +168,19 @@ options:
       - Files are written only when their content differs; the result is C(changed=true) only then
         (in check mode, when they would differ).
     type: path
+extends_documentation_fragment:
+  - sessionnet.virtual_ip.attributes
+  - sessionnet.virtual_ip.package
 attributes:
   action:
     description: Runs on the controller as an action plugin.
     support: full
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Planning is the same in check mode; SVG files are not written.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   platform:
-    description: Target OS/families that can be operated against.
     support: full
     platforms: all
     details: Runs on the controller; the target host is never contacted.

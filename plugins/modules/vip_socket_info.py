@@ -23,21 +23,23 @@ options:
     elements: str
     default: [tcp, udp]
     choices: [tcp, udp]
+extends_documentation_fragment:
+  - sessionnet.virtual_ip.attributes
+  - sessionnet.virtual_ip.windows
+  - sessionnet.virtual_ip.package
 attributes:
   check_mode:
-    description: Reads only; runs the same in check mode.
+    details: Reads only; runs the same in check mode.
     support: full
   diff_mode:
-    description: Reports no diff (nothing changes).
+    details: Reports no diff (nothing changes).
     support: none
   platform:
-    description: Target operating system.
     support: full
     platforms: windows
 notes:
   - Run it as an administrator; processes of other users otherwise show no path.
-  - On a real host this runs C(vip_socket_info.ps1), checked here only statically. Simulated
-    hosts answer from their C(sessionnet_simulated_windows_sockets) inventory variable.
+  - Simulated hosts answer from their C(sessionnet_simulated_windows_sockets) inventory variable.
 seealso:
   - module: sessionnet.virtual_ip.vip_app_audit
   - name: Get-NetTCPConnection

@@ -10,6 +10,8 @@ and the simulator.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 import yaml
 
@@ -34,13 +36,39 @@ def argspec_from_docs(documentation):
     return options_to_argspec(data.get("options", {}))
 
 
+def plain(value):
+    """``value`` as plain Python data (dict, list, str, int, float, bool, None).
+
+    Filters receive Ansible's lazy templating containers and tagged strings; the validator
+    deep-copies its input, and copying those copies the templar with them (which ansible-core
+    reports with deprecation warnings). Plain data is all the validator and the package need.
+    """
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, Mapping):
+        return {plain(key): plain(item) for key, item in value.items()}
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, bytes):
+        return bytes(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, (list, tuple, set, frozenset)) or (
+        isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+    ):
+        return [plain(item) for item in value]
+    return value
+
+
 def validate(documentation, params, error_class, name):
     """Validate ``params`` against ``documentation``; return the validated parameters.
 
     Raises ``error_class`` with every problem listed and the plugin ``name`` in the message.
     """
     spec = argspec_from_docs(documentation)
-    result = ArgumentSpecValidator(spec).validate(params)
+    result = ArgumentSpecValidator(spec).validate(plain(params))
     if result.error_messages:
         raise error_class("%s: %s" % (name, "; ".join(result.error_messages)))
     return result.validated_parameters

@@ -6,6 +6,9 @@ Every plugin of this collection keeps its logic in the Python package ``sessionn
 (import name ``sessionnet_vip``). This module imports it, and refuses a version that does
 not match the collection's own version (read from the installed ``MANIFEST.json`` or, in a
 source checkout, ``galaxy.yml``), so that a controller never runs logic from another release.
+The package's source ships inside the collection (``pyproject.toml`` and ``src/`` at its root), so
+the error message names the one command that installs the right version: ``pip install`` of the
+collection's own directory.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import importlib
 import json
 import os
 import re
+import shlex
+import sys
 
 from ansible.errors import AnsibleError
 
@@ -39,6 +44,11 @@ def collection_version(root=_COLLECTION_ROOT):
     return None
 
 
+def install_command(root=_COLLECTION_ROOT):
+    """The command that installs the package shipped in the collection at ``root``."""
+    return "%s -m pip install %s" % (shlex.quote(sys.executable), shlex.quote(root))
+
+
 def require_sessionnet_vip(expected_version=None, importer=importlib.import_module):
     """Return the imported ``sessionnet_vip`` module, or raise :class:`AnsibleError`.
 
@@ -46,28 +56,21 @@ def require_sessionnet_vip(expected_version=None, importer=importlib.import_modu
     """
     if expected_version is None:
         expected_version = collection_version()
+    install = install_command()
     try:
         module = importer(PACKAGE_IMPORT)
     except ImportError as exc:
         raise AnsibleError(
-            "The sessionnet.virtual_ip collection needs the Python package '%s' (import name '%s') "
-            "on the Ansible controller, in the Python that runs ansible: %s. Install it with "
-            "'pip install %s==%s' (or 'pip install <path to the collection>', which holds its source)."
-            % (PACKAGE_DIST, PACKAGE_IMPORT, exc, PACKAGE_DIST, expected_version or "<collection version>")
-        ) from exc
+            "Install the Python package '%s' shipped in the sessionnet.virtual_ip collection: %s -- the "
+            "collection's plugins need it (import name '%s') in the Python that runs Ansible on the "
+            "controller, and importing it failed (%s)." % (PACKAGE_DIST, install, PACKAGE_IMPORT, exc)
+        ) from None
     found = getattr(module, "__version__", None)
     if expected_version is not None and found != expected_version:
         raise AnsibleError(
-            "The sessionnet.virtual_ip collection %s needs the Python package '%s' of the same version, "
-            "but version %s is installed at %s. Install the matching one with 'pip install %s==%s'."
-            % (
-                expected_version,
-                PACKAGE_DIST,
-                found,
-                getattr(module, "__file__", "?"),
-                PACKAGE_DIST,
-                expected_version,
-            )
+            "Install the Python package '%s' shipped in the sessionnet.virtual_ip collection: %s -- the "
+            "collection %s needs the same version, but version %s is installed at %s."
+            % (PACKAGE_DIST, install, expected_version, found, getattr(module, "__file__", "?"))
         )
     return module
 

@@ -261,7 +261,7 @@ def parse_span(value: object, what: str) -> Span:
     if "/" in text:
         return span_of_network(parse_network(text, what))
     if "-" in text:
-        start, _, end = text.partition("-")
+        start, _dash, end = text.partition("-")
         return span_from_bounds(start, end, what)
     first = parse_address(text, what)
     return Span(first, first)

@@ -3,9 +3,12 @@
 One horizontal bar per subnet, from the network address to the broadcast address, cut into
 segments: network/broadcast, gateway, reserved, DHCP reservations and leases, each server's
 range (labelled with its name and size; hatched where an exclusion must be added), DHCP
-exclusions, DHCP pool and free space. The first address of each segment is written above the
-bar (and the last address of each server range); server labels sit below, on as many lanes as
-they need; a legend and a table of every segment follow.
+exclusions, DHCP pool and free space. The first address of every segment (and the subnet's last
+address) is written above the bar, slanted; where segments are too narrow for their labels, the
+labels are spread apart (:func:`spread`) and joined to their address by a leader line, and the
+drawing widens when the bar is too short for all of them, so no two labels overlap and none is
+left out. Server labels sit below, on as many lanes as they need; a legend and a table of every
+segment follow.
 
 Widths follow the number of addresses for subnets up to 1,024 addresses; for larger subnets
 they follow its square root, so a /16 stays readable. Every segment is at least
@@ -28,7 +31,7 @@ from sessionnet_vip.planning import STATUS_INVALID, PlanResult, SubnetReport, bu
 
 WIDTH = 1200
 MARGIN = 20
-BAR_Y = 130
+BAR_Y = 150
 BAR_HEIGHT = 40
 MIN_SEGMENT_WIDTH = 4.0
 #: Room right of the bar for the last (slanted) address.
@@ -36,7 +39,17 @@ RIGHT_ROOM = 50
 #: Subnets with more addresses than this are drawn with widths following sqrt(size).
 LINEAR_LIMIT = 1024
 _CHAR_WIDTH = 6.6  # average width of a 11-12 px sans-serif character
-_EDGE_LABEL_GAP = 12.0
+#: Slant of the address labels above the bar, in degrees from the horizontal.
+EDGE_LABEL_ANGLE = 55.0
+#: Font size of the address labels, and the distance between the baselines of two neighbouring
+#: slanted labels (measured across them) that keeps their glyphs apart.
+EDGE_LABEL_SIZE = 10
+_EDGE_LABEL_LINE = 12.5
+#: Smallest horizontal distance between two address labels: parallel baselines this far apart
+#: horizontally are ``_EDGE_LABEL_LINE`` apart across the text.
+EDGE_LABEL_PITCH = _EDGE_LABEL_LINE / math.sin(math.radians(EDGE_LABEL_ANGLE))
+#: Height of the leader line between an address and its (possibly shifted) label.
+_LEADER = 16
 
 #: kind -> (fill colour, legend text)
 KINDS: dict[str, tuple[str, str]] = {
@@ -101,7 +114,7 @@ def _layers(report: SubnetReport) -> list[tuple[list[Span], str, str, str, str, 
     # valid ranges are painted over invalid ones they overlap
     ranked = sorted(report.placements, key=lambda p: (p.status == STATUS_INVALID, p.server))
     for placement in ranked:
-        carved = normalise(span for _, span in placement.carved)
+        carved = normalise(span for _scope, span in placement.carved)
         plain = subtract(list(placement.ranges), carved)
         if placement.status == STATUS_INVALID:
             kind, colour = "invalid", KINDS["invalid"][0]
@@ -112,7 +125,7 @@ def _layers(report: SubnetReport) -> list[tuple[list[Span], str, str, str, str, 
         label = f"{placement.server} · {placement.size}"
         layers.append((plain, kind, label, colour, detail, False))
         if carved:
-            scopes = ", ".join(sorted({scope for scope, _ in placement.carved}))
+            scopes = ", ".join(sorted({scope for scope, _span in placement.carved}))
             layers.append(
                 (carved, kind, label, colour, f"{detail}; exclusion to add in scope {scopes}", True)
             )
@@ -190,6 +203,25 @@ def widths(sizes: Sequence[int], total_width: float, linear: bool) -> list[float
     return [minimum if f else w * free_width / free_weight for w, f in zip(weights, fixed, strict=True)]
 
 
+def spread(desired: Sequence[float], pitch: float, low: float, high: float) -> list[float]:
+    """Positions for labels wanted at ``desired`` (ascending), each at least ``pitch`` from the next.
+
+    Labels keep their order and move as little as this simple two-pass rule allows: first pushed
+    right where they crowd, then pulled back left of ``high``. Every position stays within
+    ``[low, high]`` when ``(len(desired) - 1) * pitch <= high - low``; the caller widens the
+    drawing when it is not.
+    """
+    out: list[float] = []
+    for want in desired:
+        out.append(max(want, low) if not out else max(want, out[-1] + pitch))
+    limit = high
+    for i in range(len(out) - 1, -1, -1):
+        if out[i] > limit:
+            out[i] = limit
+        limit = out[i] - pitch
+    return out
+
+
 def _text(x: float, y: float, text: str, size: int = 12, anchor: str = "start", extra: str = "") -> str:
     return (
         f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}"{extra}>'
@@ -203,7 +235,10 @@ def render_subnet(report: SubnetReport) -> str:
     segs = segments(report)
     count = subnet.cidr.num_addresses
     linear = count <= LINEAR_LIMIT
-    bar_width = WIDTH - 2 * MARGIN - RIGHT_ROOM
+    # one address label per segment start plus the last address: widen the drawing when the
+    # bar is too short to hold them all side by side
+    bar_width = max(WIDTH - 2 * MARGIN - RIGHT_ROOM, math.ceil(len(segs) * EDGE_LABEL_PITCH))
+    width = bar_width + 2 * MARGIN + RIGHT_ROOM
     ws = widths([s.span.size for s in segs], bar_width, linear)
     xs: list[float] = []
     x = float(MARGIN)
@@ -222,7 +257,7 @@ def render_subnet(report: SubnetReport) -> str:
     body.append(_text(MARGIN, 28, title, 18, extra=' font-weight="bold"'))
     summary = (
         f"{len(servers)} server(s), {planned} address(es) planned; {free} free outside DHCP scopes; "
-        f"{sum(s.size for _, s in report.carvable)} free inside scope pools"
+        f"{sum(s.size for _scope, s in report.carvable)} free inside scope pools"
     )
     invalid = [p for p in report.placements if p.status == STATUS_INVALID]
     if invalid:
@@ -254,21 +289,22 @@ def render_subnet(report: SubnetReport) -> str:
         'stroke="#616161" stroke-width="1"/>'
     )
 
-    # first address of each segment above the bar (servers and edges win when crowded)
-    edges: list[tuple[int, float, str, str]] = []
+    # the first address of every segment and the last address above the bar, slanted; crowded
+    # labels are spread apart and joined to their address by a leader line
+    edges: list[tuple[float, str, str]] = []
     for seg, x0 in zip(segs, xs, strict=True):
-        important = seg.kind in ("server", "invalid", "edge")
         colour = seg.colour if seg.kind in ("server", "invalid") else "#212121"
-        edges.append((0 if important else 1, x0, format_address(seg.span.first), colour))
-    edges.append((0, xs[-1] + ws[-1], format_address(segs[-1].span.last), "#212121"))
-    placed: list[float] = []
-    for _, ex, text, colour in sorted(edges, key=lambda e: (e[0], e[1])):
-        if any(abs(ex - p) < _EDGE_LABEL_GAP for p in placed):
-            continue
-        placed.append(ex)
-        body.append(f'<line x1="{ex:.2f}" y1="{BAR_Y - 6}" x2="{ex:.2f}" y2="{BAR_Y}" stroke="#616161"/>')
-        rotate = f' transform="rotate(-55 {ex + 3:.1f} {BAR_Y - 9})" fill="{colour}"'
-        body.append(_text(ex + 3, BAR_Y - 9, text, 10, extra=rotate))
+        edges.append((x0, format_address(seg.span.first), colour))
+    edges.append((xs[-1] + ws[-1], format_address(segs[-1].span.last), "#212121"))
+    at = spread([e[0] for e in edges], EDGE_LABEL_PITCH, MARGIN, MARGIN + bar_width)
+    top = BAR_Y - _LEADER
+    for (ex, text, colour), lx in zip(edges, at, strict=True):
+        body.append(
+            f'<polyline points="{ex:.2f},{BAR_Y} {ex:.2f},{BAR_Y - 5} {lx:.2f},{top + 3} {lx:.2f},{top}" '
+            'fill="none" stroke="#616161" stroke-width="0.8"/>'
+        )
+        rotate = f' transform="rotate({-EDGE_LABEL_ANGLE:g} {lx + 2:.2f} {top - 2})" fill="{colour}"'
+        body.append(_text(lx + 2, top - 2, text, EDGE_LABEL_SIZE, extra=f' class="address"{rotate}'))
 
     # server labels (name, size, range) on lanes below the bar, one per planned range
     firsts = [seg.span.first for seg in segs]
@@ -291,11 +327,11 @@ def render_subnet(report: SubnetReport) -> str:
             name += f" of {placement.size}"
         if is_invalid:
             name += " (INVALID)"
-        carved = any(span.first <= rng.last and rng.first <= span.last for _, span in placement.carved)
+        carved = any(span.first <= rng.last and rng.first <= span.last for _scope, span in placement.carved)
         where = format_span(rng) + (" (exclusion to add)" if carved else "")
         text_w = max(len(name) * _CHAR_WIDTH * 1.05, len(where) * _CHAR_WIDTH * 0.9)
         centre = (x_of(rng.first) + x_of(rng.last + 1 - 1e-9)) / 2
-        left = min(max(centre - text_w / 2, MARGIN), WIDTH - MARGIN - text_w)
+        left = min(max(centre - text_w / 2, MARGIN), width - MARGIN - text_w)
         lane = 0
         while lane < len(lanes) and any(left < b + 10 and a < left + text_w + 10 for a, b in lanes[lane]):
             lane += 1
@@ -320,7 +356,7 @@ def render_subnet(report: SubnetReport) -> str:
     for kind, (colour, text) in KINDS.items():
         if kind not in used and kind not in ("free", "pool", "server"):
             continue
-        if x + 30 + len(text) * _CHAR_WIDTH > WIDTH - MARGIN:
+        if x + 30 + len(text) * _CHAR_WIDTH > width - MARGIN:
             x = float(MARGIN)
             y += 20
         body.append(
@@ -331,7 +367,7 @@ def render_subnet(report: SubnetReport) -> str:
         x += 30 + len(text) * _CHAR_WIDTH
     if any(s.carved for s in segs):
         text = "exclusion to add"
-        if x + 30 + len(text) * _CHAR_WIDTH > WIDTH - MARGIN:
+        if x + 30 + len(text) * _CHAR_WIDTH > width - MARGIN:
             x = float(MARGIN)
             y += 20
         body.append(
@@ -383,13 +419,13 @@ def render_subnet(report: SubnetReport) -> str:
 
     head = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
-        f'viewBox="0 0 {WIDTH} {height}" font-family="DejaVu Sans, Arial, sans-serif">\n'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Arial, sans-serif">\n'
         f"<title>{escape(f'Virtual IP plan of subnet {subnet.cidr}')}</title>\n"
         '<defs><pattern id="carved" width="6" height="6" patternUnits="userSpaceOnUse" '
         'patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="6" stroke="#000000" '
         'stroke-width="1.5" stroke-opacity="0.45"/></pattern></defs>\n'
-        f'<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#ffffff"/>\n'
+        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>\n'
     )
     return head + "\n".join(body) + "\n</svg>\n"
 
@@ -449,4 +485,4 @@ def write_svgs(result: PlanResult, directory: str | Path) -> list[Path]:
     return written
 
 
-__all__ = ["file_name", "plan_with_maps", "render_plan", "render_subnet", "segments", "widths", "write_svgs"]
+__all__ = ["file_name", "plan_with_maps", "render_plan", "render_subnet", "segments", "spread", "widths", "write_svgs"]

@@ -498,7 +498,7 @@ class _FreeRuns:
         return bool(self._by_size)
 
     def total(self) -> int:
-        return sum(size for size, _ in self._by_size)
+        return sum(size for size, _spans in self._by_size)
 
     def sizes(self) -> list[tuple[int, int]]:
         """(size, first address) of every run, smallest first."""
@@ -748,7 +748,7 @@ class _Tiers:
     outside_base: list[Span]
 
     def all(self) -> list[_FreeRuns]:
-        return [self.outside, *(runs for _, runs in self.carve)]
+        return [self.outside, *(runs for _scope, runs in self.carve)]
 
     def total(self) -> int:
         return sum(t.total() for t in self.all())
@@ -758,7 +758,7 @@ class _Tiers:
         if fit is not None:
             return self.outside, fit
         best: tuple[_FreeRuns, Span] | None = None
-        for _, runs in self.carve:
+        for _scope, runs in self.carve:
             fit = runs.best_fit(need)
             if fit is not None and (best is None or (fit.size, fit.first) < (best[1].size, best[1].first)):
                 best = runs, fit
@@ -769,7 +769,7 @@ class _Tiers:
         if big is not None:
             return self.outside, big
         best: tuple[_FreeRuns, Span] | None = None
-        for _, runs in self.carve:
+        for _scope, runs in self.carve:
             big = runs.largest()
             if big is not None and (best is None or (-big.size, big.first) < (-best[1].size, best[1].first)):
                 best = runs, big
@@ -777,7 +777,7 @@ class _Tiers:
 
     def run_sizes(self) -> list[int]:
         """Sizes of every free run, largest first."""
-        return sorted((size for runs in self.all() for size, _ in runs.sizes()), reverse=True)
+        return sorted((size for runs in self.all() for size, _spans in runs.sizes()), reverse=True)
 
     def largest_size(self) -> int:
         sizes = [big.size for runs in self.all() if (big := runs.largest()) is not None]
@@ -809,7 +809,7 @@ class _Tiers:
             for runs, part in pieces:
                 runs.release(part)
             return None
-        return sorted(part for _, part in pieces)
+        return sorted(part for _key, part in pieces)
 
     def grow(self, ranges: list[Span], extra: int) -> list[Span] | None:
         """Extend the last range upwards or the first downwards by ``extra``, if free."""
@@ -831,7 +831,7 @@ class _Tiers:
         spans = normalise(ranges)
         for part in intersect(spans, self.outside_base):
             self.outside.release(part)
-        for (_, base), (_, runs) in zip(self.carve_base, self.carve, strict=True):
+        for (_base_scope, base), (_scope, runs) in zip(self.carve_base, self.carve, strict=True):
             for part in intersect(spans, base):
                 runs.release(part)
 
@@ -925,7 +925,7 @@ def _failure(
     fixes: list[str] = []
     carvable_extra = 0
     if not request.carve_from_scopes:
-        carvable_extra = sum(total_size(base) for _, base in work.carve_base)
+        carvable_extra = sum(total_size(base) for _scope, base in work.carve_base)
     if shortfall:
         problem = (
             f"{shortfall} address(es) missing: the servers to place need {needed}, "

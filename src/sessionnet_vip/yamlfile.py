@@ -180,7 +180,7 @@ class BoundedSafeLoader(_Base):  # type: ignore[misc]
             value = self.construct_yaml_bool(node)
         elif kind is yaml.SequenceNode and tag == _SEQ:
             value = [self._build(child, memo) for child in node.value]
-        elif kind is yaml.MappingNode and tag == _MAP and all(k.tag != _MERGE for k, _ in node.value):
+        elif kind is yaml.MappingNode and tag == _MAP and all(k.tag != _MERGE for k, _value in node.value):
             value = {}
             for key_node, value_node in node.value:
                 item = self._build(key_node, memo)

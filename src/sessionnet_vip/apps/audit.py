@@ -347,7 +347,7 @@ def recommend(samples: Sequence[Mapping[str, Any]], opts: AuditOptions) -> dict[
         if not opts.wanted(obs):
             continue
         by_program.setdefault(opts.program_key(obs.exe), []).append(obs)
-    programs = [_program_entry(obs[0].exe or "", obs, opts) for _, obs in sorted(by_program.items())]
+    programs = [_program_entry(obs[0].exe or "", obs, opts) for _program, obs in sorted(by_program.items())]
     order = {name: i for i, name in enumerate(RECOMMENDATIONS)}
     programs.sort(key=lambda p: (order[p["recommendation"]], p["exe"].casefold()))
     warnings = []

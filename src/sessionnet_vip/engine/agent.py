@@ -166,7 +166,6 @@ class AgentPlatform(Protocol):
     @property
     def AssignError(self) -> type[VipError]:
         """Raised by an assigner for an address it cannot add."""
-        ...
 
     def probe(self, cgroup_parent: Path | None) -> ProbeResult: ...
 
@@ -186,11 +185,9 @@ class AgentPlatform(Protocol):
 
     def process_cgroup(self, pid: int) -> tuple[Path | None, str | None]:
         """The process's cgroup as a directory of the hierarchy and as its path in it."""
-        ...
 
     def leaf_pids(self, session: PlaneSession) -> list[tuple[int, bool]]:
         """Processes of the session's translated cgroups, with whether children inherit."""
-        ...
 
     def exec_events(self) -> EventSource: ...
 
@@ -225,15 +222,16 @@ def read_logind_sessions(directory: Path) -> dict[int, LogindSession] | None:
         except OSError:
             continue  # removed while reading: the session is ending
         kv = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
-
-        def num(key: str, kv: dict[str, str] = kv) -> int | None:
-            value = kv.get(key, "")
-            return int(value) if value.isdigit() else None
-
         out[int(path.name)] = LogindSession(
-            int(path.name), kv.get("USER"), num("UID"), num("LEADER"), kv.get("STATE")
+            int(path.name), kv.get("USER"), _number(kv, "UID"), _number(kv, "LEADER"), kv.get("STATE")
         )
     return out
+
+
+def _number(kv: dict[str, str], key: str) -> int | None:
+    """The value of ``key`` as a number, or ``None`` when it is missing or not a number."""
+    value = kv.get(key, "")
+    return int(value) if value.isdigit() else None
 
 
 @dataclass(frozen=True)
@@ -560,7 +558,7 @@ class AgentEngine(Engine):
             if mode not in KERNEL_MODES:
                 self.plane.attach_pid(sid, pid, translated=False)
                 continue
-            report, _ = self.config.policy.options_of(matched)
+            report, _options = self.config.policy.options_of(matched)
             opts = dataclasses.replace(session.options, report_original=report)
             with contextlib.suppress(VipError):
                 self.plane.attach_pid(sid, pid, mode=mode, options=opts, move=False, inherit_children=inherit)

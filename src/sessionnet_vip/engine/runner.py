@@ -298,7 +298,7 @@ def _run(
         os._exit(127)
     # parent: wait for the stop right after execve (or the child's failure)
     while True:
-        _, status = os.waitpid(pid, 0)
+        _pid, status = os.waitpid(pid, 0)
         if not os.WIFSTOPPED(status):
             return _exit_code(status)
         sig = os.WSTOPSIG(status)
@@ -333,7 +333,7 @@ def _run(
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
             raise VipError(f"ptrace(PTRACE_DETACH) of {pid} failed ({os.strerror(ctypes.get_errno())})")
-        _, status = os.waitpid(pid, 0)
+        _pid, status = os.waitpid(pid, 0)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -51,7 +51,7 @@ def _wait_exit(pid: int, timeout: float) -> bool:
     except ProcessLookupError:
         return True
     try:
-        ready, _, _ = select.select([fd], [], [], timeout)
+        ready, _writable, _failed = select.select([fd], [], [], timeout)
         return bool(ready)
     finally:
         os.close(fd)

@@ -163,7 +163,7 @@ class Endpoint:
                 raise VipError(f"address {brief(text)} is not [IPV6]:PORT; give e.g. [::1]:9000")
             host, port_text = raw[1:close], rest[1:] or "0"
         elif raw.count(":") == 1:
-            host, _, port_text = raw.partition(":")
+            host, _colon, port_text = raw.partition(":")
         try:
             address: Address = ipaddress.ip_address(host)
             port = int_from_text(port_text)  # ASCII digits only: int() also takes other scripts'

@@ -89,20 +89,16 @@ class Transport(Protocol):
 
     def default_address(self) -> str:
         """Where the engine listens when the config names no address."""
-        ...
 
     def make_server(self, address: str, handler: Handler, allowed: Iterable[int] | None) -> ControlServer:
         """Listen on ``address`` (refusing one a live engine serves); ``allowed`` is the set of
         POSIX uids that are privileged (``None``: the platform's default)."""
-        ...
 
     def remove_address(self, address: str) -> None:
         """Clean up after ``server_close`` (the socket file on Linux; nothing for a pipe)."""
-        ...
 
     def request(self, address: str, req: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
         """Client side: send one request, return the decoded reply (VipError when unreachable)."""
-        ...
 
 
 def send_reply(wfile: LineWriter, reply: dict[str, Any]) -> None:

@@ -116,7 +116,7 @@ def wheel_metadata(project: Mapping[str, Any]) -> str:
     for extra, deps in sorted(project.get("optional-dependencies", {}).items()):
         lines.append(f"Provides-Extra: {extra}")
         for dep in deps:
-            req, _, marker = str(dep).partition(";")
+            req, _semicolon, marker = str(dep).partition(";")
             cond = f'({marker.strip()}) and extra == "{extra}"' if marker.strip() else f'extra == "{extra}"'
             lines.append(f"Requires-Dist: {req.strip()}; {cond}")
     return "\n".join(lines) + "\n"

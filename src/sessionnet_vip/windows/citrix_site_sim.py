@@ -75,7 +75,7 @@ def _store(site: dict[str, Any], args: Mapping[str, Any], local: set[str]) -> tu
         return f"gpo:{match}", site["stores"][f"gpo:{match}"]
     controller = str(args.get("controller") or "localhost")
     known = {c.casefold() for c in site["controllers"]}
-    short = controller.split(".")[0].casefold()
+    short = controller.split(".", maxsplit=1)[0].casefold()
     if controller.casefold() not in known and short not in known:
         raise MountError(
             f"cannot connect to Delivery Controller {controller!r} (New-PSDrive -Controller); "

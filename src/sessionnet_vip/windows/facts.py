@@ -87,15 +87,15 @@ def _rds_settings(values: Mapping[str, Any]) -> dict[str, Any]:
 
 def rds_state(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Policy, local and effective RD IP Virtualization settings (policy wins field by field)."""
-    _, policy_values = _key_values(raw, rds.POLICY_KEY, "64")
-    _, local_values = _key_values(raw, rds.LOCAL_KEY, "64")
+    _policy_present, policy_values = _key_values(raw, rds.POLICY_KEY, "64")
+    _local_present, local_values = _key_values(raw, rds.LOCAL_KEY, "64")
     policy = _rds_settings(policy_values)
     local = _rds_settings(local_values)
     effective = {k: policy[k] if policy[k] is not None else local[k] for k in policy}
     if effective["enabled"] is None:
         effective["enabled"] = False
-    lsp_present, _ = _key_values(raw, rds.LSP_CATALOG_KEY, "64")
-    backup_present, _ = _key_values(raw, rds.LSP_CATALOG_BACKUP_KEY, "64")
+    lsp_present, _lsp_values = _key_values(raw, rds.LSP_CATALOG_KEY, "64")
+    backup_present, _backup_values = _key_values(raw, rds.LSP_CATALOG_BACKUP_KEY, "64")
     return {
         "policy": policy,
         "local": local,
@@ -109,8 +109,8 @@ def rds_state(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def citrix_state(raw: Mapping[str, Any]) -> dict[str, Any]:
-    vda_present, _ = _key_values(raw, citrix.VDA_KEY, "64")
-    _, uninstall = _key_values(raw, citrix.VDA_UNINSTALL_KEY, "64")
+    vda_present, _vda_values = _key_values(raw, citrix.VDA_KEY, "64")
+    _uninstall_present, uninstall = _key_values(raw, citrix.VDA_UNINSTALL_KEY, "64")
     vip_present, vip = _key_values(raw, citrix.VIP_KEY, citrix.VIP_VIEW)
     prefer = vip.get(citrix.PREFER_LOOPBACK.casefold())
     return {

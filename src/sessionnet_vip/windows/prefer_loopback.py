@@ -1,11 +1,11 @@
 """Citrix prefer-loopback on a VDA: the registry values, and when to refuse.
 
-Source: Citrix documentation "Virtual IP and virtual loopback" (seed document 000, Japanese
-edition, section 関連機能 / "Related feature"): on the application host set, under
+Source: Citrix, "Virtual IP and virtual loopback", Citrix Virtual Apps and Desktops product
+documentation (:data:`SOURCE`), section "Related feature": on the application host set, under
 ``HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node\\Citrix\\VIP``, ``PreferLoopback`` REG_DWORD 1 and
 ``PreferLoopbackProcesses`` REG_MULTI_SZ (the list of processes); this makes virtual loopback win
 over virtual IP. The same page cautions to use it only when both virtual IP and virtual loopback
-are enabled, "otherwise unintended results may occur"; and that virtual IP / virtual loopback are
+are enabled, or the results may not be the intended ones; and that virtual IP / virtual loopback are
 supported on Windows Server (2016) VDAs, not on Windows 10 Enterprise multi-session nor desktop OS.
 
 Decisions (documented in docs/citrix_virtual_loopback.md):
@@ -17,7 +17,7 @@ Decisions (documented in docs/citrix_virtual_loopback.md):
 - ``state: disabled`` removes both values (the documented default is their absence); it needs no
   checks, so it also cleans up a host that no longer qualifies.
 - Processes go through :func:`~sessionnet_vip.windows.programs.normalize_programs` (wildcards,
-  quotes and relative paths refused, case duplicates merged, order kept). The seed does not say
+  quotes and relative paths refused, case duplicates merged, order kept). The page does not say
   whether names or full paths are expected; entries are written as given (executable names are
   recommended, like the Citrix loopback programs list), so the bare-name warning is not repeated.
 """
@@ -34,17 +34,16 @@ from sessionnet_vip.windows.programs import normalize_programs
 
 #: First Windows Server build Citrix supports virtual IP / loopback on (Server 2016).
 MIN_SERVER_BUILD: Final = 14393
-CAUTION_JA: Final = (
-    "仮想IPアドレスと仮想ループバックの両方の機能を有効にする場合にのみ、優先ループバック機能を使用して"
-    "ください。そうしないと、意図しない結果が生じることがあります。"
+#: The public Citrix page the prefer-loopback values and the caution come from.
+SOURCE: Final = (
+    "https://docs.citrix.com/en-us/citrix-virtual-apps-desktops/manage-deployment/virtual-ip-virtual-loopback.html"
 )
+#: Citrix's caution, paraphrased in English.
 CAUTION_EN: Final = (
-    "only use prefer loopback when both virtual IP and virtual loopback are enabled; "
-    "otherwise unintended results may occur"
+    "use prefer-loopback only where both virtual IP and virtual loopback are enabled, "
+    "or the results may not be the intended ones"
 )
-CAUTION: Final = (
-    f'Citrix cautions: "{CAUTION_EN}" (Citrix docs, Virtual IP and virtual loopback: "{CAUTION_JA}")'
-)
+CAUTION: Final = f"Citrix cautions: {CAUTION_EN} (Citrix, Virtual IP and virtual loopback: {SOURCE})"
 
 
 class PreferLoopbackError(VipError):

@@ -153,7 +153,7 @@ def select_adapter(
             f"{_adapter_summary(adapters)}. Give the subnet of the adapter sessions should use"
         )
     if len(matches) > 1:
-        names = ", ".join(str(a.get("name")) for a, _ in matches)
+        names = ", ".join(str(a.get("name")) for a, _match in matches)
         raise RdsIpVirtualizationError(
             f"{option} {network} matches several network adapters ({names}); Windows needs one adapter. "
             "Give a narrower subnet that only one adapter holds an address in"

@@ -72,7 +72,7 @@ def parse_key(path: object, where: str = "path") -> RegKey:
             f"{where}: {brief(path)} is not a registry path like 'HKLM:\\SOFTWARE\\Vendor'"
         )
     text = path.strip().replace("/", "\\")
-    head, _, rest = text.partition("\\")
+    head, _sep, rest = text.partition("\\")
     hive = HIVES.get(head.rstrip(":").upper())
     if hive is None:
         raise RegistryInputError(
@@ -121,7 +121,7 @@ def key_identity(key: RegKey, view: str) -> tuple[str, str]:
 
 def display_path(key: RegKey, view: str) -> str:
     """Return the path as an administrator sees it in regedit (32-bit view spelled Wow6432Node)."""
-    hive, _ = key_identity(key, view)
+    hive, _subkey = key_identity(key, view)
     if view == "32" and key.hive == "HKLM":
         sub = key.subpath
         low = sub.casefold()

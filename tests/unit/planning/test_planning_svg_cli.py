@@ -17,7 +17,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sessionnet_vip import cli
-from sessionnet_vip.plan_svg import MIN_SEGMENT_WIDTH, plan_with_maps, render_plan, segments, widths
+from sessionnet_vip.addressing import format_address
+from sessionnet_vip.plan_svg import (
+    EDGE_LABEL_PITCH,
+    MIN_SEGMENT_WIDTH,
+    plan_with_maps,
+    render_plan,
+    segments,
+    spread,
+    widths,
+)
 from sessionnet_vip.planning import build_request, make_plan, plan_from_dict
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -118,6 +127,62 @@ def test_widths_fill_the_bar_and_respect_the_minimum(sizes: list[int], linear: b
     # larger segments are never drawn narrower than smaller ones
     order = sorted(range(len(sizes)), key=lambda i: sizes[i])
     assert all(got[i] <= got[j] + 1e-9 for i, j in itertools.pairwise(order))
+
+
+@given(st.lists(st.floats(0, 2000, allow_nan=False), min_size=1, max_size=200))
+def test_spread_keeps_order_pitch_and_bounds(wanted: list[float]) -> None:
+    desired = sorted(wanted)
+    pitch, low = 15.0, 20.0
+    high = max(1000.0, low + (len(desired) - 1) * pitch)
+    got = spread(desired, pitch, low, high)
+    assert len(got) == len(desired)
+    assert all(b - a >= pitch - 1e-6 for a, b in itertools.pairwise(got))
+    assert all(low - 1e-6 <= x <= high + 1e-6 for x in got)
+    # labels that are not crowded stay where they were wanted
+    if all(b - a >= pitch for a, b in itertools.pairwise(desired)) and all(low <= x <= high for x in desired):
+        assert got == desired
+
+
+def address_labels(svg: str) -> list[tuple[float, str]]:
+    root = ET.fromstring(svg.encode())
+    return [
+        (float(t.attrib["x"]), "".join(t.itertext()))
+        for t in root.iter(f"{SVG}text")
+        if t.attrib.get("class") == "address"
+    ]
+
+
+@pytest.mark.parametrize("servers", [3, 40, 150])
+def test_every_segment_start_is_labelled_and_no_two_labels_overlap(servers: int) -> None:
+    """Adjacent one- and two-address segments (the case that used to overlap or drop labels)."""
+    data = {
+        "subnets": [{"cidr": "10.30.0.0/23", "gateway": "10.30.0.1", "reserved": ["10.30.0.2", "10.30.0.4"]}],
+        "dhcp_scopes": [
+            {
+                "scope": "10.30.0.0",
+                "start": "10.30.1.100",
+                "end": "10.30.1.200",
+                "exclusions": [{"start": "10.30.1.101", "end": "10.30.1.101"}],
+                "reservations": ["10.30.1.103", "10.30.1.105"],
+            }
+        ],
+        "servers": [
+            {"name": f"rdsh{i:03d}", "subnet": "10.30.0.0/23", "max_sessions": 1 + i % 2, "headroom": 0}
+            for i in range(servers)
+        ],
+    }
+    result = make_plan(build_request(data))
+    report = result.subnets[0]
+    svg = render_plan(result)["10.30.0.0_23.svg"]
+    labels = address_labels(svg)
+    segs = segments(report)
+    assert [text for _, text in labels] == [format_address(s.span.first) for s in segs] + [
+        format_address(segs[-1].span.last)
+    ]
+    xs = [x for x, _ in labels]
+    assert all(b - a >= EDGE_LABEL_PITCH - 0.1 for a, b in itertools.pairwise(xs))  # x has 1 decimal
+    width = float(ET.fromstring(svg.encode()).attrib["width"])
+    assert all(0 <= x <= width for x in xs)
 
 
 def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

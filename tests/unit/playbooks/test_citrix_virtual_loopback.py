@@ -132,7 +132,7 @@ def test_role_refuses_without_rd_ip_virtualization_and_writes_nothing_unless_for
     assert run.rc != 0
     res = run.result(PREFER_TASK)
     assert res["failed"] is True and "RD IP Virtualization (virtual IP) is not enabled" in res["msg"]
-    assert "otherwise unintended results may occur" in res["msg"] and "意図しない結果" in res["msg"]
+    assert "results may not be the intended ones" in res["msg"] and "virtual-ip-virtual-loopback" in res["msg"]
     assert WOW_VIP not in registry(tmp_path / "vda.json")
 
     forced = run_playbook(
@@ -141,7 +141,7 @@ def test_role_refuses_without_rd_ip_virtualization_and_writes_nothing_unless_for
     )
     assert forced.rc == 0, forced.stdout[-2000:]
     res = forced.result(PREFER_TASK)
-    assert res["changed"] is True and any("unintended results" in w for w in res.get("warnings", []))
+    assert res["changed"] is True and any("not be the intended ones" in w for w in res.get("warnings", []))
     assert registry(tmp_path / "vda.json")[WOW_VIP]["values"]["preferloopback"]["data"] == "1"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pathlib
 import re
+import sys
 import types
 
 import pytest
@@ -66,16 +67,44 @@ def test_versions_agree_everywhere() -> None:
     assert galaxy["version"] == sessionnet_vip.__version__
     assert f'version = "{galaxy["version"]}"' in pyproject
     assert package.collection_version(str(ROOT)) == galaxy["version"]
+
+
+
+def test_ee_metadata_points_at_requirement_files_that_install_this_package() -> None:
+    """Collection EE metadata (as ansible.windows ships it): file names, not an EE definition."""
     ee = yaml.safe_load((ROOT / "meta" / "execution-environment.yml").read_text())
-    assert f"sessionnet-vip=={galaxy['version']}" in ee["dependencies"]["python"]
+    assert ee["version"] == 1
+    assert ee["dependencies"] == {"python": "meta/ee-requirements.txt", "system": "meta/ee-bindep.txt"}
+    lines = [
+        line.strip()
+        for line in (ROOT / ee["dependencies"]["python"]).read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    names = [re.split(r"[\s@<>=\[]", line, maxsplit=1)[0] for line in lines]
+    assert names == ["sessionnet-vip", "pywinrm", "pypsrp"]
+    # the package comes from the collection itself (pyproject.toml at its root), where
+    # ansible-builder installs collections: always the collection's own version
+    assert lines[0].endswith("/ansible_collections/sessionnet/virtual_ip")
+    assert (ROOT / "pyproject.toml").is_file()
+    assert (ROOT / ee["dependencies"]["system"]).is_file()
 
 
 def test_missing_package_names_it() -> None:
     def importer(name: str) -> types.ModuleType:
         raise ImportError(f"No module named {name!r}")
 
-    with pytest.raises(AnsibleError, match="sessionnet-vip.*pip install sessionnet-vip==9.9.9"):
+    with pytest.raises(AnsibleError) as err:
         package.require_sessionnet_vip("9.9.9", importer=importer)
+    message = str(err.value)
+    # it leads with the one command that works: pip install of the collection's own directory
+    # (which holds pyproject.toml and src/), with the Python that runs Ansible
+    root = pathlib.Path(package._COLLECTION_ROOT)
+    assert message.startswith(
+        f"Install the Python package 'sessionnet-vip' shipped in the sessionnet.virtual_ip collection: "
+        f"{sys.executable} -m pip install {root} -- "
+    )
+    assert (root / "pyproject.toml").is_file() and (root / "src" / "sessionnet_vip").is_dir()
+    assert "No module named 'sessionnet_vip'" in message
 
 
 def test_mismatched_version_refused() -> None:

@@ -22,7 +22,12 @@ from sessionnet_vip.windows.citrix_policy import (
 )
 from sessionnet_vip.windows.citrix_site_sim import CitrixSiteError, citrix_policy_state, new_site
 from sessionnet_vip.windows.facts import registry_request, shape
-from sessionnet_vip.windows.prefer_loopback import CAUTION_EN, PreferLoopbackError, build_prefer_loopback
+from sessionnet_vip.windows.prefer_loopback import (
+    CAUTION_EN,
+    SOURCE,
+    PreferLoopbackError,
+    build_prefer_loopback,
+)
 from sessionnet_vip.windows.programs import ProgramListError
 from sessionnet_vip.windows.simulator import HostSeed, Simulator, new_state
 
@@ -299,7 +304,7 @@ def test_prefer_loopback_values_in_32_bit_view(tmp_path: pathlib.Path) -> None:
 def test_prefer_loopback_guard_and_force(tmp_path: pathlib.Path) -> None:
     with pytest.raises(PreferLoopbackError, match="not enabled") as err:
         build_prefer_loopback({"processes": ["a.exe"]}, facts(tmp_path, rds_on=False))
-    assert CAUTION_EN in str(err.value) and "意図しない結果" in str(err.value)
+    assert CAUTION_EN in str(err.value) and SOURCE in str(err.value)
     forced = build_prefer_loopback({"processes": ["a.exe"], "force": True}, facts(tmp_path, rds_on=False))
     assert len(forced.warnings) == 1 and CAUTION_EN in forced.warnings[0] and forced.values
 

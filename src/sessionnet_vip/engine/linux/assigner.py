@@ -233,4 +233,4 @@ class Assigner:
                 )
             finally:
                 self._save()
-        return [str(a) for a, _ in removed]
+        return [str(a) for a, _iface in removed]

@@ -101,7 +101,7 @@ def populated(cgroup: Path) -> bool:
         with open(os.path.join(cgroup, "cgroup.events"), encoding="ascii") as handle:
             text = handle.read()
         for line in text.splitlines():
-            key, _, value = line.partition(" ")
+            key, _sep, value = line.partition(" ")
             if key == "populated":
                 return value.strip() == "1"
     except FileNotFoundError:

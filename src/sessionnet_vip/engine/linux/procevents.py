@@ -164,7 +164,7 @@ class ProcEvents:
 
     def read(self, timeout: float) -> list[ProcEvent]:
         """The events that arrived within ``timeout`` seconds (empty on timeout)."""
-        ready, _, _ = select.select([self._sock], [], [], timeout)
+        ready, _writable, _failed = select.select([self._sock], [], [], timeout)
         if not ready:
             return []
         out: list[ProcEvent] = []

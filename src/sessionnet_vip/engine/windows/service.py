@@ -228,7 +228,7 @@ def _wait_state(handle: Any, wanted: int, attempts: int = 60) -> int:
 
     state = int(win32service.QueryServiceStatus(handle)[1])
     pause = threading.Event()
-    for _ in range(attempts):
+    for _attempt in range(attempts):
         if state == wanted:
             break
         pause.wait(0.5)
