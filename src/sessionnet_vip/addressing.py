@@ -238,7 +238,7 @@ def parse_span(value: object, what: str) -> Span:
     Accepted: ``A.B.C.D`` (one address), ``A.B.C.D-E.F.G.H`` (inclusive range), ``A.B.C.D/N``
     (every address of the network) and a mapping ``{start: A.B.C.D, end: E.F.G.H}``.
     """
-    if type(value) is str:  # the common case first: isinstance against Mapping is slow
+    if isinstance(value, str):  # the common case first: isinstance against Mapping is slow
         text = value.strip()
         if "/" not in text and "-" not in text:
             first = parse_address(text, what)
@@ -272,7 +272,7 @@ def parse_spans(entries: Iterable[object], what: str) -> list[Span]:
     addresses written as text (most reservations and leases) are read without the layers."""
     out: list[Span] = []
     for j, entry in enumerate(entries):
-        if _STRICT_PTON and type(entry) is str:
+        if _STRICT_PTON and isinstance(entry, str):
             try:
                 value = int.from_bytes(_inet_pton(_AF_INET, entry.strip()), "big")
             except (OSError, ValueError):

@@ -386,10 +386,10 @@ def _parse_server(
     if item.get("subnet") is None:
         raise VipError(f"{what}: 'subnet' is missing; give the CIDR of one of 'subnets'")
     text = item["subnet"]
-    subnet = networks.get(text) if networks is not None and type(text) is str else None
+    subnet = networks.get(text) if networks is not None and isinstance(text, str) else None
     if subnet is None:
         subnet = parse_network(text, f"{what} subnet")
-        if networks is not None and type(text) is str:
+        if networks is not None and isinstance(text, str):
             networks[text] = subnet
     if item.get("max_sessions") is None:
         raise VipError(f"{what}: 'max_sessions' is missing; give its maximum concurrent sessions")

@@ -303,12 +303,12 @@ def _fast_build(text: str) -> Any:
         scalar_ev, alias_ev = yaml.ScalarEvent, yaml.AliasEvent
         seq_ev, map_ev = yaml.SequenceStartEvent, yaml.MappingStartEvent
         end_evs = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
-        if type(get()) is not yaml.StreamStartEvent:
+        if not isinstance(get(), yaml.StreamStartEvent):
             raise _Fallback
         event = get()
-        if type(event) is yaml.StreamEndEvent:
+        if isinstance(event, yaml.StreamEndEvent):
             return None
-        if type(event) is not yaml.DocumentStartEvent:
+        if not isinstance(event, yaml.DocumentStartEvent):
             raise _Fallback
         resolve = loader.resolve
         tag_cache = loader._tag_cache
@@ -381,7 +381,7 @@ def _fast_build(text: str) -> Any:
                 if has_alias and size > MAX_EXPANDED_NODES:
                     raise _Fallback
             elif kind is yaml.DocumentEndEvent:
-                if stack or type(get()) is not yaml.StreamEndEvent:
+                if stack or not isinstance(get(), yaml.StreamEndEvent):
                     raise _Fallback
                 return None if root is _NO_KEY else root
             else:

@@ -96,7 +96,7 @@ def _encode(req: dict[str, Any]) -> bytes:
         value = req[key]
         if isinstance(value, str):
             text = quote(value)
-        elif type(value) is int:
+        elif isinstance(value, int) and not isinstance(value, bool):
             text = str(value)
         else:
             from sessionnet_vip.engine.protocol import encode

@@ -106,7 +106,7 @@ def test_replies_are_read_strictly(tmp_path: Path) -> None:
     ]
 
     def serve() -> None:
-        conn, _ = server.accept()
+        conn, _peer = server.accept()
         with conn, conn.makefile("rb") as reader:
             for reply in replies:
                 reader.readline()
