@@ -22,6 +22,7 @@ import gc
 import ipaddress
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -39,6 +40,7 @@ from sessionnet_vip.addressing import parse_span
 from sessionnet_vip.planning import plan_from_dict
 
 SRC = Path(__file__).resolve().parents[1] / "src"
+PYC = Path(tempfile.gettempdir()) / f"vip-plan-bench-pyc-{os.getpid()}"
 
 BASE = int(ipaddress.IPv4Address("10.0.0.0"))
 
@@ -153,9 +155,12 @@ def peak_bytes(fn: Callable[[], Any]) -> int:
     return peak
 
 
-def run_child(argv: list[str], repeat: int) -> tuple[float, float]:
+def run_child(argv: list[str], repeat: int, src: Path = SRC) -> tuple[float, float]:
     """Median wall time and median CPU time (user + system) of ``argv`` run ``repeat`` times."""
-    env = dict(os.environ, PYTHONPATH=str(SRC))
+    env = dict(os.environ, PYTHONPATH=str(src))
+    # as installed (pip compiles on install): bytecode cached, in a scratch directory
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(PYC)
     walls: list[float] = []
     cpus: list[float] = []
     for _ in range(repeat):
@@ -175,7 +180,7 @@ def cpu_timed(fn: Callable[[], Any]) -> float:
     return time.process_time() - start
 
 
-def whole_command(data: dict[str, Any], repeat: int) -> None:
+def whole_command(data: dict[str, Any], repeat: int, before_src: Path | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="vip-plan-bench-") as tmp:
         path = Path(tmp) / "farm.yml"
         path.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -184,23 +189,34 @@ def whole_command(data: dict[str, Any], repeat: int) -> None:
         print(f"\nwhole command on a {size / 2**20:.1f} MiB farm file (median of {repeat}; CPU = user + sys)")
         py = sys.executable
         base_wall, base_cpu = run_child([py, "-c", "pass"], repeat)
+        run_child([py, "-m", "sessionnet_vip", "plan", "--help"], 1)  # fill the bytecode cache
         wall, cpu = run_child([py, "-m", "sessionnet_vip", "plan", str(path)], repeat)
+        if before_src is not None:
+            run_child([py, "-m", "sessionnet_vip", "plan", "--help"], 1, before_src)
+            b_wall, b_cpu = run_child([py, "-m", "sessionnet_vip", "plan", str(path)], repeat, before_src)
         print(f"  python -c pass (baseline):        wall {base_wall:6.3f} s   cpu {base_cpu:6.3f} s")
         print(f"  vipctl plan FILE:                 wall {wall:6.3f} s   cpu {cpu:6.3f} s   goal < 1 s")
+        if before_src is not None:
+            print(f"  same, code of {before_src}:  wall {b_wall:6.3f} s   cpu {b_cpu:6.3f} s   (before)")
         pure = cpu_timed(lambda: yaml.load(text, Loader=yaml.SafeLoader))
         c_loader = getattr(yaml, "CSafeLoader", None)
         cload = cpu_timed(lambda: yaml.load(text, Loader=c_loader)) if c_loader else float("nan")
+        nodes = cpu_timed(lambda: yamlfile.reference_loads(text, "farm"))
         ours = cpu_timed(lambda: yamlfile.loads(text, "farm"))
         print(f"  YAML: yaml.safe_load (before):    cpu {pure:6.3f} s")
         print(
             f"  YAML: yaml CSafeLoader:           cpu {cload:6.3f} s   {pure / cload:5.1f}x faster than before"
         )
         print(
-            f"  YAML: sessionnet_vip.yamlfile:    cpu {ours:6.3f} s   {pure / ours:5.1f}x faster than before"
+            f"  YAML: yamlfile, node-based:       cpu {nodes:6.3f} s   {pure / nodes:5.1f}x faster than before"
+        )
+        print(
+            f"  YAML: yamlfile (events, used):    cpu {ours:6.3f} s   {pure / ours:5.1f}x faster than before"
         )
         loaded = yamlfile.loads(text, "farm")
         planned = cpu_timed(lambda: plan_from_dict(loaded))
         print(f"  planner on the loaded farm:       cpu {planned:6.3f} s")
+    shutil.rmtree(PYC, ignore_errors=True)
 
 
 def main() -> None:
@@ -212,6 +228,11 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs of the whole command")
     parser.add_argument("--command-only", action="store_true", help="only the whole-command part")
+    parser.add_argument(
+        "--before-src",
+        type=Path,
+        help="also time the command with the package from this src/ directory (an earlier checkout)",
+    )
     args = parser.parse_args()
 
     data = farm(args.subnets, args.per_subnet)
@@ -220,7 +241,7 @@ def main() -> None:
         f"farm: {servers} servers, {len(data['subnets'])} /22 subnets, {len(data['dhcp_scopes'])} DHCP scopes"
     )
     if args.command_only:
-        whole_command(data, args.repeat)
+        whole_command(data, args.repeat, args.before_src)
         return
 
     result = plan_from_dict(data)
@@ -262,7 +283,7 @@ def main() -> None:
         previous = t
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"max RSS of this process: {rss / 1024:.1f} MiB")
-    whole_command(data, args.repeat)
+    whole_command(data, args.repeat, args.before_src)
 
 
 if __name__ == "__main__":

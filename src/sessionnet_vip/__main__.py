@@ -1,6 +1,6 @@
 import sys
 
-from sessionnet_vip.cli import main
+from sessionnet_vip.entry import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -155,8 +155,10 @@ _new_span = tuple.__new__
 
 
 def format_address(value: int) -> str:
-    """Dotted-quad text of an integer address."""
-    return str(ipaddress.IPv4Address(value))
+    """Dotted-quad text of an integer address (what ``str(ipaddress.IPv4Address(value))`` gives)."""
+    if 0 <= value <= _IPV4_MAX:
+        return f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
+    return str(ipaddress.IPv4Address(value))  # its error for an out-of-range value
 
 
 def format_span(span: Span) -> str:
@@ -236,6 +238,11 @@ def parse_span(value: object, what: str) -> Span:
     Accepted: ``A.B.C.D`` (one address), ``A.B.C.D-E.F.G.H`` (inclusive range), ``A.B.C.D/N``
     (every address of the network) and a mapping ``{start: A.B.C.D, end: E.F.G.H}``.
     """
+    if isinstance(value, str):  # the common case first: isinstance against Mapping is slow
+        text = value.strip()
+        if "/" not in text and "-" not in text:
+            first = parse_address(text, what)
+            return _new_span(Span, (first, first))
     if isinstance(value, Span):
         return value
     if isinstance(value, Mapping):
@@ -260,6 +267,23 @@ def parse_span(value: object, what: str) -> Span:
     return Span(first, first)
 
 
+def parse_spans(entries: Iterable[object], what: str) -> list[Span]:
+    """:func:`parse_span` of each entry, ``what[j]`` naming entry ``j`` in errors; single
+    addresses written as text (most reservations and leases) are read without the layers."""
+    out: list[Span] = []
+    for j, entry in enumerate(entries):
+        if _STRICT_PTON and isinstance(entry, str):
+            try:
+                value = int.from_bytes(_inet_pton(_AF_INET, entry.strip()), "big")
+            except (OSError, ValueError):
+                pass
+            else:
+                out.append(_new_span(Span, (value, value)))
+                continue
+        out.append(parse_span(entry, f"{what}[{j}]"))
+    return out
+
+
 def normalise(spans: Iterable[Span]) -> list[Span]:
     """Sort ``spans`` and merge overlapping or touching ones."""
     ordered = sorted(spans)
@@ -280,24 +304,30 @@ def total_size(spans: Iterable[Span]) -> int:
 
 def subtract(spans: Sequence[Span], remove: Sequence[Span]) -> list[Span]:
     """``spans`` minus ``remove``; both normalised, and so is the result. Linear sweep."""
+    if not remove:
+        return [_new_span(Span, (first, last)) for first, last in spans]
     out: list[Span] = []
+    append = out.append
     j = 0
     n = len(remove)
     for first, last in spans:
         cur = first
-        while j < n and remove[j].last < cur:
+        while j < n and remove[j][1] < cur:
             j += 1
         k = j
-        while k < n and remove[k].first <= last:
-            r = remove[k]
-            if r.first > cur:
-                out.append(_new_span(Span, (cur, r.first - 1)))
-            cur = max(cur, r.last + 1)
+        while k < n:
+            r_first, r_last = remove[k]
+            if r_first > last:
+                break
+            if r_first > cur:
+                append(_new_span(Span, (cur, r_first - 1)))
+            if r_last + 1 > cur:
+                cur = r_last + 1
             if cur > last:
                 break
             k += 1
         if cur <= last:
-            out.append(_new_span(Span, (cur, last)))
+            append(_new_span(Span, (cur, last)))
     return out
 
 
@@ -305,12 +335,15 @@ def intersect(a: Sequence[Span], b: Sequence[Span]) -> list[Span]:
     """Addresses in both normalised lists; normalised. Linear sweep."""
     out: list[Span] = []
     i = j = 0
-    while i < len(a) and j < len(b):
-        first = max(a[i].first, b[j].first)
-        last = min(a[i].last, b[j].last)
+    na, nb = len(a), len(b)
+    while i < na and j < nb:
+        a_first, a_last = a[i]
+        b_first, b_last = b[j]
+        first = a_first if a_first > b_first else b_first
+        last = a_last if a_last < b_last else b_last
         if first <= last:
             out.append(_new_span(Span, (first, last)))
-        if a[i].last < b[j].last:
+        if a_last < b_last:
             i += 1
         else:
             j += 1

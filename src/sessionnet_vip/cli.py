@@ -29,7 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sessionnet_vip.engine.cli",
     "sessionnet_vip.engine.agentcli",
     "sessionnet_vip.planning_cli",
-    "sessionnet_vip.engine.windows.service",
+    "sessionnet_vip.engine.windows.servicecli",
 )
 
 #: The session IDs the loopback rule accepts, for help texts (addressing.MIN_SESSION_ID and

@@ -61,6 +61,7 @@ from sessionnet_vip.addressing import (
     parse_address,
     parse_network,
     parse_span,
+    parse_spans,
     span_of_network,
     subtract,
     total_size,
@@ -142,6 +143,8 @@ class Server:
     @cached_property
     def need(self) -> int:
         """``ceil(max_sessions x (100 + headroom) / 100)``, computed exactly."""
+        if self.headroom.denominator == 1:  # whole percent: integer arithmetic, same result
+            return -(-self.max_sessions * (100 + self.headroom.numerator) // 100)
         return math.ceil(self.max_sessions * (100 + self.headroom) / 100)
 
 
@@ -256,7 +259,8 @@ def _as_mapping(value: object, what: str, known: Iterable[str] | None) -> Mappin
     if not isinstance(value, Mapping):
         raise VipError(f"{what} must be a mapping, not {type(value).__name__} ({brief(value)})")
     if known is not None:
-        unknown = sorted(str(k) for k in value if k not in set(known))
+        allowed = set(known)
+        unknown = sorted(str(k) for k in value if k not in allowed)
         if unknown:
             raise VipError(f"{what}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(known)}")
     return value
@@ -358,14 +362,10 @@ def _parse_scope(raw: object, index: int) -> DhcpScope:
                 f"{format_span(rng)}; fix the exclusion or the range"
             )
         exclusions.append(span)
-    reservations = [
-        parse_span(entry, f"{what} reservations[{j}]")
-        for j, entry in enumerate(_as_list(item.get("reservations"), f"{what} reservations"))
-    ]
-    leases = [
-        parse_span(entry, f"{what} leases[{j}]")
-        for j, entry in enumerate(_as_list(item.get("leases"), f"{what} leases"))
-    ]
+    reservations = parse_spans(
+        _as_list(item.get("reservations"), f"{what} reservations"), f"{what} reservations"
+    )
+    leases = parse_spans(_as_list(item.get("leases"), f"{what} leases"), f"{what} leases")
     return DhcpScope(
         scope=scope,
         range=rng,
@@ -375,14 +375,22 @@ def _parse_scope(raw: object, index: int) -> DhcpScope:
     )
 
 
-def _parse_server(raw: object, index: int) -> Server:
+def _parse_server(
+    raw: object, index: int, networks: dict[str, ipaddress.IPv4Network] | None = None
+) -> Server:
+    """``networks``: subnets already parsed from the same text (servers share a few subnets)."""
     what = f"servers[{index}]"
     item = _as_mapping(raw, what, ("name", "subnet", "max_sessions", "headroom"))
     name = _as_name(item.get("name"), f"{what} name")
     what = f"server {name}"
     if item.get("subnet") is None:
         raise VipError(f"{what}: 'subnet' is missing; give the CIDR of one of 'subnets'")
-    subnet = parse_network(item["subnet"], f"{what} subnet")
+    text = item["subnet"]
+    subnet = networks.get(text) if networks is not None and isinstance(text, str) else None
+    if subnet is None:
+        subnet = parse_network(text, f"{what} subnet")
+        if networks is not None and isinstance(text, str):
+            networks[text] = subnet
     if item.get("max_sessions") is None:
         raise VipError(f"{what}: 'max_sessions' is missing; give its maximum concurrent sessions")
     max_sessions = _as_positive_int(item["max_sessions"], f"{what} max_sessions")
@@ -431,7 +439,8 @@ def build_request(data: Mapping[str, Any]) -> PlanRequest:
     if not subnets:
         raise VipError("subnets is empty; define at least one subnet (cidr, gateway, reserved)")
     scopes = [_parse_scope(s, i) for i, s in enumerate(_as_list(data.get("dhcp_scopes"), "dhcp_scopes"))]
-    servers = [_parse_server(s, i) for i, s in enumerate(_as_list(data.get("servers"), "servers"))]
+    networks: dict[str, ipaddress.IPv4Network] = {}
+    servers = [_parse_server(s, i, networks) for i, s in enumerate(_as_list(data.get("servers"), "servers"))]
     existing = [_parse_assignment(e, i) for i, e in enumerate(_as_list(data.get("existing"), "existing"))]
     request = PlanRequest(
         subnets=tuple(sorted(subnets, key=lambda s: int(s.cidr.network_address))),
@@ -566,12 +575,22 @@ class _SubnetWork:
     scope_ranges: list[Span]
     exclusions: list[Span]
     outside_base: list[Span]
-    carve_base: list[tuple[DhcpScope, list[Span]]]
     servers: list[Server] = field(default_factory=list)
 
     @property
     def blocked(self) -> list[Span]:
         return normalise([*self.fixed, *self.dhcp_fixed])
+
+    @cached_property
+    def carve_base(self) -> list[tuple[DhcpScope, list[Span]]]:
+        """Per scope: its range - its exclusions - blocked (computed when carving, a failure
+        message or an SVG map needs it)."""
+        usable = [self.subnet.usable]
+        blocked = self.blocked
+        return [
+            (scope, subtract(subtract(intersect([scope.range], usable), list(scope.exclusions)), blocked))
+            for scope in self.scopes
+        ]
 
 
 class _SubnetIndex:
@@ -660,10 +679,6 @@ def _build_work(request: PlanRequest) -> dict[ipaddress.IPv4Network, _SubnetWork
         scope_ranges = normalise(s.range for s in scopes)
         exclusions = normalise(e for s in scopes for e in s.exclusions)
         outside_base = subtract(subtract(usable, blocked), scope_ranges)
-        carve_base = [
-            (scope, subtract(subtract(intersect([scope.range], usable), list(scope.exclusions)), blocked))
-            for scope in scopes
-        ]
         work[subnet.cidr] = _SubnetWork(
             subnet=subnet,
             scopes=scopes,
@@ -672,7 +687,6 @@ def _build_work(request: PlanRequest) -> dict[ipaddress.IPv4Network, _SubnetWork
             scope_ranges=scope_ranges,
             exclusions=exclusions,
             outside_base=outside_base,
-            carve_base=carve_base,
         )
     for server in request.servers:
         work[server.subnet].servers.append(server)
@@ -959,8 +973,12 @@ class _Checked:
     reserved_ranges: list[Span] = field(default_factory=list)
 
 
-def make_plan(request: PlanRequest) -> PlanResult:
-    """Plan every server of ``request`` (see the module docstring for the rules)."""
+def make_plan(request: PlanRequest, *, reports: bool = True) -> PlanResult:
+    """Plan every server of ``request`` (see the module docstring for the rules).
+
+    ``reports=False`` leaves :attr:`PlanResult.subnets` (what the SVG maps are drawn from) empty:
+    the table and :meth:`PlanResult.to_dict` do not need it.
+    """
     work = _build_work(request)
     servers = {s.name: s for s in request.servers}
     existing = {a.server: a for a in request.existing}
@@ -1060,14 +1078,14 @@ def make_plan(request: PlanRequest) -> PlanResult:
         final.append(placement)
     exclusions.sort(key=lambda pair: (pair[0].range, pair[0].scope, pair[1]))
     by_subnet: dict[ipaddress.IPv4Network, list[Placement]] = {}
-    for placement in final:
+    for placement in final if reports else ():
         by_subnet.setdefault(placement.subnet, []).append(placement)
     return PlanResult(
         placements=tuple(final),
         exclusions=tuple((scope.scope, span) for scope, span in exclusions),
         invalid=tuple(sorted(invalid)),
         warnings=tuple(warnings),
-        subnets=tuple(_report(sub, by_subnet.get(cidr, [])) for cidr, sub in work.items()),
+        subnets=tuple(_report(sub, by_subnet.get(cidr, [])) for cidr, sub in work.items()) if reports else (),
     )
 
 
@@ -1102,4 +1120,4 @@ def plan_from_dict(data: Mapping[str, Any]) -> dict[str, Any]:
     warnings: [str]}``. Raises :class:`~sessionnet_vip.errors.VipError` on bad input and
     :class:`PlanError` (with ``failures``) when the servers do not fit.
     """
-    return make_plan(build_request(data)).to_dict()
+    return make_plan(build_request(data), reports=False).to_dict()

@@ -87,17 +87,22 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         request = build_request(load_farm(args.file))
     try:
         with no_gc():
-            result = make_plan(request)
+            result = make_plan(request, reports=bool(args.svg))
     except PlanError as exc:
         if getattr(args, "json", False):
             print(json.dumps({"error": str(exc), "failures": exc.failures}, indent=2, sort_keys=True))
             return 2
         raise
-    text = format_table(result)
-    if args.svg:
-        written = write_svgs(result, args.svg)
-        text += "\n\nSVG map(s): " + ", ".join(str(p) for p in written)
-    cli.emit(args, result.to_dict(), text)
+    as_json = getattr(args, "json", False)
+    with no_gc():  # only what is printed: the table or the JSON result
+        written = write_svgs(result, args.svg) if args.svg else []
+        if as_json:
+            cli.emit(args, result.to_dict(), "")
+        else:
+            text = format_table(result)
+            if written:
+                text += "\n\nSVG map(s): " + ", ".join(str(p) for p in written)
+            cli.emit(args, None, text)
     left_invalid = any(p.status == STATUS_INVALID for p in result.placements)
     return 1 if left_invalid else 0
 

@@ -86,6 +86,7 @@ _NULL: Final = "tag:yaml.org,2002:null"
 _SEQ: Final = "tag:yaml.org,2002:seq"
 _MAP: Final = "tag:yaml.org,2002:map"
 _MERGE: Final = "tag:yaml.org,2002:merge"
+_BOOL_VALUES: Final[dict[str, bool]] = dict(yaml.constructor.SafeConstructor.bool_values)
 
 
 def check_depth(text: str, loader: Any, limit: int = MAX_DEPTH) -> None:
@@ -208,8 +209,18 @@ class BoundedSafeLoader(_Base):  # type: ignore[misc]
             )
         return super().construct_yaml_int(node)
 
+    def construct_yaml_bool(self, node: yaml.ScalarNode) -> Any:
+        value = self.construct_scalar(node)
+        found = _BOOL_VALUES.get(str(value).lower())
+        if found is None:  # an explicit !!bool on something else: PyYAML raises KeyError
+            raise yaml.constructor.ConstructorError(
+                None, None, "the value tagged !!bool is not a boolean; write true or false", node.start_mark
+            )
+        return found
+
 
 BoundedSafeLoader.add_constructor(_INT, BoundedSafeLoader.construct_yaml_int)
+BoundedSafeLoader.add_constructor(_BOOL, BoundedSafeLoader.construct_yaml_bool)
 
 _WILDCARD: Final[list[Any]] = list(BoundedSafeLoader.yaml_implicit_resolvers.get(None, []))
 _RESOLVERS: Final[dict[str, list[Any]]] = {
@@ -249,8 +260,162 @@ def decode_utf8(raw: bytes, what: str) -> str:
         ) from None
 
 
+class _Fallback(Exception):
+    """The fast path met something it leaves to :class:`BoundedSafeLoader` (see :func:`fast_load`)."""
+
+
+_NO_KEY: Final = object()
+
+
+def plainly_text(value: str) -> bool:
+    """A shortcut of the implicit resolvers: a plain scalar with two dots or more and no ``-`` at
+    index 4 is a string (dotted quads, ranges, host names). Floats have one dot at most, integers
+    none, timestamps begin ``YYYY-``, and booleans, nulls, merge and value keys have none."""
+    return value.count(".") > 1 and value[4:5] != "-"
+
+
+def fast_load(text: str) -> Any:
+    """The document in ``text`` built straight from the C parser's events, or :class:`_Fallback`.
+
+    Building nodes (a Python object and a resolver call per scalar) is most of the cost of
+    ``CSafeLoader`` on a large file; this builds the plain data directly from the parser's events,
+    with the same implicit resolution and constructors as :class:`BoundedSafeLoader`, the same
+    depth and alias-expansion bounds, and the same sharing of aliased objects. It raises
+    :class:`_Fallback` on anything outside plain mappings, sequences, strings, integers,
+    booleans and nulls (other tags, merge keys, duplicate or recursive anchors, more than one
+    document, any error): :func:`loads` then runs the reference loader, which gives the same
+    result or the same error message. Only with libyaml (``CSafeLoader``).
+    """
+    if not USING_LIBYAML:
+        raise _Fallback
+    try:
+        return _fast_build(text)
+    except _Fallback:
+        raise
+    except Exception:  # every error is reported by the reference loader
+        raise _Fallback from None
+
+
+def _fast_build(text: str) -> Any:
+    loader = BoundedSafeLoader(text)
+    try:
+        get = loader.get_event
+        scalar_ev, alias_ev = yaml.ScalarEvent, yaml.AliasEvent
+        seq_ev, map_ev = yaml.SequenceStartEvent, yaml.MappingStartEvent
+        end_evs = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+        if not isinstance(get(), yaml.StreamStartEvent):
+            raise _Fallback
+        event = get()
+        if isinstance(event, yaml.StreamEndEvent):
+            return None
+        if not isinstance(event, yaml.DocumentStartEvent):
+            raise _Fallback
+        resolve = loader.resolve
+        tag_cache = loader._tag_cache
+        ints: dict[str, int] = {}
+        anchors: dict[str, tuple[Any, int]] = {}
+        open_anchors: set[str] = set()
+        has_alias = False
+        # frames: [container, is_mapping, pending key, expanded size, anchor]
+        stack: list[list[Any]] = []
+        root: Any = _NO_KEY
+        while True:
+            event = get()
+            kind = type(event)
+            size = 1
+            if kind is scalar_ev:
+                tag = event.tag
+                value = event.value
+                if tag is None or tag == "!":
+                    if not event.implicit[0]:
+                        tag = _STR
+                    elif value.count(".") > 1 and value[4:5] != "-":
+                        tag = _STR  # see plainly_text
+                    else:
+                        tag = tag_cache.get(value) or resolve(yaml.ScalarNode, value, event.implicit)
+                if tag == _STR:
+                    item: Any = value
+                elif tag == _INT:
+                    got = ints.get(value)
+                    if got is None:
+                        node = yaml.ScalarNode(tag, value, event.start_mark, event.end_mark, event.style)
+                        got = ints[value] = loader.construct_yaml_int(node)
+                    item = got
+                elif tag == _NULL:
+                    item = None
+                elif tag == _BOOL:
+                    item = _BOOL_VALUES[value.lower()]  # KeyError (not a boolean): fallback
+                else:  # floats, timestamps, merge keys, other tags
+                    raise _Fallback
+                if event.anchor is not None:
+                    if event.anchor in anchors or event.anchor in open_anchors:
+                        raise _Fallback
+                    anchors[event.anchor] = (item, 1)
+            elif kind is alias_ev:
+                found = anchors.get(event.anchor)
+                if found is None:  # undefined or recursive
+                    raise _Fallback
+                item, size = found
+                has_alias = True
+            elif kind is map_ev or kind is seq_ev:
+                tag = event.tag
+                if tag is not None and tag != "!" and tag != (_MAP if kind is map_ev else _SEQ):
+                    raise _Fallback
+                anchor = event.anchor
+                if anchor is not None:
+                    if anchor in anchors or anchor in open_anchors:
+                        raise _Fallback
+                    open_anchors.add(anchor)
+                if len(stack) >= MAX_DEPTH:
+                    raise _Fallback
+                stack.append([{} if kind is map_ev else [], kind is map_ev, _NO_KEY, 1, anchor])
+                continue
+            elif kind in end_evs:
+                frame = stack.pop()
+                item, size = frame[0], frame[3]
+                if frame[1] and frame[2] is not _NO_KEY:
+                    raise _Fallback
+                if frame[4] is not None:
+                    open_anchors.discard(frame[4])
+                    anchors[frame[4]] = (item, size)
+                if has_alias and size > MAX_EXPANDED_NODES:
+                    raise _Fallback
+            elif kind is yaml.DocumentEndEvent:
+                if stack or not isinstance(get(), yaml.StreamEndEvent):
+                    raise _Fallback
+                return None if root is _NO_KEY else root
+            else:
+                raise _Fallback
+            if not stack:
+                if root is not _NO_KEY:
+                    raise _Fallback
+                root = item
+                continue
+            frame = stack[-1]
+            frame[3] += size
+            if not frame[1]:
+                frame[0].append(item)
+            elif frame[2] is _NO_KEY:
+                frame[2] = item
+            else:
+                frame[0][frame[2]] = item  # TypeError for an unhashable key: fallback
+                frame[2] = _NO_KEY
+    finally:
+        loader.dispose()
+
+
 def loads(text: str, what: str) -> Any:
-    """Parse ``text`` (one YAML document) with :class:`BoundedSafeLoader`."""
+    """Parse ``text`` (one YAML document): :func:`fast_load`, else :class:`BoundedSafeLoader`."""
+    try:
+        with no_gc():
+            return fast_load(text)
+    except _Fallback:
+        pass
+    return reference_loads(text, what)
+
+
+def reference_loads(text: str, what: str) -> Any:
+    """Parse ``text`` (one YAML document) with :class:`BoundedSafeLoader` (the reference)."""
     try:
         check_depth(text, _Base)
     except yaml.YAMLError as exc:

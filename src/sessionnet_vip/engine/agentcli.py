@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from sessionnet_vip.cli import SESSION_RANGE, add_json_flag, emit, int_arg, path_arg, seconds_arg
 from sessionnet_vip.engine.cli import add_session_owner_args, add_socket_arg, session_id_of, session_request
@@ -46,26 +45,13 @@ def _call(args: argparse.Namespace, req: dict[str, Any]) -> Any:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from sessionnet_vip.engine.runner import run_in_session
+    # the usual forms of 'vipctl run' never get here: sessionnet_vip.entry runs them without argparse
+    from sessionnet_vip.engine.runner import reporter, run_in_session
 
     argv = list(args.command)
     if argv and argv[0] == "--":
         argv = argv[1:]
-
-    def report(placed: dict[str, Any]) -> None:
-        if getattr(args, "json", False):
-            import json
-
-            print(json.dumps(placed, sort_keys=True), file=sys.stderr, flush=True)
-        elif args.verbose:
-            how = "translated" if placed["translated"] else "not translated"
-            print(
-                f"vipctl run: session {placed['session_id']} (vip {placed['vip'] or 'none'}, loopback "
-                f"{placed['loopback']}): pid {placed['pid']} {placed['exe']} {how}",
-                file=sys.stderr,
-                flush=True,
-            )
-
+    report = reporter(json=getattr(args, "json", False), verbose=args.verbose)
     return run_in_session(
         _socket(args), session_id_of(args.session), argv, user=args.user, uid=args.uid, report=report
     )

@@ -18,69 +18,188 @@ and exit status); the engine decides and places it:
 
 from __future__ import annotations
 
-import ctypes
 import os
-import shutil
-import signal
 import sys
-from collections.abc import Sequence
-from pathlib import Path
-from types import FrameType
-from typing import Any, Final
 
-from sessionnet_vip.engine.names import enter_private_hosts
+# vipctl run is a hot path (every start of a session's program): this module loads only os, sys,
+# _signal, _socket, _json and ctypes; signal, socket and json would load enum and re, pathlib and
+# shutil fnmatch, typing more still. mypy reads the block below.
 from sessionnet_vip.errors import VipError
 
-PTRACE_TRACEME: Final = 0
-PTRACE_CONT: Final = 7
-PTRACE_DETACH: Final = 17
-if sys.platform == "win32":  # never run there (ptrace); the module still imports
-    FORWARDED: Final = (signal.SIGTERM, signal.SIGINT)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import signal
+    from collections.abc import Callable, Sequence
+    from types import FrameType
+    from typing import Any
 else:
-    FORWARDED: Final = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
+    import _signal as signal  # the C module: signal.py loads enum
+
+#: protocol.MAX_REPLY (a test checks it; the protocol module loads json and typing)
+_MAX_REPLY = 16 * 1024 * 1024
+PTRACE_TRACEME = 0
+PTRACE_CONT = 7
+PTRACE_DETACH = 17
+if sys.platform == "win32":  # never run there (ptrace); the module still imports
+    FORWARDED = (signal.SIGTERM, signal.SIGINT)
+else:
+    FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 
 
 def _libc() -> Any:
+    import ctypes
+
     libc = ctypes.CDLL(None, use_errno=True)
     libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
     libc.ptrace.restype = ctypes.c_long
     return libc
 
 
-def resolve_command(name: str, path: str | None = None) -> Path:
+def _which(name: str, path: str) -> str | None:
+    """``execvp``'s ``PATH`` lookup (what ``shutil.which`` does, without loading shutil)."""
+    for directory in path.split(os.pathsep):
+        candidate = os.path.join(directory, name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def resolve_command(name: str, path: str | None = None) -> str:
     """The real path the kernel will show as ``/proc/PID/exe`` for ``execvp(name)``.
 
     ``PATH`` lookup like ``execvp``, ``realpath``, and for a ``#!`` script its interpreter.
     """
-    found = (
-        name if "/" in name else shutil.which(name, path=path if path is not None else os.environ.get("PATH"))
-    )
+    found = name if "/" in name else _which(name, path if path is not None else os.environ.get("PATH", os.defpath))
     if found is None or not os.path.isfile(found):
         raise VipError(f"command {name!r} was not found (PATH lookup); give an existing program")
     if not os.access(found, os.X_OK):
         raise VipError(f"command {found} is not executable; check its mode")
-    real = Path(os.path.realpath(found))
+    real = os.path.realpath(found)
     try:
-        with real.open("rb") as handle:
+        with open(real, "rb") as handle:
             head = handle.read(256)
     except OSError:
         return real
     if head.startswith(b"#!"):
         line = head[2:].split(b"\n", 1)[0].strip().split()
         if line:
-            return Path(os.path.realpath(os.fsdecode(line[0])))
+            return os.path.realpath(os.fsdecode(line[0]))
     return real
 
 
-def _checked(socket_path: Path, req: dict[str, Any]) -> dict[str, Any]:
-    # the bare Unix-socket client: not the server side (start-up time of vipctl run)
-    from sessionnet_vip.engine.linux.client import request
+def _encode(req: dict[str, Any]) -> bytes:
+    """``protocol.encode(req)`` for requests of strings and integers, without loading json."""
+    from _json import encode_basestring_ascii as quote
 
-    reply = request(str(socket_path), req)
-    if not reply.get("ok"):
-        raise VipError(str(reply.get("error", "the engine refused the request")))
-    result: dict[str, Any] = reply["result"]
-    return result
+    parts = []
+    for key in sorted(req):
+        value = req[key]
+        if isinstance(value, str):
+            text = quote(value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            text = str(value)
+        else:
+            from sessionnet_vip.engine.protocol import encode
+
+            return encode(req)
+        parts.append(f"{quote(key)}: {text}")
+    return ("{" + ", ".join(parts) + "}\n").encode()
+
+
+class _ReplyContext:
+    """What ``_json.make_scanner`` reads from a ``JSONDecoder``: plain objects, and an error
+    (hence the strict decoder's message) for NaN, infinity and over-long integers."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    memo: dict[str, str]
+
+    def __init__(self) -> None:
+        self.memo = {}
+
+    @staticmethod
+    def parse_int(text: str) -> int:
+        return int(text)  # ValueError past Python's digit limit
+
+    @staticmethod
+    def parse_float(text: str) -> float:
+        value = float(text)
+        if value - value != 0:  # inf or nan
+            raise ValueError(text)
+        return value
+
+    @staticmethod
+    def parse_constant(text: str) -> Any:
+        raise ValueError(text)
+
+
+class _Connection:
+    """One connection to the engine for both requests of a run (``plan`` then ``attach``)."""
+
+    address: str
+    sock: Any  # _socket.socket
+    buffer: bytes
+
+    def __init__(self, address: str, timeout: float = 30.0) -> None:
+        if sys.platform == "win32":  # a Unix socket (mypy --platform win32: the rest is unreachable)
+            raise VipError("vipctl run needs Linux; on Windows the launcher and the service do this")
+        import _socket
+
+        self.address = address
+        self.sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.buffer = b""
+        try:
+            self.sock.connect(address)
+        except OSError as exc:
+            self.sock.close()
+            raise VipError(
+                f"cannot reach the engine at {address} ({exc.strerror}); start "
+                "'vipctl serve --config FILE', or pass --socket PATH, "
+                "or --config FILE to work on the store directly"
+            ) from None
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def _line(self) -> bytes:
+        while b"\n" not in self.buffer:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                break
+            self.buffer += chunk
+            if len(self.buffer) > _MAX_REPLY:
+                break
+        line, newline, rest = self.buffer.partition(b"\n")
+        self.buffer = rest
+        return line + newline
+
+    def ask(self, req: dict[str, Any]) -> dict[str, Any]:
+        """The ``result`` of the engine's reply to ``req``; :class:`VipError` if it refused."""
+        self.sock.sendall(_encode(req))
+        line = self._line()
+        if not line:
+            raise VipError(f"the engine at {self.address} closed the connection without a reply")
+        reply: Any = None
+        try:
+            from _json import make_scanner
+
+            text = line.decode("utf-8").strip()
+            context: Any = _ReplyContext()  # duck-typed as a JSONDecoder
+            reply, end = make_scanner(context)(text, 0)
+            if end != len(text):
+                reply = None
+        except (ValueError, RecursionError, StopIteration):
+            reply = None
+        if not isinstance(reply, dict):  # the strict decoder says what is wrong (or accepts it)
+            from sessionnet_vip.engine.protocol import decode_reply
+
+            reply = decode_reply(line, self.address)
+        if not reply.get("ok"):
+            raise VipError(str(reply.get("error", "the engine refused the request")))
+        result: dict[str, Any] = reply["result"]
+        return result
 
 
 def _exit_code(status: int) -> int:
@@ -93,18 +212,41 @@ def _exit_code(status: int) -> int:
     return 1
 
 
+def reporter(*, json: bool, verbose: bool) -> Callable[[dict[str, Any]], None]:
+    """What ``vipctl run`` prints on stderr about the placement: the ``attach`` answer as JSON
+    (``--json``), one line (``--verbose``), or nothing."""
+
+    def report(placed: dict[str, Any]) -> None:
+        if json:
+            from sessionnet_vip.engine.protocol import encode
+
+            sys.stderr.write(encode(placed).decode())
+            sys.stderr.flush()
+        elif verbose:
+            how = "translated" if placed["translated"] else "not translated"
+            print(
+                f"vipctl run: session {placed['session_id']} (vip {placed['vip'] or 'none'}, loopback "
+                f"{placed['loopback']}): pid {placed['pid']} {placed['exe']} {how}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    return report
+
+
 def run_in_session(
-    socket_path: Path,
+    socket_path: str | os.PathLike[str],
     session: int,
     argv: Sequence[str],
     *,
     user: str | None = None,
     uid: int | None = None,
-    report: Any = None,
+    report: Callable[[dict[str, Any]], None] | None = None,
 ) -> int:
     """Run ``argv`` in ``session`` through the engine at ``socket_path``; return its exit code.
 
     ``report(dict)`` is called with the engine's ``attach`` answer (for ``--verbose``/``--json``).
+    Both requests go over one connection.
     """
     if sys.platform == "win32":  # POSIX only (mypy --platform win32 checks the rest is unreachable)
         raise VipError("vipctl run needs Linux; on Windows the launcher and the service do this")
@@ -116,15 +258,37 @@ def run_in_session(
     if uid is not None:
         base["uid"] = uid
     command = resolve_command(argv[0])
-    plan = _checked(socket_path, {"op": "plan", "command": str(command), **base})
+    engine = _Connection(os.fspath(socket_path))
+    try:
+        return _run(engine, base, command, argv, report)
+    finally:
+        engine.close()
+
+
+def _run(
+    engine: _Connection,
+    base: dict[str, Any],
+    command: str,
+    argv: Sequence[str],
+    report: Callable[[dict[str, Any]], None] | None,
+) -> int:
+    if sys.platform == "win32":  # pragma: no cover - see run_in_session
+        raise VipError("vipctl run needs Linux")
+    plan = engine.ask({"op": "plan", "command": command, **base})
     hosts = plan.get("hosts_file") if plan.get("translated") else None
+    enter_private_hosts: Callable[[str], None] | None = None
+    if hosts:
+        from sessionnet_vip.engine.names import enter_private_hosts
+    import ctypes
+
     libc = _libc()
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:  # child: only async-signal-tolerant work, then exec or _exit
         try:
-            if hosts:
+            engine.close()
+            if hosts and enter_private_hosts is not None:
                 enter_private_hosts(str(hosts))
             if libc.ptrace(PTRACE_TRACEME, 0, None, None) != 0:
                 raise VipError(f"ptrace(PTRACE_TRACEME) failed ({os.strerror(ctypes.get_errno())})")
@@ -142,11 +306,12 @@ def run_in_session(
             break
         libc.ptrace(PTRACE_CONT, pid, None, ctypes.c_void_p(sig))  # a signal before exec: deliver it
     try:
-        placed = _checked(socket_path, {"op": "attach", "pid": pid, **base})
+        placed = engine.ask({"op": "attach", "pid": pid, **base})
     except BaseException:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         raise
+    engine.close()
     if hosts and not placed.get("translated"):
         print(
             f"vipctl run: warning: {placed['exe']} is not listed, but its name lookups use the session's "

@@ -87,12 +87,12 @@ def test_hosts_file_without_vip_keeps_the_host_name() -> None:
 def test_resolve_command_follows_symlinks_and_shebangs(tmp_path: Path) -> None:
     link = tmp_path / "py"
     link.symlink_to(PYTHON)
-    assert resolve_command(str(link)) == Path(PYTHON)
+    assert resolve_command(str(link)) == str(Path(PYTHON))
     script = tmp_path / "tool"
     script.write_text(f"#!{link} -u\nprint(1)\n")
     script.chmod(0o755)
-    assert resolve_command(str(script)) == Path(PYTHON)
-    assert resolve_command("tool", path=str(tmp_path)) == Path(PYTHON)
+    assert resolve_command(str(script)) == str(Path(PYTHON))
+    assert resolve_command("tool", path=str(tmp_path)) == str(Path(PYTHON))
     with pytest.raises(VipError, match="was not found"):
         resolve_command("no-such-program-here", path=str(tmp_path))
 

@@ -39,6 +39,8 @@ HEAVY = (
     "sessionnet_vip.planning",
     "sessionnet_vip.plan_svg",
     "sessionnet_vip.yamlfile",
+    "logging",
+    "sessionnet_vip.engine.windows.service",
 )
 
 PROBE = """

@@ -68,3 +68,9 @@ def test_vipctl_service_off_windows_is_a_clear_error(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "Windows service" in err and "Traceback" not in err
+
+
+def test_the_light_registration_names_the_same_default_service() -> None:
+    from sessionnet_vip.engine.windows import servicecli
+
+    assert servicecli.DEFAULT_SERVICE_NAME == service.DEFAULT_SERVICE_NAME

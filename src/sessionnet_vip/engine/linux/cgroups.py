@@ -62,16 +62,21 @@ def cgroup_id(cgroup: Path) -> int:
     return os.stat(cgroup).st_ino
 
 
+# The helpers below join paths as text (os.path.join) rather than building pathlib objects: a
+# logon and a logoff call them several times each, on the engine's request path.
+
+
 def make(cgroup: Path) -> None:
     """Create ``cgroup`` if it does not exist."""
     with contextlib.suppress(FileExistsError):
-        cgroup.mkdir()
+        os.mkdir(cgroup)
 
 
 def pids(cgroup: Path) -> list[int]:
     """Return the processes of ``cgroup`` (not of its children)."""
     try:
-        return [int(line) for line in (cgroup / "cgroup.procs").read_text().split()]
+        with open(os.path.join(cgroup, "cgroup.procs"), "rb") as handle:
+            return [int(line) for line in handle.read().split()]
     except FileNotFoundError:
         return []
 
@@ -93,7 +98,9 @@ def move(pid: int, cgroup: Path) -> None:
 def populated(cgroup: Path) -> bool:
     """Return whether ``cgroup`` or a descendant still holds a process."""
     try:
-        for line in (cgroup / "cgroup.events").read_text().splitlines():
+        with open(os.path.join(cgroup, "cgroup.events"), encoding="ascii") as handle:
+            text = handle.read()
+        for line in text.splitlines():
             key, _sep, value = line.partition(" ")
             if key == "populated":
                 return value.strip() == "1"
@@ -125,17 +132,18 @@ def wait_empty(cgroup: Path, timeout: float) -> bool:
         os.close(fd)
 
 
-def remove_tree(cgroup: Path) -> None:
+def remove_tree(cgroup: Path | str) -> None:
     """Remove ``cgroup`` and its child cgroups (they must hold no process)."""
-    if not cgroup.exists():
-        return
     # d_type from scandir: no stat() for each of the ~40 control files of a cgroup
-    with os.scandir(cgroup) as entries:
-        children = sorted((e.path for e in entries if e.is_dir(follow_symlinks=False)), reverse=True)
-    for child in children:
-        remove_tree(Path(child))
     try:
-        cgroup.rmdir()
+        with os.scandir(cgroup) as entries:
+            children = sorted((e.path for e in entries if e.is_dir(follow_symlinks=False)), reverse=True)
+    except FileNotFoundError:
+        return
+    for child in children:
+        remove_tree(child)
+    try:
+        os.rmdir(cgroup)
     except FileNotFoundError:
         return
     except OSError as exc:

@@ -378,9 +378,12 @@ class DataPlane:
                 self.detach_pid(tgid)
         left: list[int] = []
         if session.cgroup.is_dir():
-            left = cgroups.pids(session.cgroup) + cgroups.pids(session.vip_cgroup)
-            if session.solo_cgroup.is_dir():
-                left += cgroups.pids(session.solo_cgroup)
+            # cgroup.events says whether any process is left below the session (one read, the
+            # usual case at logoff); only then are the three process lists read
+            if cgroups.populated(session.cgroup):
+                left = cgroups.pids(session.cgroup) + cgroups.pids(session.vip_cgroup)
+                if session.solo_cgroup.is_dir():
+                    left += cgroups.pids(session.solo_cgroup)
             if kill and left and (session.cgroup / "cgroup.kill").exists():
                 (session.cgroup / "cgroup.kill").write_text("1\n")
                 if not cgroups.wait_empty(session.cgroup, timeout):
