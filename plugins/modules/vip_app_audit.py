@@ -75,15 +75,10 @@ options:
         default: 10
 extends_documentation_fragment:
   - sessionnet.virtual_ip.attributes
+  - sessionnet.virtual_ip.attributes.info_module
   - sessionnet.virtual_ip.windows
   - sessionnet.virtual_ip.package
 attributes:
-  check_mode:
-    details: Reads only; runs the same in check mode.
-    support: full
-  diff_mode:
-    details: Reports no diff.
-    support: none
   platform:
     details: Windows session hosts and Linux hosts.
     support: full

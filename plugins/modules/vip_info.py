@@ -63,15 +63,10 @@ options:
         required: true
 extends_documentation_fragment:
   - sessionnet.virtual_ip.attributes
+  - sessionnet.virtual_ip.attributes.info_module
   - sessionnet.virtual_ip.windows
   - sessionnet.virtual_ip.package
 attributes:
-  check_mode:
-    details: Reads only; runs the same in check mode.
-    support: full
-  diff_mode:
-    details: Reports no diff (nothing changes).
-    support: none
   platform:
     support: full
     platforms: windows

@@ -36,12 +36,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
-from sessionnet_vip.engine.allocator import ReconcileReport, session_id_of
+from sessionnet_vip.engine.allocator import ReconcileReport
 from sessionnet_vip.engine.config import EngineConfig
 from sessionnet_vip.engine.names import host_names, render_hosts, write_hosts
 from sessionnet_vip.engine.platform import platform_module
 from sessionnet_vip.engine.policy import Mode, Policy
-from sessionnet_vip.engine.service import Engine, RequestError
+from sessionnet_vip.engine.service import Engine, RequestError, check_fields, parse_session_request
 from sessionnet_vip.engine.sessions import EngineSessions, SessionProvider
 from sessionnet_vip.errors import VipError
 
@@ -724,20 +724,10 @@ class AgentEngine(Engine):
             "release": {"session"},
             "sessions": set(),
         }[op]
-        extra = set(req) - allowed - {"op"}
-        if extra:
-            raise RequestError(f"{op}: unknown field(s) {', '.join(sorted(map(str, extra)))}")
+        check_fields(req, op, allowed)
         if op == "sessions":
             return self._sessions()
-        if "session" not in req:
-            raise RequestError(f"{op}: 'session' is missing; give a session ID")
-        raw = req["session"]
-        if isinstance(raw, bool) or not isinstance(raw, int):
-            raise RequestError(f"'session' is {raw!r}; give an integer session ID")
-        sid = session_id_of(raw)
-        user = req.get("user")
-        if user is not None and not isinstance(user, str):
-            raise RequestError(f"'user' is {user!r}; give a user name")
+        sid, user = parse_session_request(req, op)
         uid = _int_field(req, "uid", required=False)
         if op in ("logon", "allocate"):
             return self._logon(sid, user, uid, _int_field(req, "pid", required=False))

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 
 from sessionnet_vip.cli import SESSION_RANGE, add_json_flag, emit, int_arg, path_arg, seconds_arg
-from sessionnet_vip.engine.cli import session_id_of, session_request
-from sessionnet_vip.engine.defaults import DEFAULT_CONTROL_SOCKET_PATH
+from sessionnet_vip.engine.cli import add_session_owner_args, add_socket_arg, session_id_of, session_request
 
 # typing is not imported at run time (start-up time); mypy reads the block below
 TYPE_CHECKING = False
@@ -18,13 +17,7 @@ if TYPE_CHECKING:
 
 
 def _target(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--socket",
-        metavar="PATH",
-        type=path_arg,
-        help=f"control socket of a running engine (default: the config's control_socket, else "
-        f"{DEFAULT_CONTROL_SOCKET_PATH})",
-    )
+    add_socket_arg(p)
     p.add_argument(
         "--config", metavar="FILE", type=path_arg, help="engine config (its control_socket is used)"
     )
@@ -148,10 +141,7 @@ def register(sub: Any) -> None:
         description="Start SESSION in the engine (what a logon hook calls): allocate its virtual IP, "
         "create its cgroup and add it to the kernel data plane. Idempotent.",
     )
-    logon.add_argument("session", metavar="SESSION", help=f"session ID ({SESSION_RANGE})")
-    logon.add_argument("--user", metavar="U", help="user of the session (address affinity)")
-    logon.add_argument("--uid", type=int_arg, metavar="N", help="uid of the session owner")
-    logon.add_argument("--pid", type=int_arg, metavar="N", help="pid of the session leader")
+    add_session_owner_args(logon)
     _target(logon)
     logon.set_defaults(func=_cmd_logon)
 

@@ -33,7 +33,8 @@ def session_id_of(value: object) -> int:
     return virtual_loopback_session(virtual_loopback_address(value))
 
 
-def _add_target(p: argparse.ArgumentParser) -> None:
+def add_socket_arg(p: argparse.ArgumentParser) -> None:
+    """``--socket PATH``: the engine and agent sub-commands' control socket option."""
     p.add_argument(
         "--socket",
         metavar="PATH",
@@ -41,6 +42,10 @@ def _add_target(p: argparse.ArgumentParser) -> None:
         help=f"control socket of a running engine (default: the config's control_socket, else "
         f"{DEFAULT_CONTROL_SOCKET_PATH})",
     )
+
+
+def _add_target(p: argparse.ArgumentParser) -> None:
+    add_socket_arg(p)
     p.add_argument(
         "--config",
         metavar="FILE",
@@ -66,6 +71,15 @@ def _call(args: argparse.Namespace, req: dict[str, Any]) -> Any:
     else:
         reply = request(args.socket or default_address(), req)
     return result_of(reply)
+
+
+def add_session_owner_args(p: argparse.ArgumentParser) -> None:
+    """SESSION and its owner (--user/--uid/--pid): the arguments :func:`session_request` reads,
+    of ``vipctl allocate`` and ``vipctl logon``."""
+    p.add_argument("session", metavar="SESSION", help=f"session ID ({SESSION_RANGE})")
+    p.add_argument("--user", metavar="U", help="user of the session (address affinity)")
+    p.add_argument("--uid", type=int_arg, metavar="N", help="uid of the session owner")
+    p.add_argument("--pid", type=int_arg, metavar="N", help="pid of the session leader")
 
 
 def session_request(op: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -289,10 +303,7 @@ def register(sub: Any) -> None:
         "user's previous address when free, else the first free one). When the pool is exhausted the "
         "session gets none and the engine logs why; its virtual loopback address is always printed.",
     )
-    alloc.add_argument("session", metavar="SESSION", help=f"session ID ({SESSION_RANGE})")
-    alloc.add_argument("--user", metavar="U", help="user of the session (address affinity)")
-    alloc.add_argument("--uid", type=int_arg, metavar="N", help="uid of the session owner")
-    alloc.add_argument("--pid", type=int_arg, metavar="N", help="pid of the session leader")
+    add_session_owner_args(alloc)
     _add_target(alloc)
     alloc.set_defaults(func=_cmd_allocate)
 

@@ -36,6 +36,28 @@ class RequestError(VipError):
     """A control request is malformed."""
 
 
+def check_fields(req: Mapping[Any, Any], op: str, allowed: set[str]) -> None:
+    """Refuse a request carrying fields other than ``op`` and ``allowed``."""
+    extra = set(req) - allowed - {"op"}
+    if extra:
+        raise RequestError(f"{op}: unknown field(s) {', '.join(sorted(map(str, extra)))}")
+
+
+def parse_session_request(req: Mapping[Any, Any], op: str) -> tuple[int, str | None]:
+    """The session ID (required integer) and optional user name of a session request; the
+    Linux agent and the Windows engine both parse their session operations with it."""
+    if "session" not in req:
+        raise RequestError(f"{op}: 'session' is missing; give a session ID")
+    raw = req["session"]
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise RequestError(f"'session' is {raw!r}; give an integer session ID")
+    sid = session_id_of(raw)
+    user = req.get("user")
+    if user is not None and not isinstance(user, str):
+        raise RequestError(f"'user' is {user!r}; give a user name")
+    return sid, user
+
+
 def optional_ipv4(value: object, key: str) -> ipaddress.IPv4Address | None:
     """``value`` as an IPv4 address (``None`` stays ``None``); refuses IPv6 and junk, naming
     ``key``. The socket and ``vipctl explain --config`` both use it."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sessionnet_vip.errors import VipError
+from sessionnet_vip.windows.registry import check_answer_count
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NAMESPACE = re.compile(r"^[A-Za-z0-9_]+(\\[A-Za-z0-9_]+)*$")
@@ -83,11 +84,7 @@ def shape_cim(
     props: Sequence[CimProperty], raw: Sequence[Mapping[str, Any]]
 ) -> tuple[list[dict[str, Any]], bool, bool, dict[str, Any], dict[str, Any]]:
     """``(results, changed, reboot_required, diff_before, diff_after)`` of the CIM properties."""
-    if len(raw) != len(props):
-        raise VipError(
-            f"the Windows side answered for {len(raw)} CIM properties but {len(props)} were sent; "
-            "collection and host module do not match"
-        )
+    check_answer_count(len(raw), len(props), "CIM properties")
     results: list[dict[str, Any]] = []
     changed = reboot = False
     before: dict[str, Any] = {}

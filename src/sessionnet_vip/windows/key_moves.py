@@ -20,13 +20,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sessionnet_vip.errors import VipError
 from sessionnet_vip.windows.registry import (
     DEFAULT_ALLOWED_HIVES,
     HIVES,
     VIEWS,
     RegistryInputError,
     RegKey,
+    check_answer_count,
     display_path,
     key_identity,
     parse_key,
@@ -82,11 +82,7 @@ def shape_moves(
     moves: Sequence[KeyMove], raw_moves: Sequence[Mapping[str, Any]]
 ) -> tuple[list[dict[str, Any]], bool, bool, dict[str, Any], dict[str, Any]]:
     """``(results, changed, reboot_required, diff_before, diff_after)`` of the moves."""
-    if len(raw_moves) != len(moves):
-        raise VipError(
-            f"the Windows side answered for {len(raw_moves)} key moves but {len(moves)} were sent; "
-            "collection and host module do not match"
-        )
+    check_answer_count(len(raw_moves), len(moves), "key moves")
     results: list[dict[str, Any]] = []
     changed = reboot = False
     before: dict[str, Any] = {}

@@ -370,6 +370,16 @@ def display_data(reg_type: str, data: Any) -> Any:
     return data
 
 
+def check_answer_count(answered: int, sent: int, what: str) -> None:
+    """Refuse a Windows-side answer whose item count differs from what was sent (``what``
+    names the items: "key moves", "CIM properties")."""
+    if answered != sent:
+        raise VipError(
+            f"the Windows side answered for {answered} {what} but {sent} were sent; "
+            "collection and host module do not match"
+        )
+
+
 @dataclass
 class ShapedResult:
     """The result of a registry_state call as the module returns it."""

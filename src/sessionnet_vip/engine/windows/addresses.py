@@ -26,12 +26,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from sessionnet_vip.engine.windows import AF_INET, WINDOWS_ONLY
 from sessionnet_vip.errors import VipError
 
 log = logging.getLogger("sessionnet_vip.engine")
-WINDOWS_ONLY: Final = "this part of the engine runs on Windows only"
 
-AF_INET: Final = 2
 #: NL_PREFIX_ORIGIN / NL_SUFFIX_ORIGIN values (nldef.h).
 PREFIX_ORIGIN_MANUAL: Final = 1
 PREFIX_ORIGIN_DHCP: Final = 3

@@ -28,10 +28,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
-from sessionnet_vip.engine.allocator import ReconcileReport, session_id_of
+from sessionnet_vip.engine.allocator import ReconcileReport
 from sessionnet_vip.engine.config import EngineConfig
 from sessionnet_vip.engine.policy import Mode
-from sessionnet_vip.engine.service import Engine, RequestError
+from sessionnet_vip.engine.service import Engine, RequestError, check_fields, parse_session_request
 from sessionnet_vip.engine.transport import PeerInfo
 from sessionnet_vip.engine.windows.addresses import AssignError, WindowsAssigner
 from sessionnet_vip.engine.windows.sessions import WtsSession, WtsSessions
@@ -268,20 +268,10 @@ class WindowsEngine(Engine):
             "logoff": {"session"},
             "sessions": set(),
         }[op]
-        extra = set(req) - allowed - {"op"}
-        if extra:
-            raise RequestError(f"{op}: unknown field(s) {', '.join(sorted(map(str, extra)))}")
+        check_fields(req, op, allowed)
         if op == "sessions":
             return self._sessions()
-        if "session" not in req:
-            raise RequestError(f"{op}: 'session' is missing; give a session ID")
-        raw = req["session"]
-        if isinstance(raw, bool) or not isinstance(raw, int):
-            raise RequestError(f"'session' is {raw!r}; give an integer session ID")
-        sid = session_id_of(raw)
-        user = req.get("user")
-        if user is not None and not isinstance(user, str):
-            raise RequestError(f"'user' is {user!r}; give a user name")
+        sid, user = parse_session_request(req, op)
         if op == "logon":
             return super()._dispatch({"op": "allocate", "session": sid, **({"user": user} if user else {})})
         if op == "logoff":

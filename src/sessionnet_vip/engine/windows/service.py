@@ -58,6 +58,7 @@ START_TYPES: Final = {2: "auto", 3: "manual", 4: "disabled"}
 ERROR_SERVICE_DOES_NOT_EXIST: Final = 1060
 ERROR_SERVICE_NOT_ACTIVE: Final = 1062
 ERROR_FAILED_SERVICE_CONTROLLER_CONNECT: Final = 1063
+NOT_WINDOWS: Final = "'vipctl service' manages a Windows service; on Linux use systemd or vipctl supervise"
 PYWIN32_MISSING: Final = (
     "the Windows service needs pywin32: install the package with its Windows extra, "
     'python -m pip install "sessionnet-vip[windows]"'
@@ -133,9 +134,7 @@ def state_name(code: int) -> str:
 # --- the SCM boundary (pywin32) ------------------------------------------------------------
 def _pywin32() -> Any:
     if sys.platform != "win32":
-        raise ServiceError(
-            "'vipctl service' manages a Windows service; on Linux use systemd or vipctl supervise"
-        )
+        raise ServiceError(NOT_WINDOWS)
     try:
         import servicemanager  # noqa: F401
         import win32service  # noqa: F401
@@ -145,15 +144,25 @@ def _pywin32() -> Any:
     return True
 
 
+def _open_service(scm: Any, name: str, access: int) -> Any | None:
+    """The handle of service ``name``; ``None`` when it is not installed."""
+    import pywintypes
+    import win32service
+
+    try:
+        return win32service.OpenService(scm, name, access)
+    except pywintypes.error as exc:
+        if exc.winerror == ERROR_SERVICE_DOES_NOT_EXIST:
+            return None
+        raise ServiceError(f"cannot open service {name}: {exc.strerror}") from None
+
+
 def install(name: str, python: str, config: str, *, start: str = "auto") -> bool:
     """Create or update the service; ``True`` when something changed."""
     check_install(python, config, name)
     if sys.platform != "win32":
-        raise ServiceError(
-            "'vipctl service' manages a Windows service; on Linux use systemd or vipctl supervise"
-        )
+        raise ServiceError(NOT_WINDOWS)
     _pywin32()
-    import pywintypes
     import servicemanager
     import win32evtlogutil
     import win32service
@@ -163,11 +172,8 @@ def install(name: str, python: str, config: str, *, start: str = "auto") -> bool
     scm = win32service.OpenSCManager(None, None, win32service.SC_MANAGER_ALL_ACCESS)
     try:
         changed = False
-        try:
-            handle = win32service.OpenService(scm, name, win32service.SERVICE_ALL_ACCESS)
-        except pywintypes.error as exc:
-            if exc.winerror != ERROR_SERVICE_DOES_NOT_EXIST:
-                raise ServiceError(f"cannot open service {name}: {exc.strerror}") from None
+        handle = _open_service(scm, name, win32service.SERVICE_ALL_ACCESS)
+        if handle is None:
             handle = win32service.CreateService(
                 scm,
                 name,
@@ -239,9 +245,7 @@ def _wait_state(handle: Any, wanted: int, attempts: int = 60) -> int:
 def remove(name: str) -> bool:
     """Stop and delete the service; ``False`` when it was not installed."""
     if sys.platform != "win32":
-        raise ServiceError(
-            "'vipctl service' manages a Windows service; on Linux use systemd or vipctl supervise"
-        )
+        raise ServiceError(NOT_WINDOWS)
     _pywin32()
     import pywintypes
     import win32evtlogutil
@@ -249,12 +253,9 @@ def remove(name: str) -> bool:
 
     scm = win32service.OpenSCManager(None, None, win32service.SC_MANAGER_ALL_ACCESS)
     try:
-        try:
-            handle = win32service.OpenService(scm, name, win32service.SERVICE_ALL_ACCESS)
-        except pywintypes.error as exc:
-            if exc.winerror == ERROR_SERVICE_DOES_NOT_EXIST:
-                return False
-            raise ServiceError(f"cannot open service {name}: {exc.strerror}") from None
+        handle = _open_service(scm, name, win32service.SERVICE_ALL_ACCESS)
+        if handle is None:
+            return False
         try:
             try:
                 win32service.ControlService(handle, win32service.SERVICE_CONTROL_STOP)
@@ -280,23 +281,17 @@ def remove(name: str) -> bool:
 
 def status(name: str) -> ServiceStatus:
     if sys.platform != "win32":
-        raise ServiceError(
-            "'vipctl service' manages a Windows service; on Linux use systemd or vipctl supervise"
-        )
+        raise ServiceError(NOT_WINDOWS)
     _pywin32()
-    import pywintypes
     import win32service
 
     scm = win32service.OpenSCManager(None, None, win32service.SC_MANAGER_CONNECT)
     try:
-        try:
-            handle = win32service.OpenService(
-                scm, name, win32service.SERVICE_QUERY_STATUS | win32service.SERVICE_QUERY_CONFIG
-            )
-        except pywintypes.error as exc:
-            if exc.winerror == ERROR_SERVICE_DOES_NOT_EXIST:
-                return ServiceStatus(name, False)
-            raise ServiceError(f"cannot open service {name}: {exc.strerror}") from None
+        handle = _open_service(
+            scm, name, win32service.SERVICE_QUERY_STATUS | win32service.SERVICE_QUERY_CONFIG
+        )
+        if handle is None:
+            return ServiceStatus(name, False)
         try:
             config = win32service.QueryServiceConfig(handle)
             current: Any = win32service.QueryServiceStatusEx(handle)  # a dict (pywin32 docs)

@@ -30,16 +30,15 @@ from dataclasses import dataclass
 from typing import Final
 
 from sessionnet_vip.engine.sessions import EngineSessions, SessionProvider
+from sessionnet_vip.engine.windows import AF_INET, WINDOWS_ONLY
 from sessionnet_vip.errors import VipError
 
 log = logging.getLogger("sessionnet_vip.engine")
-WINDOWS_ONLY: Final = "this part of the engine runs on Windows only"
 
 #: WTS_INFO_CLASS values (wtsapi32.h).
 WTS_USER_NAME: Final = 5
 WTS_DOMAIN_NAME: Final = 7
 WTS_CLIENT_ADDRESS: Final = 14
-AF_INET: Final = 2
 #: ``WTS_CLIENT_ADDRESS``: DWORD AddressFamily; BYTE Address[20].
 _CLIENT_ADDRESS: Final = struct.Struct("<I20s")
 BOOT_KEY: Final = "SOFTWARE\\sessionnet-vip\\Volatile"

@@ -32,11 +32,11 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from sessionnet_vip.engine.transport import MAX_REPLY, MAX_REQUEST, Handler, PeerInfo, send_reply, serve_lines
+from sessionnet_vip.engine.windows import WINDOWS_ONLY
 from sessionnet_vip.engine.windows.pipename import DEFAULT_PIPE, check_pipe_name
 from sessionnet_vip.errors import VipError
 
 log = logging.getLogger("sessionnet_vip.engine")
-WINDOWS_ONLY: Final = "this part of the engine runs on Windows only"
 
 SYSTEM_SID: Final = "S-1-5-18"
 #: FILE_GENERIC_READ (0x120089) | FILE_WRITE_DATA (0x2) | FILE_WRITE_EA (0x10) |

@@ -329,7 +329,8 @@ def volatile_boot_id(subkey: str, value: str) -> str:
 # --- IP Helper --------------------------------------------------------------------------------
 def unicast_table() -> bytes:
     """The raw IPv4 ``MIB_UNICASTIPADDRESS_TABLE`` (header and rows) of this host."""
-    from sessionnet_vip.engine.windows.addresses import AF_INET, MIB_UNICASTIPADDRESS_ROW
+    from sessionnet_vip.engine.windows import AF_INET
+    from sessionnet_vip.engine.windows.addresses import MIB_UNICASTIPADDRESS_ROW
 
     iphlpapi = _dll("iphlpapi")
     table = ctypes.c_void_p()
