@@ -334,6 +334,8 @@ class AgentEngine(Engine):
     #: sessions with a live lease: session ID -> VIP as an int (None: no VIP)
     known: dict[int, int | None] = field(default_factory=dict)
     hosts_written: set[int] = field(default_factory=set)
+    #: sessions whose hosts file a previous run may have left (removed at their logoff)
+    hosts_left: set[int] = field(default_factory=set)
     list_warnings: list[str] = field(default_factory=list)
     hostname: str | None = None
     _plane_lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
@@ -359,6 +361,10 @@ class AgentEngine(Engine):
     def start_agent(self, *, watch: bool = True) -> None:
         """Probe, load the programs, assign the pool, re-add sessions with live leases."""
         settings = self.config.data_plane
+        if self.hosts_dir.is_dir():  # a killed run's files: a logoff removes its session's
+            for path in self.hosts_dir.glob("session-*"):
+                with contextlib.suppress(ValueError):
+                    self.hosts_left.add(int(path.name.removeprefix("session-")))
         self.list_warnings = process_list_warnings(self.config.policy)
         for warning in self.list_warnings:
             log.warning("%s", warning)
@@ -634,13 +640,25 @@ class AgentEngine(Engine):
             report_original=self.config.policy.report_original,
         )
 
-    def _ensure_session(self, session_id: int, vip: ipaddress.IPv4Address | str | None) -> dict[str, Any]:
-        """Record session ``session_id`` and add (or refresh) it in the data plane."""
+    def _ensure_session(
+        self, session_id: int, vip: ipaddress.IPv4Address | str | None, *, eager: bool = True
+    ) -> dict[str, Any]:
+        """Record session ``session_id`` and add (or refresh) it in the data plane.
+
+        With ``eager`` false (the ``allocate`` request, a logind session) a session the data
+        plane does not hold yet is only recorded: its cgroups, map entry, VIP on the interface
+        and hosts file are made when its first process is placed (``run``, ``attach``, an exec
+        the follower sees), exactly as for a session restored after a restart. A session that
+        never runs a translated program then costs its lease and nothing else, and its release
+        has nothing to evacuate. ``logon`` stays eager: its reply hands out the cgroup for the
+        caller to put processes in."""
         address = None if vip is None else ipaddress.IPv4Address(str(vip))
         with self._plane_lock:
             if self.plane is None:
                 return {"active": False}
             self.known[session_id] = None if address is None else int(address)
+            if not eager and session_id not in self.plane.sessions:
+                return {"active": True, "cgroup": None}
             session = self._activate(session_id)
             return {"active": True, "cgroup": str(session.cgroup)}
 
@@ -679,14 +697,23 @@ class AgentEngine(Engine):
             if self.plane is not None and session_id in self.plane.sessions:
                 left = self.plane.remove_session(session_id)
             self.known.pop(session_id, None)
-            self.hosts_written.discard(session_id)
-            with contextlib.suppress(FileNotFoundError):
-                self.hosts_file(session_id).unlink()
+            if session_id in self.hosts_written or session_id in self.hosts_left:
+                # only a session that wrote one (or a killed run left one) has a file to remove
+                self.hosts_written.discard(session_id)
+                self.hosts_left.discard(session_id)
+                with contextlib.suppress(FileNotFoundError):
+                    self.hosts_file(session_id).unlink()
             self.followed.discard(session_id)
             return left
 
     def _logon(
-        self, session_id: int, user: str | None = None, uid: int | None = None, pid: int | None = None
+        self,
+        session_id: int,
+        user: str | None = None,
+        uid: int | None = None,
+        pid: int | None = None,
+        *,
+        eager: bool = True,
     ) -> dict[str, Any]:
         with self._plane_lock:
             if self.plane is not None and session_id not in self.known:
@@ -702,7 +729,7 @@ class AgentEngine(Engine):
             if value is not None:
                 req[key] = value
         result: dict[str, Any] = super()._dispatch(req)
-        result["data_plane"] = self._ensure_session(session_id, result["vip"])
+        result["data_plane"] = self._ensure_session(session_id, result["vip"], eager=eager)
         return result
 
     def _logoff(self, session_id: int) -> dict[str, Any]:
@@ -730,7 +757,7 @@ class AgentEngine(Engine):
         sid, user = parse_session_request(req, op)
         uid = _int_field(req, "uid", required=False)
         if op in ("logon", "allocate"):
-            return self._logon(sid, user, uid, _int_field(req, "pid", required=False))
+            return self._logon(sid, user, uid, _int_field(req, "pid", required=False), eager=op == "logon")
         if op in ("logoff", "release"):
             return self._logoff(sid)
         if op == "plan":
@@ -877,7 +904,7 @@ class AgentEngine(Engine):
         for sid in sorted(set(found) - self.followed):
             s = found[sid]
             try:
-                self._logon(sid, s.user, s.uid, s.leader)
+                self._logon(sid, s.user, s.uid, s.leader, eager=False)  # its scope, not ours, holds it
             except VipError as exc:
                 log.error("logind session %d: %s", sid, exc)
                 continue

@@ -124,6 +124,7 @@ class Service:
                 name="reconcile",
                 daemon=True,
             ).start()
+            self.engine.store.start_checkpointer()  # fdatasync off the request path; close() stops it
             log.info("engine serving on %s (pool %s)", self.socket_path, self.engine.config.pool)
             self.ready.set()
             self.stop_event.wait()

@@ -196,6 +196,48 @@ def test_vanished_session_cgroup_is_recreated(kernel_ready: None, tmp_path: Path
         engine.close()
 
 
+def test_allocate_defers_the_data_plane_to_the_first_process(kernel_ready: None, tmp_path: Path) -> None:
+    """``allocate`` records the session; its cgroups are made when its first process is placed,
+    and a release of a session that never ran one has nothing to evacuate. ``logon`` still
+    makes the cgroup it hands out."""
+    engine = _agent(
+        tmp_path,
+        processes=[PYTHON],
+        hold_seconds=0,
+        data_plane={"assign_addresses": False, "root_name": f"snv-unit-l-{os.getpid()}"},
+    )
+    try:
+        engine.start_agent(watch=False)
+        assert engine.plane is not None
+        root = engine.plane.root
+        res = engine.request({"op": "allocate", "session": 21, "user": "alice"})
+        assert res["ok"] and res["result"]["data_plane"] == {"active": True, "cgroup": None}, res
+        assert 21 in engine.known and not (root / "session-21").exists()
+        off = engine.request({"op": "release", "session": 21})
+        assert off["ok"] and off["result"]["released"] is True and off["result"]["evacuated"] == [], off
+        assert 21 not in engine.known
+        # allocated, then a process attached: the session is made then, and removed at release
+        assert engine.request({"op": "allocate", "session": 22})["ok"]
+        proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+        try:
+            placed = engine.request({"op": "attach", "session": 22, "pid": proc.pid})
+            assert placed["ok"] and placed["result"]["translated"] is True, placed
+            cgroup = engine.plane.sessions[22].cgroup
+            assert str(proc.pid) in (cgroup / "solo" / "cgroup.procs").read_text().split()
+            assert engine.hosts_file(22).is_file()
+            off = engine.request({"op": "release", "session": 22})
+            assert off["ok"] and off["result"]["evacuated"] == [proc.pid], off
+            assert not cgroup.exists() and not engine.hosts_file(22).exists()
+        finally:
+            proc.communicate(b"")
+        # logon hands out its cgroup, so it exists at once
+        on = engine.request({"op": "logon", "session": 23})
+        assert on["ok"] and Path(on["result"]["data_plane"]["cgroup"]).is_dir(), on
+    finally:
+        engine.stop_agent()
+        engine.close()
+
+
 def test_pool_outside_every_subnet_is_reported_not_fatal(kernel_ready: None, tmp_path: Path) -> None:
     from sessionnet_vip.engine.linux import Assigner
 

@@ -31,6 +31,8 @@ def _child(path: Path, seed: int, w: int) -> None:  # pragma: no cover - runs in
     try:
         rng = random.Random(seed)
         store = LeaseStore.open(path)
+        if seed % 2:  # half the children checkpoint from a thread, as the serving engine does
+            store.start_checkpointer(interval=0.001)
         alloc = Allocator(store, Pool.parse(POOL), hold_seconds=rng.choice([0, 0.001, 30]), boot_id="crash")
         os.write(w, b"open\n")
         while True:

@@ -137,3 +137,25 @@ def test_sync_level_is_normal_in_wal_and_selectable(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="synchronous"):
         LeaseStore.open(tmp_path / "bad.sqlite3", synchronous="EXTRA; DROP TABLE leases")
     assert not (tmp_path / "bad.sqlite3").exists()
+
+
+def test_checkpoints_run_in_their_own_thread_and_commits_survive(tmp_path: Path) -> None:
+    path = tmp_path / "leases.db"
+    store = LeaseStore.open(path)
+    alloc = Allocator(store, Pool.parse(["10.0.0.1-10.0.0.100"]), hold_seconds=0, boot_id="b")
+    store.start_checkpointer(interval=0.001)
+    assert store._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0  # none inside commits
+    got = {sid: alloc.allocate(sid).vip for sid in range(1, 51)}
+    store.checkpointed.clear()
+    assert store.checkpointed.wait(30), "the checkpoint thread never ran"
+    probe = sqlite3.connect(path)
+    try:  # the thread copied the WAL back: a checkpoint now has nothing left to copy
+        busy, frames, copied = probe.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        assert busy == 0 and frames == copied
+    finally:
+        probe.close()
+    store.stop_checkpointer()
+    assert store._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+    store.close()
+    with LeaseStore.open(path) as again:
+        assert {lease.session_id: lease.address for lease in again.leases(include_held=False)} == got
