@@ -288,12 +288,18 @@ def normalise(spans: Iterable[Span]) -> list[Span]:
     """Sort ``spans`` and merge overlapping or touching ones."""
     ordered = sorted(spans)
     out: list[Span] = []
-    for first, last in ordered:
-        if out and first <= out[-1].last + 1:
-            if last > out[-1].last:
-                out[-1] = _new_span(Span, (out[-1].first, last))
+    append = out.append
+    end = -2  # last address of out[-1]
+    for span in ordered:
+        first, last = span
+        if first <= end + 1:
+            if last > end:
+                out[-1] = _new_span(Span, (out[-1][0], last))
+                end = last
         else:
-            out.append(_new_span(Span, (first, last)))
+            # an unmerged Span is immutable: kept as it is (other tuples become Spans)
+            append(span if type(span) is Span else _new_span(Span, (first, last)))
+            end = last
     return out
 
 
@@ -305,12 +311,13 @@ def total_size(spans: Iterable[Span]) -> int:
 def subtract(spans: Sequence[Span], remove: Sequence[Span]) -> list[Span]:
     """``spans`` minus ``remove``; both normalised, and so is the result. Linear sweep."""
     if not remove:
-        return [_new_span(Span, (first, last)) for first, last in spans]
+        return [span if type(span) is Span else _new_span(Span, tuple(span)) for span in spans]
     out: list[Span] = []
     append = out.append
     j = 0
     n = len(remove)
-    for first, last in spans:
+    for span in spans:
+        first, last = span
         cur = first
         while j < n and remove[j][1] < cur:
             j += 1
@@ -326,7 +333,9 @@ def subtract(spans: Sequence[Span], remove: Sequence[Span]) -> list[Span]:
             if cur > last:
                 break
             k += 1
-        if cur <= last:
+        if cur == first and type(span) is Span:
+            append(span)  # untouched: the same immutable Span
+        elif cur <= last:
             append(_new_span(Span, (cur, last)))
     return out
 

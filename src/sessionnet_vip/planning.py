@@ -375,10 +375,39 @@ def _parse_scope(raw: object, index: int) -> DhcpScope:
     )
 
 
+_SERVER_KEYS: Final = frozenset(("name", "subnet", "max_sessions", "headroom"))
+#: headroom given as a whole percent (the usual case) -> its Fraction, shared (immutable)
+_WHOLE_HEADROOM: Final = {n: Fraction(n) for n in range(MAX_HEADROOM + 1)}
+
+
 def _parse_server(
     raw: object, index: int, networks: dict[str, ipaddress.IPv4Network] | None = None
 ) -> Server:
     """``networks``: subnets already parsed from the same text (servers share a few subnets)."""
+    if type(raw) is dict and networks is not None and raw.keys() <= _SERVER_KEYS:
+        # the usual entry (plain name, known subnet, int sessions and headroom) without the
+        # checks' messages; anything else goes the long way below, which words the errors
+        name = raw.get("name")
+        text = raw.get("subnet")
+        max_sessions = raw.get("max_sessions")
+        headroom = raw.get("headroom")
+        if headroom is None:
+            fraction: Fraction | None = _WHOLE_HEADROOM[0]
+        elif type(headroom) is int:
+            fraction = _WHOLE_HEADROOM.get(headroom)
+        else:
+            fraction = None
+        subnet = networks.get(text) if type(text) is str else None
+        if (
+            subnet is not None
+            and fraction is not None
+            and type(name) is str
+            and name
+            and name.strip() == name
+            and type(max_sessions) is int
+            and max_sessions >= 1
+        ):
+            return Server(name=name, subnet=subnet, max_sessions=max_sessions, headroom=fraction)
     what = f"servers[{index}]"
     item = _as_mapping(raw, what, ("name", "subnet", "max_sessions", "headroom"))
     name = _as_name(item.get("name"), f"{what} name")

@@ -54,13 +54,12 @@ def format_table(result: PlanResult) -> str:
                 p.status + (" (exclusion to add)" if p.carved else ""),
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = []
-    for row in rows:
-        cells = [
-            cell.rjust(widths[i]) if i in (3, 4) else cell.ljust(widths[i]) for i, cell in enumerate(row)
-        ]
-        lines.append("  ".join(cells).rstrip())
+    widths = [max(map(len, column)) for column in zip(*rows, strict=True)]
+    # SIZE and NEED right-aligned, the rest left-aligned; one format per row
+    template = "  ".join(
+        f"{{:{'>' if i in (3, 4) else '<'}{width}}}" for i, width in enumerate(widths)
+    ).format
+    lines = [template(*row).rstrip() for row in rows]
     if result.exclusions:
         lines += ["", "Exclusions to add before binding:"]
         lines += [f"  scope {scope}: {format_span(span)} ({span.size})" for scope, span in result.exclusions]
