@@ -270,6 +270,14 @@ def parse_span(value: object, what: str) -> Span:
 def parse_spans(entries: Iterable[object], what: str) -> list[Span]:
     """:func:`parse_span` of each entry, ``what[j]`` naming entry ``j`` in errors; single
     addresses written as text (most reservations and leases) are read without the layers."""
+    if _STRICT_PTON:
+        entries = entries if isinstance(entries, list) else list(entries)
+        try:  # every entry a dotted quad (the usual lists of reservations and leases)
+            strip = str.strip  # TypeError for anything but text
+            values = [int.from_bytes(_inet_pton(_AF_INET, strip(e)), "big") for e in entries]  # type: ignore[arg-type]
+            return [_new_span(Span, (value, value)) for value in values]
+        except (TypeError, OSError, ValueError):
+            pass  # not all: entry by entry below, which words the errors
     out: list[Span] = []
     for j, entry in enumerate(entries):
         if _STRICT_PTON and isinstance(entry, str):

@@ -75,10 +75,11 @@ def format_table(result: PlanResult) -> str:
 def _cmd_plan(args: argparse.Namespace) -> int:
     import json
 
-    from sessionnet_vip.plan_svg import check_svg_dir, write_svgs
     from sessionnet_vip.planning import STATUS_INVALID, PlanError, build_request, make_plan
 
-    if args.svg:
+    if args.svg:  # the SVG writer is imported only when asked for
+        from sessionnet_vip.plan_svg import check_svg_dir
+
         check_svg_dir(args.svg)
     from sessionnet_vip.yamlfile import no_gc
 
@@ -94,7 +95,11 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         raise
     as_json = getattr(args, "json", False)
     with no_gc():  # only what is printed: the table or the JSON result
-        written = write_svgs(result, args.svg) if args.svg else []
+        written = []
+        if args.svg:
+            from sessionnet_vip.plan_svg import write_svgs
+
+            written = write_svgs(result, args.svg)
         if as_json:
             cli.emit(args, result.to_dict(), "")
         else:
