@@ -464,11 +464,18 @@ def _parse_split(value: object) -> int:
 def build_request(data: Mapping[str, Any]) -> PlanRequest:
     """Validate the module options / YAML keys (see :data:`PLAN_OPTION_NAMES`)."""
     data = _as_mapping(data, "plan input", PLAN_OPTION_NAMES)
-    subnets = [_parse_subnet(s, i) for i, s in enumerate(_as_list(data.get("subnets"), "subnets"))]
+    raw_subnets = _as_list(data.get("subnets"), "subnets")
+    subnets = [_parse_subnet(s, i) for i, s in enumerate(raw_subnets)]
     if not subnets:
         raise VipError("subnets is empty; define at least one subnet (cidr, gateway, reserved)")
     scopes = [_parse_scope(s, i) for i, s in enumerate(_as_list(data.get("dhcp_scopes"), "dhcp_scopes"))]
-    networks: dict[str, ipaddress.IPv4Network] = {}
+    # a server's subnet text, when it is a subnet's, is that subnet's very network object (the
+    # same text parses to an equal network): dictionaries keyed by network then match by identity
+    networks: dict[str, ipaddress.IPv4Network] = {
+        raw["cidr"]: subnet.cidr
+        for raw, subnet in zip(raw_subnets, subnets, strict=True)
+        if type(raw["cidr"]) is str
+    }
     servers = [_parse_server(s, i, networks) for i, s in enumerate(_as_list(data.get("servers"), "servers"))]
     existing = [_parse_assignment(e, i) for i, e in enumerate(_as_list(data.get("existing"), "existing"))]
     request = PlanRequest(
