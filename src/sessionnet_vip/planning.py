@@ -377,7 +377,7 @@ def _parse_scope(raw: object, index: int) -> DhcpScope:
 
 _SERVER_KEYS: Final = frozenset(("name", "subnet", "max_sessions", "headroom"))
 #: headroom given as a whole percent (the usual case) -> its Fraction, shared (immutable)
-_WHOLE_HEADROOM: Final = {n: Fraction(n) for n in range(MAX_HEADROOM + 1)}
+_WHOLE_HEADROOM: Final[dict[int, Fraction]] = {0: Fraction(0)}
 
 
 def _parse_server(
@@ -393,8 +393,10 @@ def _parse_server(
         headroom = raw.get("headroom")
         if headroom is None:
             fraction: Fraction | None = _WHOLE_HEADROOM[0]
-        elif type(headroom) is int:
+        elif type(headroom) is int and 0 <= headroom <= MAX_HEADROOM:
             fraction = _WHOLE_HEADROOM.get(headroom)
+            if fraction is None:
+                fraction = _WHOLE_HEADROOM[headroom] = Fraction(headroom)
         else:
             fraction = None
         subnet = networks.get(text) if type(text) is str else None
@@ -1129,7 +1131,8 @@ def _carved(placement: Placement, work: _SubnetWork) -> list[tuple[DhcpScope, Sp
     out: list[tuple[DhcpScope, Span]] = []
     for scope in work.scopes:
         inside = intersect(list(placement.ranges), [scope.range])
-        out.extend((scope, span) for span in subtract(inside, list(scope.exclusions)))
+        if inside:
+            out.extend((scope, span) for span in subtract(inside, list(scope.exclusions)))
     return out
 
 
