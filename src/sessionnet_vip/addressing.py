@@ -270,6 +270,14 @@ def parse_span(value: object, what: str) -> Span:
 def parse_spans(entries: Iterable[object], what: str) -> list[Span]:
     """:func:`parse_span` of each entry, ``what[j]`` naming entry ``j`` in errors; single
     addresses written as text (most reservations and leases) are read without the layers."""
+    if _STRICT_PTON:
+        entries = entries if isinstance(entries, list) else list(entries)
+        try:  # every entry a dotted quad (the usual lists of reservations and leases)
+            strip = str.strip  # TypeError for anything but text
+            values = [int.from_bytes(_inet_pton(_AF_INET, strip(e)), "big") for e in entries]  # type: ignore[arg-type]
+            return [_new_span(Span, (value, value)) for value in values]
+        except (TypeError, OSError, ValueError):
+            pass  # not all: entry by entry below, which words the errors
     out: list[Span] = []
     for j, entry in enumerate(entries):
         if _STRICT_PTON and isinstance(entry, str):
@@ -288,12 +296,18 @@ def normalise(spans: Iterable[Span]) -> list[Span]:
     """Sort ``spans`` and merge overlapping or touching ones."""
     ordered = sorted(spans)
     out: list[Span] = []
-    for first, last in ordered:
-        if out and first <= out[-1].last + 1:
-            if last > out[-1].last:
-                out[-1] = _new_span(Span, (out[-1].first, last))
+    append = out.append
+    end = -2  # last address of out[-1]
+    for span in ordered:
+        first, last = span
+        if first <= end + 1:
+            if last > end:
+                out[-1] = _new_span(Span, (out[-1][0], last))
+                end = last
         else:
-            out.append(_new_span(Span, (first, last)))
+            # an unmerged Span is immutable: kept as it is (other tuples become Spans)
+            append(span if type(span) is Span else _new_span(Span, (first, last)))
+            end = last
     return out
 
 
@@ -305,12 +319,13 @@ def total_size(spans: Iterable[Span]) -> int:
 def subtract(spans: Sequence[Span], remove: Sequence[Span]) -> list[Span]:
     """``spans`` minus ``remove``; both normalised, and so is the result. Linear sweep."""
     if not remove:
-        return [_new_span(Span, (first, last)) for first, last in spans]
+        return [span if type(span) is Span else _new_span(Span, tuple(span)) for span in spans]
     out: list[Span] = []
     append = out.append
     j = 0
     n = len(remove)
-    for first, last in spans:
+    for span in spans:
+        first, last = span
         cur = first
         while j < n and remove[j][1] < cur:
             j += 1
@@ -326,7 +341,9 @@ def subtract(spans: Sequence[Span], remove: Sequence[Span]) -> list[Span]:
             if cur > last:
                 break
             k += 1
-        if cur <= last:
+        if cur == first and type(span) is Span:
+            append(span)  # untouched: the same immutable Span
+        elif cur <= last:
             append(_new_span(Span, (cur, last)))
     return out
 

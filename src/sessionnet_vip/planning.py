@@ -375,10 +375,41 @@ def _parse_scope(raw: object, index: int) -> DhcpScope:
     )
 
 
+_SERVER_KEYS: Final = frozenset(("name", "subnet", "max_sessions", "headroom"))
+#: headroom given as a whole percent (the usual case) -> its Fraction, shared (immutable)
+_WHOLE_HEADROOM: Final[dict[int, Fraction]] = {0: Fraction(0)}
+
+
 def _parse_server(
     raw: object, index: int, networks: dict[str, ipaddress.IPv4Network] | None = None
 ) -> Server:
     """``networks``: subnets already parsed from the same text (servers share a few subnets)."""
+    if type(raw) is dict and networks is not None and raw.keys() <= _SERVER_KEYS:
+        # the usual entry (plain name, known subnet, int sessions and headroom) without the
+        # checks' messages; anything else goes the long way below, which words the errors
+        name = raw.get("name")
+        text = raw.get("subnet")
+        max_sessions = raw.get("max_sessions")
+        headroom = raw.get("headroom")
+        if headroom is None:
+            fraction: Fraction | None = _WHOLE_HEADROOM[0]
+        elif type(headroom) is int and 0 <= headroom <= MAX_HEADROOM:
+            fraction = _WHOLE_HEADROOM.get(headroom)
+            if fraction is None:
+                fraction = _WHOLE_HEADROOM[headroom] = Fraction(headroom)
+        else:
+            fraction = None
+        subnet = networks.get(text) if type(text) is str else None
+        if (
+            subnet is not None
+            and fraction is not None
+            and type(name) is str
+            and name
+            and name.strip() == name
+            and type(max_sessions) is int
+            and max_sessions >= 1
+        ):
+            return Server(name=name, subnet=subnet, max_sessions=max_sessions, headroom=fraction)
     what = f"servers[{index}]"
     item = _as_mapping(raw, what, ("name", "subnet", "max_sessions", "headroom"))
     name = _as_name(item.get("name"), f"{what} name")
@@ -435,11 +466,18 @@ def _parse_split(value: object) -> int:
 def build_request(data: Mapping[str, Any]) -> PlanRequest:
     """Validate the module options / YAML keys (see :data:`PLAN_OPTION_NAMES`)."""
     data = _as_mapping(data, "plan input", PLAN_OPTION_NAMES)
-    subnets = [_parse_subnet(s, i) for i, s in enumerate(_as_list(data.get("subnets"), "subnets"))]
+    raw_subnets = _as_list(data.get("subnets"), "subnets")
+    subnets = [_parse_subnet(s, i) for i, s in enumerate(raw_subnets)]
     if not subnets:
         raise VipError("subnets is empty; define at least one subnet (cidr, gateway, reserved)")
     scopes = [_parse_scope(s, i) for i, s in enumerate(_as_list(data.get("dhcp_scopes"), "dhcp_scopes"))]
-    networks: dict[str, ipaddress.IPv4Network] = {}
+    # a server's subnet text, when it is a subnet's, is that subnet's very network object (the
+    # same text parses to an equal network): dictionaries keyed by network then match by identity
+    networks: dict[str, ipaddress.IPv4Network] = {
+        raw["cidr"]: subnet.cidr
+        for raw, subnet in zip(raw_subnets, subnets, strict=True)
+        if type(raw["cidr"]) is str
+    }
     servers = [_parse_server(s, i, networks) for i, s in enumerate(_as_list(data.get("servers"), "servers"))]
     existing = [_parse_assignment(e, i) for i, e in enumerate(_as_list(data.get("existing"), "existing"))]
     request = PlanRequest(
@@ -1093,7 +1131,8 @@ def _carved(placement: Placement, work: _SubnetWork) -> list[tuple[DhcpScope, Sp
     out: list[tuple[DhcpScope, Span]] = []
     for scope in work.scopes:
         inside = intersect(list(placement.ranges), [scope.range])
-        out.extend((scope, span) for span in subtract(inside, list(scope.exclusions)))
+        if inside:
+            out.extend((scope, span) for span in subtract(inside, list(scope.exclusions)))
     return out
 
 

@@ -54,13 +54,12 @@ def format_table(result: PlanResult) -> str:
                 p.status + (" (exclusion to add)" if p.carved else ""),
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = []
-    for row in rows:
-        cells = [
-            cell.rjust(widths[i]) if i in (3, 4) else cell.ljust(widths[i]) for i, cell in enumerate(row)
-        ]
-        lines.append("  ".join(cells).rstrip())
+    widths = [max(map(len, column)) for column in zip(*rows, strict=True)]
+    # SIZE and NEED right-aligned, the rest left-aligned; one format per row
+    template = "  ".join(
+        f"{{:{'>' if i in (3, 4) else '<'}{width}}}" for i, width in enumerate(widths)
+    ).format
+    lines = [template(*row).rstrip() for row in rows]
     if result.exclusions:
         lines += ["", "Exclusions to add before binding:"]
         lines += [f"  scope {scope}: {format_span(span)} ({span.size})" for scope, span in result.exclusions]
@@ -76,10 +75,11 @@ def format_table(result: PlanResult) -> str:
 def _cmd_plan(args: argparse.Namespace) -> int:
     import json
 
-    from sessionnet_vip.plan_svg import check_svg_dir, write_svgs
     from sessionnet_vip.planning import STATUS_INVALID, PlanError, build_request, make_plan
 
-    if args.svg:
+    if args.svg:  # the SVG writer is imported only when asked for
+        from sessionnet_vip.plan_svg import check_svg_dir
+
         check_svg_dir(args.svg)
     from sessionnet_vip.yamlfile import no_gc
 
@@ -95,7 +95,11 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         raise
     as_json = getattr(args, "json", False)
     with no_gc():  # only what is printed: the table or the JSON result
-        written = write_svgs(result, args.svg) if args.svg else []
+        written = []
+        if args.svg:
+            from sessionnet_vip.plan_svg import write_svgs
+
+            written = write_svgs(result, args.svg)
         if as_json:
             cli.emit(args, result.to_dict(), "")
         else:

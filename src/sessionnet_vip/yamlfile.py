@@ -310,6 +310,8 @@ def _fast_build(text: str) -> Any:
             return None
         if not isinstance(event, yaml.DocumentStartEvent):
             raise _Fallback
+        if "*" not in text:  # no alias: nothing to expand, no sizes to count
+            return _fast_build_plain(loader, get)
         resolve = loader.resolve
         tag_cache = loader._tag_cache
         ints: dict[str, int] = {}
@@ -402,6 +404,92 @@ def _fast_build(text: str) -> Any:
                 frame[2] = _NO_KEY
     finally:
         loader.dispose()
+
+
+def _fast_build_plain(loader: Any, get: Any) -> Any:
+    """The rest of :func:`_fast_build` for a document without any alias (the usual farm file):
+    the same checks, without the expansion sizes, and the open collection in local variables."""
+    scalar_ev, seq_ev, map_ev = yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent
+    seq_end, map_end = yaml.SequenceEndEvent, yaml.MappingEndEvent
+    resolve = loader.resolve
+    tag_cache = loader._tag_cache
+    ints: dict[str, int] = {}
+    anchors: set[str] = set()
+    # the open collection: container, is_mapping, pending key; the enclosing ones on the stack
+    stack: list[tuple[Any, bool, Any]] = []
+    container: Any = None
+    is_map = False
+    key: Any = _NO_KEY
+    root: Any = _NO_KEY
+    while True:
+        event = get()
+        kind = type(event)
+        if kind is scalar_ev:
+            tag = event.tag
+            value = event.value
+            if tag is None or tag == "!":
+                if not event.implicit[0]:
+                    tag = _STR
+                elif value.count(".") > 1 and value[4:5] != "-":
+                    tag = _STR  # see plainly_text
+                else:
+                    tag = tag_cache.get(value) or resolve(yaml.ScalarNode, value, event.implicit)
+            if tag == _STR:
+                item: Any = value
+            elif tag == _INT:
+                got = ints.get(value)
+                if got is None:
+                    node = yaml.ScalarNode(tag, value, event.start_mark, event.end_mark, event.style)
+                    got = ints[value] = loader.construct_yaml_int(node)
+                item = got
+            elif tag == _NULL:
+                item = None
+            elif tag == _BOOL:
+                item = _BOOL_VALUES[value.lower()]  # KeyError (not a boolean): fallback
+            else:  # floats, timestamps, merge keys, other tags
+                raise _Fallback
+            if event.anchor is not None:
+                if event.anchor in anchors:
+                    raise _Fallback
+                anchors.add(event.anchor)
+        elif kind is map_ev or kind is seq_ev:
+            tag = event.tag
+            if tag is not None and tag != "!" and tag != (_MAP if kind is map_ev else _SEQ):
+                raise _Fallback
+            anchor = event.anchor
+            if anchor is not None:
+                if anchor in anchors:
+                    raise _Fallback
+                anchors.add(anchor)
+            if len(stack) >= MAX_DEPTH:
+                raise _Fallback
+            stack.append((container, is_map, key))
+            is_map = kind is map_ev
+            container = {} if is_map else []
+            key = _NO_KEY
+            continue
+        elif kind is seq_end or kind is map_end:
+            if is_map and key is not _NO_KEY:
+                raise _Fallback
+            item = container
+            container, is_map, key = stack.pop()
+        elif kind is yaml.DocumentEndEvent:
+            if stack or not isinstance(get(), yaml.StreamEndEvent):
+                raise _Fallback
+            return None if root is _NO_KEY else root
+        else:
+            raise _Fallback
+        if not stack:
+            if root is not _NO_KEY:
+                raise _Fallback
+            root = item
+        elif not is_map:
+            container.append(item)
+        elif key is _NO_KEY:
+            key = item
+        else:
+            container[key] = item  # TypeError for an unhashable key: fallback
+            key = _NO_KEY
 
 
 def loads(text: str, what: str) -> Any:
