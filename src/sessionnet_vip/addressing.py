@@ -306,7 +306,7 @@ def normalise(spans: Iterable[Span]) -> list[Span]:
                 end = last
         else:
             # an unmerged Span is immutable: kept as it is (other tuples become Spans)
-            append(span if type(span) is Span else _new_span(Span, (first, last)))
+            append(span if type(span) is Span else _new_span(Span, (first, last)))  # pylint: disable=unidiomatic-typecheck
             end = last
     return out
 
@@ -319,7 +319,7 @@ def total_size(spans: Iterable[Span]) -> int:
 def subtract(spans: Sequence[Span], remove: Sequence[Span]) -> list[Span]:
     """``spans`` minus ``remove``; both normalised, and so is the result. Linear sweep."""
     if not remove:
-        return [span if type(span) is Span else _new_span(Span, tuple(span)) for span in spans]
+        return [span if type(span) is Span else _new_span(Span, tuple(span)) for span in spans]  # pylint: disable=unidiomatic-typecheck
     out: list[Span] = []
     append = out.append
     j = 0
@@ -341,7 +341,7 @@ def subtract(spans: Sequence[Span], remove: Sequence[Span]) -> list[Span]:
             if cur > last:
                 break
             k += 1
-        if cur == first and type(span) is Span:
+        if cur == first and type(span) is Span:  # pylint: disable=unidiomatic-typecheck
             append(span)  # untouched: the same immutable Span
         elif cur <= last:
             append(_new_span(Span, (cur, last)))

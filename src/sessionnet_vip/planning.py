@@ -376,6 +376,8 @@ def _parse_scope(raw: object, index: int) -> DhcpScope:
 
 
 _SERVER_KEYS: Final = frozenset(("name", "subnet", "max_sessions", "headroom"))
+# The fast path tests exact types (`type(x) is int`): a bool is not a session count, and any
+# other type or subclass takes the reference path with its precise messages.
 #: headroom given as a whole percent (the usual case) -> its Fraction, shared (immutable)
 _WHOLE_HEADROOM: Final[dict[int, Fraction]] = {0: Fraction(0)}
 
@@ -384,7 +386,7 @@ def _parse_server(
     raw: object, index: int, networks: dict[str, ipaddress.IPv4Network] | None = None
 ) -> Server:
     """``networks``: subnets already parsed from the same text (servers share a few subnets)."""
-    if type(raw) is dict and networks is not None and raw.keys() <= _SERVER_KEYS:
+    if type(raw) is dict and networks is not None and raw.keys() <= _SERVER_KEYS:  # pylint: disable=unidiomatic-typecheck
         # the usual entry (plain name, known subnet, int sessions and headroom) without the
         # checks' messages; anything else goes the long way below, which words the errors
         name = raw.get("name")
@@ -393,20 +395,20 @@ def _parse_server(
         headroom = raw.get("headroom")
         if headroom is None:
             fraction: Fraction | None = _WHOLE_HEADROOM[0]
-        elif type(headroom) is int and 0 <= headroom <= MAX_HEADROOM:
+        elif type(headroom) is int and 0 <= headroom <= MAX_HEADROOM:  # pylint: disable=unidiomatic-typecheck
             fraction = _WHOLE_HEADROOM.get(headroom)
             if fraction is None:
                 fraction = _WHOLE_HEADROOM[headroom] = Fraction(headroom)
         else:
             fraction = None
-        subnet = networks.get(text) if type(text) is str else None
+        subnet = networks.get(text) if type(text) is str else None  # pylint: disable=unidiomatic-typecheck
         if (
             subnet is not None
             and fraction is not None
-            and type(name) is str
+            and type(name) is str  # pylint: disable=unidiomatic-typecheck
             and name
             and name.strip() == name
-            and type(max_sessions) is int
+            and type(max_sessions) is int  # pylint: disable=unidiomatic-typecheck
             and max_sessions >= 1
         ):
             return Server(name=name, subnet=subnet, max_sessions=max_sessions, headroom=fraction)
@@ -476,7 +478,7 @@ def build_request(data: Mapping[str, Any]) -> PlanRequest:
     networks: dict[str, ipaddress.IPv4Network] = {
         raw["cidr"]: subnet.cidr
         for raw, subnet in zip(raw_subnets, subnets, strict=True)
-        if type(raw["cidr"]) is str
+        if type(raw["cidr"]) is str  # pylint: disable=unidiomatic-typecheck
     }
     servers = [_parse_server(s, i, networks) for i, s in enumerate(_as_list(data.get("servers"), "servers"))]
     existing = [_parse_assignment(e, i) for i, e in enumerate(_as_list(data.get("existing"), "existing"))]
