@@ -296,6 +296,34 @@ def fast_load(text: str) -> Any:
         raise _Fallback from None
 
 
+def _scalar(event: Any, loader: Any, ints: dict[str, int]) -> Any:
+    """The value of a plain-typed scalar event (str, int, null, bool), as the reference loader
+    builds it; anything else (floats, timestamps, merge keys, other tags) -> :class:`_Fallback`.
+    ``ints`` caches integer texts already converted in this document."""
+    tag = event.tag
+    value = event.value
+    if tag is None or tag == "!":
+        if not event.implicit[0]:
+            tag = _STR
+        elif value.count(".") > 1 and value[4:5] != "-":
+            tag = _STR  # see plainly_text
+        else:
+            tag = loader._tag_cache.get(value) or loader.resolve(yaml.ScalarNode, value, event.implicit)
+    if tag == _STR:
+        return value
+    if tag == _INT:
+        got = ints.get(value)
+        if got is None:
+            node = yaml.ScalarNode(tag, value, event.start_mark, event.end_mark, event.style)
+            got = ints[value] = loader.construct_yaml_int(node)
+        return got
+    if tag == _NULL:
+        return None
+    if tag == _BOOL:
+        return _BOOL_VALUES[value.lower()]  # KeyError (not a boolean): fallback
+    raise _Fallback
+
+
 def _fast_build(text: str) -> Any:
     loader = BoundedSafeLoader(text)
     try:
@@ -312,8 +340,6 @@ def _fast_build(text: str) -> Any:
             raise _Fallback
         if "*" not in text:  # no alias: nothing to expand, no sizes to count
             return _fast_build_plain(loader, get)
-        resolve = loader.resolve
-        tag_cache = loader._tag_cache
         ints: dict[str, int] = {}
         anchors: dict[str, tuple[Any, int]] = {}
         open_anchors: set[str] = set()
@@ -326,29 +352,7 @@ def _fast_build(text: str) -> Any:
             kind = type(event)
             size = 1
             if kind is scalar_ev:
-                tag = event.tag
-                value = event.value
-                if tag is None or tag == "!":
-                    if not event.implicit[0]:
-                        tag = _STR
-                    elif value.count(".") > 1 and value[4:5] != "-":
-                        tag = _STR  # see plainly_text
-                    else:
-                        tag = tag_cache.get(value) or resolve(yaml.ScalarNode, value, event.implicit)
-                if tag == _STR:
-                    item: Any = value
-                elif tag == _INT:
-                    got = ints.get(value)
-                    if got is None:
-                        node = yaml.ScalarNode(tag, value, event.start_mark, event.end_mark, event.style)
-                        got = ints[value] = loader.construct_yaml_int(node)
-                    item = got
-                elif tag == _NULL:
-                    item = None
-                elif tag == _BOOL:
-                    item = _BOOL_VALUES[value.lower()]  # KeyError (not a boolean): fallback
-                else:  # floats, timestamps, merge keys, other tags
-                    raise _Fallback
+                item: Any = _scalar(event, loader, ints)
                 if event.anchor is not None:
                     if event.anchor in anchors or event.anchor in open_anchors:
                         raise _Fallback
@@ -411,8 +415,6 @@ def _fast_build_plain(loader: Any, get: Any) -> Any:
     the same checks, without the expansion sizes, and the open collection in local variables."""
     scalar_ev, seq_ev, map_ev = yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent
     seq_end, map_end = yaml.SequenceEndEvent, yaml.MappingEndEvent
-    resolve = loader.resolve
-    tag_cache = loader._tag_cache
     ints: dict[str, int] = {}
     anchors: set[str] = set()
     # the open collection: container, is_mapping, pending key; the enclosing ones on the stack
@@ -425,29 +427,7 @@ def _fast_build_plain(loader: Any, get: Any) -> Any:
         event = get()
         kind = type(event)
         if kind is scalar_ev:
-            tag = event.tag
-            value = event.value
-            if tag is None or tag == "!":
-                if not event.implicit[0]:
-                    tag = _STR
-                elif value.count(".") > 1 and value[4:5] != "-":
-                    tag = _STR  # see plainly_text
-                else:
-                    tag = tag_cache.get(value) or resolve(yaml.ScalarNode, value, event.implicit)
-            if tag == _STR:
-                item: Any = value
-            elif tag == _INT:
-                got = ints.get(value)
-                if got is None:
-                    node = yaml.ScalarNode(tag, value, event.start_mark, event.end_mark, event.style)
-                    got = ints[value] = loader.construct_yaml_int(node)
-                item = got
-            elif tag == _NULL:
-                item = None
-            elif tag == _BOOL:
-                item = _BOOL_VALUES[value.lower()]  # KeyError (not a boolean): fallback
-            else:  # floats, timestamps, merge keys, other tags
-                raise _Fallback
+            item: Any = _scalar(event, loader, ints)
             if event.anchor is not None:
                 if event.anchor in anchors:
                     raise _Fallback

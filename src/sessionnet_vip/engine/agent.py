@@ -41,7 +41,13 @@ from sessionnet_vip.engine.config import EngineConfig
 from sessionnet_vip.engine.names import host_names, render_hosts, write_hosts
 from sessionnet_vip.engine.platform import platform_module
 from sessionnet_vip.engine.policy import Mode, Policy
-from sessionnet_vip.engine.service import Engine, RequestError, check_fields, parse_session_request
+from sessionnet_vip.engine.service import (
+    Engine,
+    RequestError,
+    check_fields,
+    parse_session_request,
+    run_periodically,
+)
 from sessionnet_vip.engine.sessions import EngineSessions, SessionProvider
 from sessionnet_vip.errors import VipError
 
@@ -940,13 +946,7 @@ class AgentEngine(Engine):
                 self.plane.prune()
 
     def _watch_loop(self) -> None:
-        while not self._stop.wait(self.config.data_plane.watch_seconds):
-            try:
-                self.tick()
-            except VipError as exc:
-                log.error("agent watcher: %s", exc)
-            except Exception:
-                log.exception("agent watcher failed; continuing")
+        run_periodically(self._stop, self.config.data_plane.watch_seconds, self.tick, "agent watcher")
 
 
 def serve(config: EngineConfig) -> int:

@@ -29,6 +29,19 @@ from sessionnet_vip.errors import VipError
 
 log = logging.getLogger("sessionnet_vip.engine")
 
+
+def run_periodically(stop: threading.Event, seconds: float, tick: Callable[[], object], what: str) -> None:
+    """Call ``tick`` every ``seconds`` until ``stop`` is set; a failure is logged, never fatal
+    (a watcher thread of the engine must outlive one bad round)."""
+    while not stop.wait(seconds):
+        try:
+            tick()
+        except VipError as exc:
+            log.error("%s: %s", what, exc)
+        except Exception:
+            log.exception("%s failed; continuing", what)
+
+
 OPS: Final = ("status", "leases", "allocate", "release", "explain", "reconcile")
 
 

@@ -31,7 +31,13 @@ from typing import Any, Final, cast
 from sessionnet_vip.engine.allocator import ReconcileReport
 from sessionnet_vip.engine.config import EngineConfig
 from sessionnet_vip.engine.policy import Mode
-from sessionnet_vip.engine.service import Engine, RequestError, check_fields, parse_session_request
+from sessionnet_vip.engine.service import (
+    Engine,
+    RequestError,
+    check_fields,
+    parse_session_request,
+    run_periodically,
+)
 from sessionnet_vip.engine.transport import PeerInfo
 from sessionnet_vip.engine.windows.addresses import AssignError, WindowsAssigner
 from sessionnet_vip.engine.windows.sessions import WtsSession, WtsSessions
@@ -234,13 +240,7 @@ class WindowsEngine(Engine):
         return req
 
     def _watch_loop(self) -> None:
-        while not self._stop.wait(self.config.data_plane.watch_seconds):
-            try:
-                self.follow_wts()
-            except VipError as exc:
-                log.error("WTS watcher: %s", exc)
-            except Exception:
-                log.exception("WTS watcher failed; continuing")
+        run_periodically(self._stop, self.config.data_plane.watch_seconds, self.follow_wts, "WTS watcher")
 
     # -- requests --------------------------------------------------------------------------
     def handle_unprivileged(self, req: object, peer: PeerInfo) -> dict[str, Any]:
