@@ -350,6 +350,12 @@ class AgentEngine(Engine):
     _follower: threading.Thread | None = field(default=None, repr=False, compare=False)
     _events: EventSource | None = field(default=None, repr=False, compare=False)
     exec_reason: str = "not following exec events"
+    batched_ops: frozenset[str] = field(
+        default=frozenset({"allocate", "release", "logon", "logoff"}), repr=False, compare=False
+    )
+    #: sessions logged on in the batch being answered, not yet in :attr:`known` (their data
+    #: plane entry is made after the batch's commit): counted against ``max_sessions``
+    _batch_logons: set[int] = field(default_factory=set, repr=False, compare=False)
 
     @classmethod
     def open_agent(cls, config: EngineConfig, **kwargs: Any) -> AgentEngine:
@@ -721,10 +727,12 @@ class AgentEngine(Engine):
         *,
         eager: bool = True,
     ) -> dict[str, Any]:
+        batching = self._batch.after is not None
         with self._plane_lock:
             if self.plane is not None and session_id not in self.known:
                 limit = self.config.data_plane.max_sessions
-                if len(self.known) >= limit:
+                pending = self._batch_logons if batching else set()
+                if len(self.known) + len(pending) >= limit and session_id not in pending:
                     raise RequestError(
                         f"session {session_id} is refused: the data plane holds {limit} sessions "
                         "(data_plane.max_sessions) and all are in use; nothing was allocated. Raise "
@@ -735,12 +743,29 @@ class AgentEngine(Engine):
             if value is not None:
                 req[key] = value
         result: dict[str, Any] = super()._dispatch(req)
-        result["data_plane"] = self._ensure_session(session_id, result["vip"], eager=eager)
+        if batching and self.plane is not None and session_id not in self.known:
+            self._batch_logons.add(session_id)
+
+        def enter_plane() -> None:  # once the lease is committed
+            self._batch_logons.discard(session_id)
+            result["data_plane"] = self._ensure_session(session_id, result["vip"], eager=eager)
+
+        self.after_commit(enter_plane)
         return result
+
+    def _commit_together(self, requests: list[object]) -> list[dict[str, Any]]:
+        try:
+            return super()._commit_together(requests)
+        finally:
+            self._batch_logons.clear()
 
     def _logoff(self, session_id: int) -> dict[str, Any]:
         result: dict[str, Any] = super()._dispatch({"op": "release", "session": session_id})
-        result["evacuated"] = self._drop_session(session_id)
+
+        def leave_plane() -> None:  # once the release is committed
+            result["evacuated"] = self._drop_session(session_id)
+
+        self.after_commit(leave_plane)
         return result
 
     # -- operations ------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -22,7 +22,7 @@ from sessionnet_vip.engine.allocator import Allocator, ReconcileReport, session_
 from sessionnet_vip.engine.config import EngineConfig
 from sessionnet_vip.engine.policy import Policy, ProcessRef
 from sessionnet_vip.engine.sessions import SessionProvider, make_provider
-from sessionnet_vip.engine.store import LeaseStore, read_boot_id
+from sessionnet_vip.engine.store import LeaseStore, StoreError, read_boot_id
 from sessionnet_vip.engine.translation import LOOKUP_CALLS, Call, SessionAddresses, translate
 from sessionnet_vip.engine.transport import PeerInfo
 from sessionnet_vip.errors import VipError
@@ -120,6 +120,12 @@ def explain_decision(
     }
 
 
+class _BatchState(threading.local):
+    """Per thread: the after-commit work of the request being answered inside a batch."""
+
+    after: list[Callable[[], None]] | None = None
+
+
 @dataclass
 class Engine:
     """One engine: owns an open store. Thread-safe: requests are serialised by a lock."""
@@ -130,7 +136,10 @@ class Engine:
     provider: SessionProvider
     last_reconcile: ReconcileReport | None = None
     started_at: float = 0.0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    #: requests :meth:`handle_batch` commits together (the others are answered one by one)
+    batched_ops: frozenset[str] = field(default=frozenset({"allocate", "release"}), repr=False, compare=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+    _batch: _BatchState = field(default_factory=_BatchState, repr=False, compare=False)
 
     @classmethod
     def open(
@@ -212,6 +221,70 @@ class Engine:
         if peer.privileged:
             return self.request(req)
         return self.handle_unprivileged(req, peer)
+
+    def handle_batch(self, items: Sequence[tuple[object, PeerInfo]]) -> list[dict[str, Any]]:
+        """Answer requests that arrived together (the transports' :data:`BatchHandler`).
+
+        Runs of :attr:`batched_ops` requests (``allocate``/``release``) from privileged peers are
+        answered inside one store transaction (:meth:`LeaseStore.batch`): each is a savepoint
+        (a refused one changes nothing), all are committed together, and every reply is made
+        only after that ``COMMIT``, so an ``ok`` is never sent for a change that a crash could
+        take back. Work outside the store that a request does once its change is committed
+        (the data plane, :meth:`after_commit`) runs after the commit, in request order. Other
+        requests are answered one by one, in order, between the runs."""
+        replies: list[dict[str, Any]] = []
+        run: list[object] = []
+        for req, peer in items:
+            if peer.privileged and isinstance(req, Mapping) and req.get("op") in self.batched_ops:
+                run.append(req)
+                continue
+            if run:
+                replies += self._commit_together(run)
+                run = []
+            replies.append(self.handle(req, peer))
+        if run:
+            replies += self._commit_together(run)
+        return replies
+
+    def _commit_together(self, requests: list[object]) -> list[dict[str, Any]]:
+        if len(requests) == 1:
+            return [self.request(requests[0])]
+        replies: list[dict[str, Any]] = []
+        afters: list[list[Callable[[], None]]] = []
+        with self._lock:
+            try:
+                with self.store.batch():
+                    for req in requests:
+                        self._batch.after = []
+                        try:
+                            replies.append(self.request(req))
+                        finally:
+                            afters.append(self._batch.after)
+                            self._batch.after = None
+            except StoreError as exc:
+                log.error("%s", exc)
+                return [{"ok": False, "error": str(exc)}] * len(requests)
+        for i, work in enumerate(afters):
+            if not replies[i].get("ok"):
+                continue
+            try:
+                for fn in work:
+                    fn()
+            except VipError as exc:
+                replies[i] = {"ok": False, "error": str(exc)}
+            except Exception as exc:  # as in request(): a bug must not kill the engine
+                log.exception("request %r failed after its commit", requests[i])
+                replies[i] = {"ok": False, "error": f"internal error: {type(exc).__name__}: {exc}"}
+        return replies
+
+    def after_commit(self, work: Callable[[], None]) -> None:
+        """Run ``work`` once the current request's store change is committed: at once, or,
+        inside :meth:`handle_batch`, after the batch's ``COMMIT`` (before the reply is made)."""
+        pending = self._batch.after
+        if pending is None:
+            work()
+        else:
+            pending.append(work)
 
     def handle_unprivileged(self, req: object, peer: PeerInfo) -> dict[str, Any]:
         """Requests of a peer that is neither root nor an administrator: refused by default."""

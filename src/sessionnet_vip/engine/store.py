@@ -1,4 +1,5 @@
-"""The lease store: one SQLite file, WAL journal, one transaction per operation.
+"""The lease store: one SQLite file, WAL journal, one transaction per operation (or per batch
+of operations that arrive together, :meth:`LeaseStore.batch`).
 
 Safety rules, in the order :func:`LeaseStore.open` applies them:
 
@@ -340,6 +341,8 @@ class LeaseStore:
     def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
         self.path = path
         self._conn = conn
+        #: the thread inside :meth:`batch` (its transactions are savepoints), else ``None``
+        self._batch_owner: int | None = None
         self._checkpointer: threading.Thread | None = None
         self._checkpoint_stop = threading.Event()
         #: set after each checkpoint of the thread (tests wait on it)
@@ -504,7 +507,14 @@ class LeaseStore:
     # -- transactions --------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on any exception)."""
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on any exception).
+
+        Inside :meth:`batch` (on the thread that opened it) the same operation is a
+        ``SAVEPOINT`` of the batch's transaction instead: an exception rolls back this
+        operation alone, and nothing is committed before the batch is."""
+        if self._batch_owner == threading.get_ident():
+            yield from self._savepoint()
+            return
         try:
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
@@ -515,6 +525,53 @@ class LeaseStore:
             self._conn.execute("ROLLBACK")
             raise
         self._conn.execute("COMMIT")
+
+    def _savepoint(self) -> Iterator[Transaction]:
+        if not self._conn.in_transaction:  # an earlier error made SQLite roll the batch back
+            raise StoreError(f"lease store {self.path}: the batch was rolled back by SQLite; nothing done")
+        self._conn.execute("SAVEPOINT operation")
+        try:
+            yield Transaction(self._conn)
+        except BaseException:
+            if self._conn.in_transaction:  # SQLite may have rolled back the whole batch already
+                self._conn.execute("ROLLBACK TO operation")
+                self._conn.execute("RELEASE operation")
+            raise
+        self._conn.execute("RELEASE operation")
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Several operations in one ``BEGIN IMMEDIATE`` ... ``COMMIT`` (group commit).
+
+        Each :meth:`transaction` opened inside it, on this thread, is a savepoint: one that
+        fails is undone alone and the others stay. The ``COMMIT`` at the end is the one point
+        where all of them become durable (in the WAL, at this store's sync level) together, so a
+        caller answers none of them before this block has returned; a :class:`StoreError` here
+        means none was committed. Used by the serving engine for requests that arrive together
+        (:meth:`sessionnet_vip.engine.service.Engine.handle_batch`)."""
+        if self._batch_owner is not None:
+            raise StoreError("lease store: a batch is already open")  # pragma: no cover - a bug
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"lease store {self.path} is busy ({exc}); try again") from None
+        self._batch_owner = threading.get_ident()
+        try:
+            yield
+        except BaseException:
+            self._batch_owner = None
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
+        self._batch_owner = None
+        if not self._conn.in_transaction:  # an error inside made SQLite roll everything back
+            raise StoreError(f"lease store {self.path}: the batch was rolled back by SQLite; nothing done")
+        try:
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise StoreError(f"lease store {self.path}: commit failed ({exc}); nothing done") from None
 
     # -- reads (each one snapshot) -------------------------------------------------------
     def leases(self, *, include_held: bool = True) -> list[Lease]:
