@@ -68,6 +68,10 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number this protocol accepts")
 
 
+#: One decoder for every call (``json.loads`` with hooks builds a new one each time).
+_DECODER: Final = json.JSONDecoder(parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant)
+
+
 def loads(line: bytes | str) -> Any:
     """Strict JSON: bounded depth, bounded integers, finite numbers only. Raises
     :class:`StrictJSONError` (naming what was wrong, never echoing the text whole)."""
@@ -81,9 +85,7 @@ def loads(line: bytes | str) -> Any:
             f"not JSON (not UTF-8: byte {raw[exc.start]:#04x} at offset {exc.start})"
         ) from None
     try:
-        return json.loads(
-            text, parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant
-        )
+        return _DECODER.decode(text)
     except RecursionError:  # pragma: no cover - the depth check comes first
         raise StrictJSONError(f"nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:

@@ -155,6 +155,16 @@ class AddressAssigner(Protocol):
 
 
 AGENT_OPS: Final = ("attach", "plan", "logon", "logoff", "sessions")
+#: The fields each operation the agent answers itself accepts (besides ``op``).
+_AGENT_FIELDS: Final[dict[str, frozenset[str]]] = {
+    "attach": frozenset({"session", "pid", "user", "uid"}),
+    "plan": frozenset({"session", "command", "user", "uid"}),
+    "logon": frozenset({"session", "user", "uid", "pid"}),
+    "allocate": frozenset({"session", "user", "uid", "pid"}),
+    "logoff": frozenset({"session"}),
+    "release": frozenset({"session"}),
+    "sessions": frozenset(),
+}
 #: Modes the kernel translates (each with its own rules of docs/translation-table.md).
 KERNEL_MODES: Final = frozenset({Mode.VIRTUAL_IP, Mode.VIRTUAL_LOOPBACK, Mode.PREFER_LOOPBACK})
 #: The pool addresses the engine put on interfaces (state_dir), adopted after a crash.
@@ -738,11 +748,7 @@ class AgentEngine(Engine):
                         "(data_plane.max_sessions) and all are in use; nothing was allocated. Raise "
                         "data_plane.max_sessions and restart the engine, or end idle sessions"
                     )
-        req: dict[str, Any] = {"op": "allocate", "session": session_id}
-        for key, value in (("user", user), ("uid", uid), ("pid", pid)):
-            if value is not None:
-                req[key] = value
-        result: dict[str, Any] = super()._dispatch(req)
+        result = self._allocate(session_id, user, uid, pid)
         if batching and self.plane is not None and session_id not in self.known:
             self._batch_logons.add(session_id)
 
@@ -760,7 +766,7 @@ class AgentEngine(Engine):
             self._batch_logons.clear()
 
     def _logoff(self, session_id: int) -> dict[str, Any]:
-        result: dict[str, Any] = super()._dispatch({"op": "release", "session": session_id})
+        result = self._release(session_id)
 
         def leave_plane() -> None:  # once the release is committed
             result["evacuated"] = self._drop_session(session_id)
@@ -770,19 +776,12 @@ class AgentEngine(Engine):
 
     # -- operations ------------------------------------------------------------------------
     def _dispatch(self, req: object) -> Any:
-        if not isinstance(req, Mapping) or req.get("op") not in (*AGENT_OPS, "allocate", "release"):
+        if not isinstance(req, Mapping):
             return super()._dispatch(req)
-        op = req["op"]
-        allowed = {
-            "attach": {"session", "pid", "user", "uid"},
-            "plan": {"session", "command", "user", "uid"},
-            "logon": {"session", "user", "uid", "pid"},
-            "allocate": {"session", "user", "uid", "pid"},
-            "logoff": {"session"},
-            "release": {"session"},
-            "sessions": set(),
-        }[op]
-        check_fields(req, op, allowed)
+        op = req.get("op")
+        if not isinstance(op, str) or op not in _AGENT_FIELDS:
+            return super()._dispatch(req)
+        check_fields(req, op, _AGENT_FIELDS[op])
         if op == "sessions":
             return self._sessions()
         sid, user = parse_session_request(req, op)

@@ -22,7 +22,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from sessionnet_vip.addressing import virtual_loopback_address, virtual_loopback_session
+from sessionnet_vip.addressing import (
+    MAX_SESSION_ID,
+    MIN_SESSION_ID,
+    RESERVED_SESSIONS,
+    virtual_loopback_address,
+    virtual_loopback_session,
+)
 from sessionnet_vip.coerce import brief
 from sessionnet_vip.engine.pool import Pool
 from sessionnet_vip.engine.store import Lease, LeaseStore, StoreCounts, Transaction, read_boot_id
@@ -38,6 +44,8 @@ log = logging.getLogger("sessionnet_vip.engine")
 
 def session_id_of(value: object) -> int:
     """Validate a session ID against the loopback scheme (0 .. MAX_SESSION_ID)."""
+    if type(value) is int and MIN_SESSION_ID <= value <= MAX_SESSION_ID and value not in RESERVED_SESSIONS:
+        return value  # the common case (every request), without the round trip through the address
     return virtual_loopback_session(virtual_loopback_address(value))
 
 
@@ -147,8 +155,17 @@ class Allocator:
         self._bounds = self.pool.int_bounds()
 
     def _hold(self, tx: Transaction, lease: Lease, now: float) -> float | None:
-        """Move an active lease to held (or drop it when outside the pool)."""
-        return self._hold_many(tx, [lease], now)
+        """Move an active lease to held (or drop it when outside the pool): :meth:`_hold_many`
+        for one lease, in single statements (every release runs it)."""
+        address = int(lease.address)
+        if lease.user:
+            tx.remember_affinity(lease.user, address, now)
+        if lease.address not in self.pool:
+            tx.delete(address)
+            return None
+        until = now + self.hold_seconds
+        tx.hold(address, until, now)
+        return until
 
     def _hold_many(self, tx: Transaction, leases: list[Lease], now: float) -> float | None:
         until = now + self.hold_seconds

@@ -49,8 +49,21 @@ class RequestError(VipError):
     """A control request is malformed."""
 
 
-def check_fields(req: Mapping[Any, Any], op: str, allowed: set[str]) -> None:
+#: The fields each operation of :class:`Engine` accepts (besides ``op``).
+_FIELDS: Final[dict[str, frozenset[str]]] = {
+    "status": frozenset(),
+    "leases": frozenset({"all"}),
+    "allocate": frozenset({"session", "user", "uid", "pid"}),
+    "release": frozenset({"session"}),
+    "explain": frozenset({"session", "process", "call", "address", "ancestors", "client_address", "vip"}),
+    "reconcile": frozenset(),
+}
+
+
+def check_fields(req: Mapping[Any, Any], op: str, allowed: frozenset[str] | set[str]) -> None:
     """Refuse a request carrying fields other than ``op`` and ``allowed``."""
+    if len(req) == 1 or req.keys() - allowed <= {"op"}:
+        return
     extra = set(req) - allowed - {"op"}
     if extra:
         raise RequestError(f"{op}: unknown field(s) {', '.join(sorted(map(str, extra)))}")
@@ -294,19 +307,9 @@ class Engine:
         if not isinstance(req, Mapping):
             raise RequestError(f"a request is a JSON object with an 'op' key, not {type(req).__name__}")
         op = req.get("op")
-        allowed = {
-            "status": set(),
-            "leases": {"all"},
-            "allocate": {"session", "user", "uid", "pid"},
-            "release": {"session"},
-            "explain": {"session", "process", "call", "address", "ancestors", "client_address", "vip"},
-            "reconcile": set(),
-        }
-        if op not in allowed:
+        if not isinstance(op, str) or op not in _FIELDS:
             raise RequestError(f"'op' is {brief(op)}; use one of {', '.join(OPS)}")
-        extra = set(req) - allowed[op] - {"op"}
-        if extra:
-            raise RequestError(f"{op}: unknown field(s) {', '.join(sorted(map(str, extra)))}")
+        check_fields(req, op, _FIELDS[op])
         if op == "status":
             return self.status()
         if op == "leases":
@@ -326,12 +329,19 @@ class Engine:
             user = req.get("user")
             if user is not None and not isinstance(user, str):
                 raise RequestError(f"'user' is {brief(user)}; give a user name")
-            with self._lock:
-                return self.allocator.allocate(session, user, req.get("uid"), req.get("pid")).to_json()
+            return self._allocate(session, user, req.get("uid"), req.get("pid"))
         if op == "release":
-            with self._lock:
-                return self.allocator.release(session).to_json()
+            return self._release(session)
         return self._explain(req, session)
+
+    def _allocate(self, session: object, user: str | None, uid: Any, pid: Any) -> dict[str, Any]:
+        """The ``allocate`` reply's result (the allocator validates every argument)."""
+        with self._lock:
+            return self.allocator.allocate(session, user, uid, pid).to_json()
+
+    def _release(self, session: object) -> dict[str, Any]:
+        with self._lock:
+            return self.allocator.release(session).to_json()
 
     def _explain(self, req: Mapping[str, Any], session: int) -> dict[str, Any]:
         for key in ("process", "call", "address"):

@@ -218,7 +218,7 @@ class Transaction:
         now: float,
     ) -> None:
         """Give ``address`` to ``session_id``: a new row, or a held row taken over."""
-        self._conn.execute(
+        changed = self._conn.execute(
             "INSERT INTO leases (address, session_id, state, user, owner_uid, owner_pid, boot_id, "
             "allocated_at, updated_at) VALUES (?, ?, 'active', ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(address) DO UPDATE SET session_id = excluded.session_id, state = 'active', "
@@ -227,9 +227,8 @@ class Transaction:
             "updated_at = excluded.updated_at, released_at = NULL, hold_until = NULL "
             "WHERE leases.state = 'held'",
             (address, session_id, user, owner_uid, owner_pid, boot_id, now, now),
-        )
-        check = self._conn.execute("SELECT session_id FROM leases WHERE address = ?", (address,)).fetchone()
-        if check is None or check[0] != session_id:  # pragma: no cover - guarded by the callers
+        ).rowcount
+        if changed != 1:  # pragma: no cover - guarded by the callers (an active row: no update)
             raise StoreError(f"address {ipaddress.IPv4Address(address)} is already leased")
 
     def set_user(self, session_id: int, user: str, now: float) -> None:
