@@ -14,9 +14,15 @@ figure has its baselines from the same run:
 At each level it measures ``allocate`` + ``release`` (the session's cgroups wait for its first
 process) and ``logon`` + ``logoff`` (they are made at once: what every allocate cost before).
 
-Goal: at least 5,000 allocate+release per second through the socket at NORMAL.
+With ``--before-src DIR`` (the ``src/`` of an earlier checkout, its eBPF object built) the
+engine of that code runs too, at NORMAL, as the figure before a change; ``--rounds N`` measures
+every configuration N times, interleaved, and prints medians and ranges (this host is shared).
 
-Needs root (cgroups, BPF). ``PYTHONPATH=src python bench/lease_socket_bench.py [--sessions 2000]``
+Goal: at least 5,000 allocate+release per second through the socket at NORMAL, on one
+connection and on ``--clients`` connections.
+
+Needs root (cgroups, BPF). ``PYTHONPATH=src python bench/lease_socket_bench.py [--sessions 2000]
+[--rounds 3] [--before-src /path/to/old/src]``
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,6 +46,9 @@ from sessionnet_vip.engine.protocol import decode_reply, encode
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 LEVELS = ("NORMAL", "FULL", "OFF")
+#: The label of the ``--before-src`` engine's figures.
+BEFORE = "before"
+GOAL = 5000
 
 
 def serve(config_path: str, level: str) -> int:
@@ -115,8 +125,9 @@ def measure(path: Path, sessions: int, clients: int, pair: tuple[str, str]) -> t
 
 
 def run_level(
-    lab: Lab, level: str, sessions: int, clients: int
+    lab: Lab, level: str, sessions: int, clients: int, src: Path = SRC
 ) -> dict[tuple[str, str], tuple[float, float]] | None:
+    """Start the engine (the package in ``src``) with its store at ``level``; measure each pair."""
     with tempfile.TemporaryDirectory(prefix="vip-lease-bench-") as tmp:
         d = Path(tmp)
         sock = d / "ctl.sock"
@@ -134,7 +145,7 @@ def run_level(
                 }
             )
         )
-        env = dict(os.environ, PYTHONPATH=str(SRC))
+        env = dict(os.environ, PYTHONPATH=str(src))
         child = subprocess.Popen(
             # nsenter, not "ip netns exec": that one remounts /sys and hides the cgroup2 mount
             ["nsenter", f"--net=/run/netns/{lab.name}", sys.executable, __file__, "--serve", str(cfg), level],
@@ -159,17 +170,37 @@ def run_level(
                 print(f"  {level}: engine did not start: {''.join(lines[-5:])}")
                 return None
             plane = next((x.strip() for x in lines if x.startswith("data plane:")), "data plane: ?")
-            print(f"  {level}: {plane}", flush=True)
+            print(f"  {level}{'' if src == SRC else f' ({src})'}: {plane}", flush=True)
             return {pair: measure(sock, sessions, clients, pair) for pair in PAIRS}
         finally:
             child.terminate()
             child.wait(timeout=60)
 
 
+def spread(values: list[float]) -> str:
+    """The median of a figure over the rounds, with its range when there are several."""
+    mid = statistics.median(values)
+    if len(values) == 1:
+        return f"{mid:8.0f} ops/s"
+    return f"{mid:8.0f} ops/s ({min(values):.0f}-{max(values):.0f})"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sessions", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure every configuration this many times, interleaved (medians and ranges are printed)",
+    )
+    parser.add_argument(
+        "--before-src",
+        type=Path,
+        help="also measure at NORMAL the engine of this src/ directory (an earlier checkout, with its "
+        "eBPF object built): the code before a change, in the same run",
+    )
     parser.add_argument("--serve", nargs=2, metavar=("CONFIG", "LEVEL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -177,38 +208,65 @@ def main() -> int:
     if os.geteuid() != 0:
         print("lease_socket_bench: needs root (cgroups, BPF)", file=sys.stderr)
         return 2
+    if args.before_src is not None and not (args.before_src / "sessionnet_vip").is_dir():
+        print(
+            f"lease_socket_bench: --before-src {args.before_src} has no sessionnet_vip package; "
+            "give the src/ directory of an earlier checkout",
+            file=sys.stderr,
+        )
+        return 2
     probe = DataPlane.probe()
     if not probe.ok:
         print(f"lease_socket_bench: kernel data plane unavailable: {probe.reason}", file=sys.stderr)
         return 2
-    results: dict[str, dict[tuple[str, str], tuple[float, float]]] = {}
+    configs = [(level, level, SRC) for level in LEVELS]
+    if args.before_src is not None:
+        configs.append((BEFORE, "NORMAL", args.before_src.resolve()))
+    results: dict[str, dict[tuple[str, str], tuple[list[float], list[float]]]] = {}
     with Lab(name=f"snv-lease-{os.getpid()}") as lab:
-        for level in LEVELS:
-            got = run_level(lab, level, args.sessions, args.clients)
-            if got is not None:
-                results[level] = got
+        for _ in range(max(args.rounds, 1)):
+            for label, level, src in configs:
+                got = run_level(lab, level, args.sessions, args.clients, src)
+                if got is None:
+                    continue
+                for pair, (one, many) in got.items():
+                    ones, manys = results.setdefault(label, {}).setdefault(pair, ([], []))
+                    ones.append(one)
+                    manys.append(many)
     print(
-        f"through the control socket, data plane and names on, {args.sessions} sessions "
-        f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
+        f"through the control socket, data plane and names on, {args.sessions} sessions, "
+        f"{max(args.rounds, 1)} round(s) (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
     )
-    for level, by_pair in results.items():
-        for pair, (one, many) in by_pair.items():
+    if args.before_src is not None:
+        print(f"  {BEFORE}: the engine of {args.before_src} at synchronous=NORMAL")
+    for label, by_pair in results.items():
+        for pair, (ones, manys) in by_pair.items():
+            name = f"synchronous={label}" if label in LEVELS else label
             print(
-                f"  synchronous={level:<6} {'+'.join(pair):<15} 1 connection {one:8.0f} ops/s"
-                f"   {args.clients} connections {many:8.0f} ops/s"
+                f"  {name:<18} {'+'.join(pair):<15} 1 connection {spread(ones)}"
+                f"   {args.clients} connections {spread(manys)}"
             )
     lease, eager = PAIRS
+
+    def median(label: str, pair: tuple[str, str], which: int) -> float:
+        return statistics.median(results[label][pair][which])
+
     if "NORMAL" in results:
-        normal = results["NORMAL"]
         print(
-            f"  allocate / logon (cgroups made at once, as before) at NORMAL: x{normal[lease][0] / normal[eager][0]:.2f}"
+            "  allocate / logon (cgroups made at once, as before) at NORMAL: "
+            f"x{median('NORMAL', lease, 0) / median('NORMAL', eager, 0):.2f}"
         )
-        if "FULL" in results:
-            print(f"  NORMAL / FULL (allocate): x{normal[lease][0] / results['FULL'][lease][0]:.2f}")
-        if "OFF" in results:
-            print(f"  NORMAL / OFF (allocate, no sync): x{normal[lease][0] / results['OFF'][lease][0]:.2f}")
+        for label, what in (("FULL", "FULL"), ("OFF", "OFF, no sync"), (BEFORE, "the code before")):
+            if label in results:
+                print(
+                    f"  NORMAL / {what} (allocate+release): x{median('NORMAL', lease, 0) / median(label, lease, 0):.2f}"
+                    f" on 1 connection, x{median('NORMAL', lease, 1) / median(label, lease, 1):.2f}"
+                    f" on {args.clients}"
+                )
+        met = min(median("NORMAL", lease, 0), median("NORMAL", lease, 1)) >= GOAL
         print(
-            f"  goal >= 5000 allocate+release ops/s at NORMAL: {'met' if normal[lease][0] >= 5000 else 'not met'}"
+            f"  goal >= {GOAL} allocate+release ops/s at NORMAL on 1 and on {args.clients} connections: "
+            f"{'met' if met else 'not met'}"
         )
     return 0
 

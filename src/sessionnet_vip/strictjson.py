@@ -69,7 +69,9 @@ def _no_constant(name: str) -> Any:
 
 
 #: One decoder for every call (``json.loads`` with hooks builds a new one each time).
-_DECODER: Final = json.JSONDecoder(parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant)
+_DECODER: Final = json.JSONDecoder(
+    parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant
+)
 
 
 def loads(line: bytes | str) -> Any:

@@ -29,7 +29,16 @@ if TYPE_CHECKING:  # clients (request) must not load the engine, SQLite and YAML
 
 log = logging.getLogger("sessionnet_vip.engine")
 
-__all__ = ["MAX_REQUEST", "EngineHandler", "PeerInfo", "Service", "default_address", "request", "result_of", "start_metrics"]
+__all__ = [
+    "MAX_REQUEST",
+    "EngineHandler",
+    "PeerInfo",
+    "Service",
+    "default_address",
+    "request",
+    "result_of",
+    "start_metrics",
+]
 
 
 class _Collector:
