@@ -105,28 +105,43 @@ def cycles(path: Path, first: int, count: int, pair: tuple[str, str] = PAIRS[0])
         client.close()
 
 
-def measure(path: Path, sessions: int, clients: int, pair: tuple[str, str]) -> tuple[float, float]:
-    """(ops/s with one connection, ops/s with ``clients`` connections)."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (``/proc/PID/stat``, proc(5))."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+#: One measurement: ops/s and the engine's CPU microseconds per operation, on one connection
+#: and on ``--clients`` connections.
+Figures = tuple[float, float, float, float]
+
+
+def measure(path: Path, sessions: int, clients: int, pair: tuple[str, str], engine_pid: int) -> Figures:
+    """(ops/s on one connection, ops/s on ``clients`` connections, engine CPU us/op on each)."""
     cycles(path, 10, 50, pair)  # warm-up: cgroups, map, store pages
+    cpu = cpu_seconds(engine_pid)
     start = time.perf_counter()
     cycles(path, 1000, sessions, pair)
     one = 2 * sessions / (time.perf_counter() - start)
+    cpu_one = (cpu_seconds(engine_pid) - cpu) / (2 * sessions) * 1e6
     per = max(sessions // clients, 1)
     threads = [
         threading.Thread(target=cycles, args=(path, 100_000 + i * per, per, pair)) for i in range(clients)
     ]
+    cpu = cpu_seconds(engine_pid)
     start = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     many = 2 * per * clients / (time.perf_counter() - start)
-    return one, many
+    cpu_many = (cpu_seconds(engine_pid) - cpu) / (2 * per * clients) * 1e6
+    return one, many, cpu_one, cpu_many
 
 
 def run_level(
     lab: Lab, level: str, sessions: int, clients: int, src: Path = SRC
-) -> dict[tuple[str, str], tuple[float, float]] | None:
+) -> dict[tuple[str, str], Figures] | None:
     """Start the engine (the package in ``src``) with its store at ``level``; measure each pair."""
     with tempfile.TemporaryDirectory(prefix="vip-lease-bench-") as tmp:
         d = Path(tmp)
@@ -171,18 +186,18 @@ def run_level(
                 return None
             plane = next((x.strip() for x in lines if x.startswith("data plane:")), "data plane: ?")
             print(f"  {level}{'' if src == SRC else f' ({src})'}: {plane}", flush=True)
-            return {pair: measure(sock, sessions, clients, pair) for pair in PAIRS}
+            return {pair: measure(sock, sessions, clients, pair, child.pid) for pair in PAIRS}
         finally:
             child.terminate()
             child.wait(timeout=60)
 
 
-def spread(values: list[float]) -> str:
+def spread(values: list[float], unit: str = "ops/s") -> str:
     """The median of a figure over the rounds, with its range when there are several."""
     mid = statistics.median(values)
     if len(values) == 1:
-        return f"{mid:8.0f} ops/s"
-    return f"{mid:8.0f} ops/s ({min(values):.0f}-{max(values):.0f})"
+        return f"{mid:6.0f} {unit}"
+    return f"{mid:6.0f} {unit} ({min(values):.0f}-{max(values):.0f})"
 
 
 def main() -> int:
@@ -222,17 +237,17 @@ def main() -> int:
     configs = [(level, level, SRC) for level in LEVELS]
     if args.before_src is not None:
         configs.append((BEFORE, "NORMAL", args.before_src.resolve()))
-    results: dict[str, dict[tuple[str, str], tuple[list[float], list[float]]]] = {}
+    results: dict[str, dict[tuple[str, str], list[list[float]]]] = {}
     with Lab(name=f"snv-lease-{os.getpid()}") as lab:
         for _ in range(max(args.rounds, 1)):
             for label, level, src in configs:
                 got = run_level(lab, level, args.sessions, args.clients, src)
                 if got is None:
                     continue
-                for pair, (one, many) in got.items():
-                    ones, manys = results.setdefault(label, {}).setdefault(pair, ([], []))
-                    ones.append(one)
-                    manys.append(many)
+                for pair, figures in got.items():
+                    series = results.setdefault(label, {}).setdefault(pair, [[] for _ in figures])
+                    for values, value in zip(series, figures, strict=True):
+                        values.append(value)
     print(
         f"through the control socket, data plane and names on, {args.sessions} sessions, "
         f"{max(args.rounds, 1)} round(s) (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
@@ -240,11 +255,15 @@ def main() -> int:
     if args.before_src is not None:
         print(f"  {BEFORE}: the engine of {args.before_src} at synchronous=NORMAL")
     for label, by_pair in results.items():
-        for pair, (ones, manys) in by_pair.items():
+        for pair, (ones, manys, cpu_ones, cpu_manys) in by_pair.items():
             name = f"synchronous={label}" if label in LEVELS else label
             print(
                 f"  {name:<18} {'+'.join(pair):<15} 1 connection {spread(ones)}"
                 f"   {args.clients} connections {spread(manys)}"
+            )
+            print(
+                f"  {'':<18} {'':<15} engine CPU   {spread(cpu_ones, 'us/op')}"
+                f"                {spread(cpu_manys, 'us/op')}"
             )
     lease, eager = PAIRS
 
@@ -263,6 +282,12 @@ def main() -> int:
                     f" on 1 connection, x{median('NORMAL', lease, 1) / median(label, lease, 1):.2f}"
                     f" on {args.clients}"
                 )
+        if BEFORE in results:
+            print(
+                "  engine CPU per allocate+release, the code before / NORMAL: "
+                f"x{median(BEFORE, lease, 2) / median('NORMAL', lease, 2):.2f} on 1 connection, "
+                f"x{median(BEFORE, lease, 3) / median('NORMAL', lease, 3):.2f} on {args.clients}"
+            )
         met = min(median("NORMAL", lease, 0), median("NORMAL", lease, 1)) >= GOAL
         print(
             f"  goal >= {GOAL} allocate+release ops/s at NORMAL on 1 and on {args.clients} connections: "
