@@ -55,6 +55,12 @@ _RANGE_TEXT: Final = f"allowed range is {MIN_SESSION_ID} to {MAX_SESSION_ID} (12
 def _parse_session_id(session_id: object) -> int:
     """Return ``session_id`` as an ``int``, refusing bools, floats with fractions and junk
     (the strict rules of :func:`sessionnet_vip.coerce.parse_int`)."""
+    if (
+        type(session_id) is int  # the common case (every engine request), checked at once
+        and MIN_SESSION_ID <= session_id <= MAX_SESSION_ID
+        and session_id not in RESERVED_SESSIONS
+    ):
+        return session_id
     if isinstance(session_id, bool):
         raise AddressError(
             f"session ID {session_id!r} is a boolean; give an integer from "
@@ -71,6 +77,16 @@ def _parse_session_id(session_id: object) -> int:
     if not MIN_SESSION_ID <= value <= MAX_SESSION_ID:
         raise AddressError(f"session ID {brief(value)} is outside the virtual loopback scheme; {_RANGE_TEXT}")
     return value
+
+
+def checked_session_id(session_id: object) -> int:
+    """``session_id`` as an ``int`` when the rule gives it a virtual loopback address, else an
+    :class:`AddressError` naming the reason (what :func:`virtual_loopback_address` refuses).
+
+    >>> checked_session_id(7)
+    7
+    """
+    return _parse_session_id(session_id)
 
 
 def virtual_loopback_address(session_id: object) -> ipaddress.IPv4Address:

@@ -26,8 +26,9 @@ class StrictJSONError(VipError):
 def nesting_depth(line: bytes, limit: int = MAX_DEPTH) -> int:
     """The deepest ``[``/``{`` nesting of the JSON text ``line`` (brackets inside strings do not
     count), stopping as soon as it passes ``limit``."""
-    if line.count(b"[") + line.count(b"{") <= limit:  # the common case: no scan needed
-        return min(line.count(b"[") + line.count(b"{"), limit)
+    opened = line.count(b"[") + line.count(b"{")
+    if opened <= limit:  # the common case: no scan needed
+        return opened
     depth = deepest = 0
     in_string = escaped = False
     for byte in line:

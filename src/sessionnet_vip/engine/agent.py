@@ -674,7 +674,7 @@ class AgentEngine(Engine):
         never runs a translated program then costs its lease and nothing else, and its release
         has nothing to evacuate. ``logon`` stays eager: its reply hands out the cgroup for the
         caller to put processes in."""
-        address = None if vip is None else ipaddress.IPv4Address(str(vip))
+        address = vip if vip is None or isinstance(vip, ipaddress.IPv4Address) else ipaddress.IPv4Address(vip)
         with self._plane_lock:
             if self.plane is None:
                 return {"active": False}
@@ -748,13 +748,14 @@ class AgentEngine(Engine):
                         "(data_plane.max_sessions) and all are in use; nothing was allocated. Raise "
                         "data_plane.max_sessions and restart the engine, or end idle sessions"
                     )
-        result = self._allocate(session_id, user, uid, pid)
+        allocation = self._allocate(session_id, user, uid, pid)
+        result = allocation.to_json()
         if batching and self.plane is not None and session_id not in self.known:
             self._batch_logons.add(session_id)
 
         def enter_plane() -> None:  # once the lease is committed
             self._batch_logons.discard(session_id)
-            result["data_plane"] = self._ensure_session(session_id, result["vip"], eager=eager)
+            result["data_plane"] = self._ensure_session(session_id, allocation.vip, eager=eager)
 
         self.after_commit(enter_plane)
         return result

@@ -17,18 +17,13 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from sessionnet_vip.addressing import (
-    MAX_SESSION_ID,
-    MIN_SESSION_ID,
-    RESERVED_SESSIONS,
-    virtual_loopback_address,
-    virtual_loopback_session,
-)
+from sessionnet_vip.addressing import checked_session_id, virtual_loopback_address
 from sessionnet_vip.coerce import brief
 from sessionnet_vip.engine.pool import Pool
 from sessionnet_vip.engine.store import Lease, LeaseStore, StoreCounts, Transaction, read_boot_id
@@ -44,15 +39,17 @@ log = logging.getLogger("sessionnet_vip.engine")
 
 def session_id_of(value: object) -> int:
     """Validate a session ID against the loopback scheme (0 .. MAX_SESSION_ID)."""
-    if type(value) is int and MIN_SESSION_ID <= value <= MAX_SESSION_ID and value not in RESERVED_SESSIONS:
-        return value  # the common case (every request), without the round trip through the address
-    return virtual_loopback_session(virtual_loopback_address(value))
+    return checked_session_id(value)
+
+
+#: A control character (below U+0020), which a name must not hold.
+_CONTROL: Final = re.compile("[\x00-\x1f]")
 
 
 def _check_text(name: str, value: str | None) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not value or len(value) > 256 or any(ord(c) < 32 for c in value):
+    if not isinstance(value, str) or not value or len(value) > 256 or _CONTROL.search(value):
         raise VipError(
             f"{name} {brief(value)} is not a printable name of 1 to 256 characters; give a user name"
         )

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from sessionnet_vip.coerce import brief
-from sessionnet_vip.engine.allocator import Allocator, ReconcileReport, session_id_of
+from sessionnet_vip.engine.allocator import Allocation, Allocator, ReconcileReport, session_id_of
 from sessionnet_vip.engine.config import EngineConfig
 from sessionnet_vip.engine.policy import Policy, ProcessRef
 from sessionnet_vip.engine.sessions import SessionProvider, make_provider
@@ -329,15 +329,15 @@ class Engine:
             user = req.get("user")
             if user is not None and not isinstance(user, str):
                 raise RequestError(f"'user' is {brief(user)}; give a user name")
-            return self._allocate(session, user, req.get("uid"), req.get("pid"))
+            return self._allocate(session, user, req.get("uid"), req.get("pid")).to_json()
         if op == "release":
             return self._release(session)
         return self._explain(req, session)
 
-    def _allocate(self, session: object, user: str | None, uid: Any, pid: Any) -> dict[str, Any]:
-        """The ``allocate`` reply's result (the allocator validates every argument)."""
+    def _allocate(self, session: object, user: str | None, uid: Any, pid: Any) -> Allocation:
+        """Allocate (the allocator validates every argument)."""
         with self._lock:
-            return self.allocator.allocate(session, user, uid, pid).to_json()
+            return self.allocator.allocate(session, user, uid, pid)
 
     def _release(self, session: object) -> dict[str, Any]:
         with self._lock:

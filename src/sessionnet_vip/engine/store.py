@@ -141,8 +141,14 @@ LEASE_COLUMNS: Final = (
 )
 
 
+_BY_SESSION: Final = f"SELECT {LEASE_COLUMNS} FROM leases WHERE session_id = ?"
+_BY_ADDRESS: Final = f"SELECT {LEASE_COLUMNS} FROM leases WHERE address = ?"
+
+
 def _ranges_clause(bounds: Sequence[tuple[int, int]]) -> tuple[str, list[int]]:
     """SQL ``(address BETWEEN ? AND ?) OR ...`` for the pool's intervals."""
+    if len(bounds) == 1:  # the common pool: one range
+        return "(address BETWEEN ? AND ?)", list(bounds[0])
     if not bounds:
         return "0", []
     params: list[int] = []
@@ -162,10 +168,12 @@ class Transaction:
         return None if row is None else Lease.from_row(row)
 
     def active_lease(self, session_id: int) -> Lease | None:
-        return self._one("session_id = ?", (session_id,))
+        row = self._conn.execute(_BY_SESSION, (session_id,)).fetchone()
+        return None if row is None else Lease.from_row(row)
 
     def lease_at(self, address: int) -> Lease | None:
-        return self._one("address = ?", (address,))
+        row = self._conn.execute(_BY_ADDRESS, (address,)).fetchone()
+        return None if row is None else Lease.from_row(row)
 
     def held_for_user(self, user: str, bounds: Sequence[tuple[int, int]]) -> Lease | None:
         clause, params = _ranges_clause(bounds)
