@@ -162,6 +162,61 @@ def test_connection_survives_deep_nesting(engine_service: Running) -> None:
     assert [r["ok"] for r in replies] == [False, True]
 
 
+def _line(req: dict[str, Any]) -> bytes:
+    return json.dumps(req).encode() + b"\n"
+
+
+def _read_replies(sock: socket.socket, count: int) -> list[dict[str, Any]]:
+    data = b""
+    while data.count(b"\n") < count:
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed after {len(data.splitlines())} of {count} replies"
+        data += chunk
+    return [json.loads(x) for x in data.splitlines()]
+
+
+def test_pipelined_lines_of_several_connections_are_answered_in_order(engine_service: Running) -> None:
+    """Lines sent together on several connections (one round of the engine's loop, one
+    commit) come back in each connection's order; a line cut across two sends is one line."""
+    conns = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(3)]
+    try:
+        for c in conns:
+            c.settimeout(30)
+            c.connect(str(engine_service.path))
+        a, b, c3 = conns
+        a.sendall(
+            _line({"op": "allocate", "session": 1}) + b"garbage\n" + _line({"op": "allocate", "session": 1})
+        )
+        b.sendall(_line({"op": "allocate", "session": 2, "user": "bob"}) + b'{"op": "rel')
+        c3.sendall(_line({"op": "allocate", "session": 3}) + b"\n\n" + _line({"op": "leases"}))
+        b.sendall(b'ease", "session": 2}\n')
+        ra, rb, rc = _read_replies(a, 3), _read_replies(b, 2), _read_replies(c3, 2)
+    finally:
+        for c in conns:
+            c.close()
+    assert [r["ok"] for r in ra] == [True, False, True] and ra[2]["result"]["reused"] is True
+    assert ra[0]["result"]["vip"] == ra[2]["result"]["vip"]
+    assert rb[0]["result"]["user"] == "bob" and rb[1]["result"]["released"] is True
+    assert rc[0]["ok"] and rc[1]["ok"]  # the pool of two may be full for session 3: still ok
+    assert rc[0]["result"]["session_id"] == 3
+    leases = engine_service.ask({"op": "leases"})["result"]
+    assert [x["session_id"] for x in leases] == [1, 3] or [x["session_id"] for x in leases] == [1]
+    assert len({x["address"] for x in leases}) == len(leases)
+
+
+def test_lines_before_an_oversized_one_are_answered(engine_service: Running) -> None:
+    replies = engine_service.raw(_line({"op": "allocate", "session": 1}) + b"x" * (MAX_REQUEST + 10))
+    assert [r["ok"] for r in replies] == [True, False] and "longer than" in replies[1]["error"]
+    assert [x["session_id"] for x in engine_service.ask({"op": "leases"})["result"]] == [1]
+
+
+def test_a_client_gone_before_its_replies_does_not_stop_the_engine(engine_service: Running) -> None:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(str(engine_service.path))
+        s.sendall(b"".join(_line({"op": "status"}) for _ in range(200)))
+    assert engine_service.ask({"op": "allocate", "session": 4})["ok"]
+
+
 def test_oversized_request(engine_service: Running) -> None:
     (reply,) = engine_service.raw(b"x" * (MAX_REQUEST + 10))
     assert reply["ok"] is False and "longer than" in reply["error"]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from sessionnet_vip.engine.allocator import Allocator
 from sessionnet_vip.engine.pool import Pool
 from sessionnet_vip.engine.store import APPLICATION_ID, SCHEMA_VERSION, LeaseStore, StoreError, read_boot_id
+from sessionnet_vip.errors import VipError
 
 
 def test_new_store_is_stamped_and_in_wal(tmp_path: Path) -> None:
@@ -159,3 +161,79 @@ def test_checkpoints_run_in_their_own_thread_and_commits_survive(tmp_path: Path)
     store.close()
     with LeaseStore.open(path) as again:
         assert {lease.session_id: lease.address for lease in again.leases(include_held=False)} == got
+
+
+def _active(path: Path) -> dict[int | None, str]:
+    """What another connection sees committed: session -> address of every active lease."""
+    with LeaseStore.open(path) as other:
+        return {lease.session_id: str(lease.address) for lease in other.leases(include_held=False)}
+
+
+def test_batch_commits_its_operations_together(tmp_path: Path) -> None:
+    path = tmp_path / "leases.db"
+    store = LeaseStore.open(path)
+    alloc = Allocator(store, Pool.parse(["10.0.0.1-10.0.0.100"]), hold_seconds=0, boot_id="b")
+    with store.batch():
+        first = alloc.allocate(1, "alice")
+        second = alloc.allocate(2, "bob")
+        assert alloc.allocate(1, "alice").reused  # sees its own batch's changes
+        # nothing is committed before the batch is: another connection sees no lease yet
+        probe = sqlite3.connect(path)
+        try:
+            assert probe.execute("SELECT count(*) FROM leases").fetchone()[0] == 0
+        finally:
+            probe.close()
+    assert _active(path) == {1: str(first.vip), 2: str(second.vip)}
+    store.close()
+
+
+def test_a_failing_operation_in_a_batch_is_undone_alone(tmp_path: Path) -> None:
+    path = tmp_path / "leases.db"
+    store = LeaseStore.open(path)
+    alloc = Allocator(store, Pool.parse(["10.0.0.1-10.0.0.100"]), hold_seconds=0, boot_id="b")
+    with store.batch():
+        kept = alloc.allocate(1, "alice")
+        with pytest.raises(RuntimeError, match="cut"), store.transaction() as tx:
+            tx.activate(int(kept.vip) + 1, 7, "mallory", None, None, "b", 0.0)  # type: ignore[arg-type]
+            raise RuntimeError("cut")
+        with pytest.raises(VipError, match="printable name"):
+            alloc.allocate(3, "bad\nname")
+        later = alloc.allocate(2, "bob")
+    assert _active(path) == {1: str(kept.vip), 2: str(later.vip)}  # session 7's row is gone
+    store.close()
+
+
+def test_an_exception_out_of_a_batch_commits_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "leases.db"
+    store = LeaseStore.open(path)
+    alloc = Allocator(store, Pool.parse(["10.0.0.1-10.0.0.100"]), hold_seconds=0, boot_id="b")
+    with pytest.raises(RuntimeError, match="stop"), store.batch():
+        alloc.allocate(1, "alice")
+        raise RuntimeError("stop")
+    assert _active(path) == {}
+    assert not store._conn.in_transaction
+    assert alloc.allocate(1, "alice").vip is not None  # the store works on afterwards
+    assert set(_active(path)) == {1}
+    store.close()
+
+
+def test_another_connection_commits_after_the_batch(tmp_path: Path) -> None:
+    """A writer of another connection (another thread here) started while a batch is open waits
+    for the batch's commit (SQLite's write lock, the busy timeout) and then sees its leases."""
+    path = tmp_path / "leases.db"
+    store = LeaseStore.open(path)
+    other = LeaseStore.open(path)
+    pool = Pool.parse(["10.0.0.1-10.0.0.100"])
+    mine = Allocator(store, pool, hold_seconds=0, boot_id="b")
+    theirs = Allocator(other, pool, hold_seconds=0, boot_id="b")
+    done: list[object] = []
+    with store.batch():
+        mine.allocate(1, "alice")
+        worker = threading.Thread(target=lambda: done.append(theirs.allocate(2, "bob")))
+        worker.start()
+    worker.join(60)
+    assert not worker.is_alive() and len(done) == 1
+    assert set(_active(path)) == {1, 2}
+    assert len(set(_active(path).values())) == 2  # two addresses, not one twice
+    other.close()
+    store.close()
