@@ -18,6 +18,7 @@ from sessionnet_vip.engine.config import parse_config
 from sessionnet_vip.engine.names import render_hosts
 from sessionnet_vip.engine.policy import Mode, Policy
 from sessionnet_vip.engine.runner import resolve_command
+from sessionnet_vip.engine.transport import PeerInfo
 from sessionnet_vip.errors import VipError
 
 from .conftest import PYTHON
@@ -287,6 +288,54 @@ def test_a_session_the_map_cannot_hold_is_refused_before_its_lease(
         assert engine.request({"op": "logon", "session": 1})["ok"]  # the held session still works
         assert engine.request({"op": "logoff", "session": 1})["ok"]
         assert engine.request({"op": "logon", "session": 2})["ok"]  # room again
+    finally:
+        engine.stop_agent()
+        engine.close()
+
+
+def test_a_batch_enters_the_data_plane_after_its_commit(kernel_ready: None, tmp_path: Path) -> None:
+    """Lease requests answered together (the control socket's batches): each session is added
+    to or removed from the data plane after the batch's commit, in request order; ``logon``
+    still hands out an existing cgroup, and ``max_sessions`` counts the batch's own logons."""
+    engine = _agent(
+        tmp_path,
+        processes=[PYTHON],
+        hold_seconds=0,
+        data_plane={"assign_addresses": False, "root_name": f"snv-unit-b-{os.getpid()}", "max_sessions": 3},
+    )
+    root = PeerInfo(pid=1, uid=0, privileged=True)
+    try:
+        engine.start_agent(watch=False)
+        assert engine.plane is not None
+        replies = engine.handle_batch(
+            [
+                (req, root)
+                for req in (
+                    {"op": "logon", "session": 31, "user": "alice"},
+                    {"op": "allocate", "session": 32},
+                    {"op": "allocate", "session": 33},
+                    {"op": "release", "session": 32},
+                    {"op": "logon", "session": 34},  # 31, 32, 33 were counted: refused
+                    {"op": "logon", "session": 31, "user": "alice"},
+                )
+            ]
+        )
+        assert [r["ok"] for r in replies] == [True, True, True, True, False, True], replies
+        on, first, second, off, refused, again = replies
+        assert Path(on["result"]["data_plane"]["cgroup"]).is_dir()
+        assert (
+            first["result"]["data_plane"]
+            == second["result"]["data_plane"]
+            == {"active": True, "cgroup": None}
+        )
+        assert off["result"]["released"] is True and off["result"]["evacuated"] == []
+        assert "data_plane.max_sessions" in refused["error"]
+        assert again["result"]["reused"] is True
+        assert again["result"]["data_plane"] == on["result"]["data_plane"]
+        assert set(engine.known) == {31, 33} and set(engine.plane.sessions) == {31}
+        assert engine.store.lease_of(34) is None
+        assert engine._batch_logons == set()
+        assert engine.request({"op": "logon", "session": 34})["ok"]  # room after the batch
     finally:
         engine.stop_agent()
         engine.close()
