@@ -761,10 +761,13 @@ class AgentEngine(Engine):
         return result
 
     def _commit_together(self, requests: list[object]) -> list[dict[str, Any]]:
-        try:
-            return super()._commit_together(requests)
-        finally:
-            self._batch_logons.clear()
+        # The data-plane lock first, as everywhere else that holds both (sync_leases): a batch
+        # holds the store lock throughout, and its logons take the data-plane lock inside it.
+        with self._plane_lock:
+            try:
+                return super()._commit_together(requests)
+            finally:
+                self._batch_logons.clear()
 
     def _logoff(self, session_id: int) -> dict[str, Any]:
         result = self._release(session_id)

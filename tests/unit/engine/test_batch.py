@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -137,3 +138,45 @@ def test_work_after_the_commit_runs_after_it_in_order(engine: Engine) -> None:
     assert engine.request({"op": "release", "session": 1})["ok"]
     assert engine.request({"op": "allocate", "session": 4})["ok"]  # alone: right after its commit
     assert [sid for sid, _ in seen] == [4] and seen[0][1][4] == "198.51.100.10"
+
+
+def test_concurrent_connections_through_the_group_commit(tmp_path: Path) -> None:
+    """Threads asking at once (as the control socket's connection threads do) each get the
+    reply to their own request, and the store ends as the replies said."""
+    config = parse_config(
+        {
+            "pool": ["198.51.100.10-198.51.100.40"],
+            "state_dir": str(tmp_path / "state"),
+            "control_socket": str(tmp_path / "ctl.sock"),
+            "hold_seconds": 0,
+        }
+    )
+    engine = Engine.open(config, provider=StaticSessions.of(set()))
+    got: dict[int, list[tuple[str, Any]]] = {}
+    failures: list[dict[str, Any]] = []
+
+    def client(first: int) -> None:
+        for sid in range(first, first + 3):
+            for _ in range(20):
+                on = engine.handle({"op": "allocate", "session": sid, "user": f"u{sid}"}, ROOT)
+                off = engine.handle({"op": "release", "session": sid}, ROOT)
+                if not (on["ok"] and off["ok"]) or on["result"]["session_id"] != sid:
+                    failures.extend([on, off])
+                got.setdefault(sid, []).append((on["result"]["vip"], off["result"]["address"]))
+        last = engine.handle({"op": "allocate", "session": first, "user": f"u{first}"}, ROOT)
+        got[first].append((last["result"]["vip"], None))
+
+    threads = [threading.Thread(target=client, args=(100 * t + 1,)) for t in range(8)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+            assert not t.is_alive()
+        assert failures == []
+        for pairs in got.values():  # each release gave back what its allocate got
+            assert all(vip is not None and (address in (vip, None)) for vip, address in pairs)
+        assert _committed(engine) == {100 * t + 1: got[100 * t + 1][-1][0] for t in range(8)}
+        assert len(set(_committed(engine).values())) == 8
+    finally:
+        engine.close()
