@@ -2,9 +2,9 @@
 
 * a control server of this platform's transport (:mod:`sessionnet_vip.engine.platform`):
   on Linux a Unix socket, mode 0600, root only (:mod:`sessionnet_vip.engine.linux.transport`);
-  one JSON object per line each way (:mod:`sessionnet_vip.engine.transport`), a thread per
-  connection; lease changes that arrive together from several connections are committed
-  together (group commit, :meth:`Engine.handle <sessionnet_vip.engine.service.Engine.handle>`);
+  one JSON object per line each way (:mod:`sessionnet_vip.engine.transport`); requests that
+  arrive together are answered as one batch, their lease changes committed together
+  (:meth:`Engine.handle_batch <sessionnet_vip.engine.service.Engine.handle_batch>`);
 * a reconcile at start and every ``reconcile_seconds`` against the live-session provider;
 * optional Prometheus metrics on ``127.0.0.1:metrics_port``.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -29,7 +29,16 @@ if TYPE_CHECKING:  # clients (request) must not load the engine, SQLite and YAML
 
 log = logging.getLogger("sessionnet_vip.engine")
 
-__all__ = ["MAX_REQUEST", "PeerInfo", "Service", "default_address", "request", "result_of", "start_metrics"]
+__all__ = [
+    "MAX_REQUEST",
+    "EngineHandler",
+    "PeerInfo",
+    "Service",
+    "default_address",
+    "request",
+    "result_of",
+    "start_metrics",
+]
 
 
 class _Collector:
@@ -70,6 +79,20 @@ def start_metrics(engine: Engine, port: int) -> Any:
     return server
 
 
+@dataclass(frozen=True)
+class EngineHandler:
+    """The engine as a transport's :data:`~sessionnet_vip.engine.transport.Handler`, with the
+    batch form (:meth:`Engine.handle_batch`) for transports that read many requests at once."""
+
+    engine: Engine
+
+    def __call__(self, request: object, peer: PeerInfo) -> dict[str, Any]:
+        return self.engine.handle(request, peer)
+
+    def batch(self, items: Sequence[tuple[object, PeerInfo]]) -> list[dict[str, Any]]:
+        return self.engine.handle_batch(items)
+
+
 @dataclass
 class Service:
     """The running engine: control server, reconcile loop, metrics. ``run`` blocks.
@@ -105,7 +128,7 @@ class Service:
             log.warning("%s", warning)
         transport = engine_platform.transport()
         address = str(self.socket_path)
-        server = transport.make_server(address, self.engine.handle, self.allowed)
+        server = transport.make_server(address, EngineHandler(self.engine), self.allowed)
         metrics = None
         try:
             if self.metrics_port is not None:

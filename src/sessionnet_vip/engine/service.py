@@ -139,75 +139,6 @@ class _BatchState(threading.local):
     after: list[Callable[[], None]] | None = None
 
 
-class _Waiter:
-    """One request in :class:`_GroupCommit`'s queue."""
-
-    __slots__ = ("lead", "reply", "request", "wake")
-
-    def __init__(self, request: object) -> None:
-        self.request = request
-        self.reply: dict[str, Any] | None = None
-        self.lead = False
-        self.wake: threading.Lock | None = None  # held; released to wake the waiting thread
-
-
-class _GroupCommit:
-    """Group commit of the lease changes that connections' threads ask for at the same time.
-
-    The first thread to arrive leads: it takes every request queued so far (its own among
-    them), has them committed in one transaction (``commit``), hands each waiting thread its
-    reply, and passes the lead to the first request queued meanwhile. The others wait on a lock
-    of their own (no polling). While a leader commits (SQLite and the write itself run without
-    the interpreter lock), the other connections' threads read, decode and queue their
-    requests, so a busy engine commits more requests at once; an idle one commits each alone,
-    at once. No thread gets its reply before the commit that holds its change has returned."""
-
-    def __init__(self, commit: Callable[[list[object]], list[dict[str, Any]]]) -> None:
-        self._commit = commit
-        self._mutex = threading.Lock()
-        self._queue: list[_Waiter] = []
-        self._leading = False
-
-    def submit(self, request: object) -> dict[str, Any]:
-        me = _Waiter(request)
-        with self._mutex:
-            self._queue.append(me)
-            if self._leading:
-                me.wake = threading.Lock()
-                me.wake.acquire()
-            else:
-                self._leading = me.lead = True
-        if me.wake is not None:
-            me.wake.acquire()  # released by a leader: with my reply, or to lead
-            if not me.lead:
-                assert me.reply is not None
-                return me.reply
-        with self._mutex:
-            batch, self._queue = self._queue, []
-        try:
-            replies = self._commit([w.request for w in batch])
-        except BaseException as exc:  # pragma: no cover - commit answers every failure itself
-            replies = [{"ok": False, "error": f"internal error: {type(exc).__name__}: {exc}"}] * len(batch)
-            raise
-        finally:
-            for waiter, reply in zip(batch, replies, strict=True):
-                waiter.reply = reply
-            with self._mutex:
-                following = self._queue[0] if self._queue else None
-                if following is None:
-                    self._leading = False
-                else:
-                    following.lead = True
-            for waiter in batch:
-                if waiter.wake is not None:
-                    waiter.wake.release()
-            if following is not None:
-                assert following.wake is not None
-                following.wake.release()
-        assert me.reply is not None
-        return me.reply
-
-
 @dataclass
 class Engine:
     """One engine: owns an open store. Thread-safe: requests are serialised by a lock."""
@@ -222,10 +153,6 @@ class Engine:
     batched_ops: frozenset[str] = field(default=frozenset({"allocate", "release"}), repr=False, compare=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
     _batch: _BatchState = field(default_factory=_BatchState, repr=False, compare=False)
-    _group: _GroupCommit = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        self._group = _GroupCommit(self._commit_together)
 
     @classmethod
     def open(
@@ -303,25 +230,13 @@ class Engine:
 
         A privileged peer may do everything :meth:`request` does. Others are refused here;
         a platform whose transport admits unprivileged peers (the Windows pipe: a user's own
-        ``plan``) narrows what they may ask in :meth:`handle_unprivileged`.
-
-        A lease change (:attr:`batched_ops`) goes through the group commit: requests that
-        connections send at the same time are committed together (:meth:`handle_batch`)."""
+        ``plan``) narrows what they may ask in :meth:`handle_unprivileged`."""
         if peer.privileged:
-            if self._batched(req):
-                return self._group.submit(req)
             return self.request(req)
         return self.handle_unprivileged(req, peer)
 
-    def _batched(self, req: object) -> bool:
-        if not isinstance(req, Mapping):
-            return False
-        op = req.get("op")
-        return isinstance(op, str) and op in self.batched_ops
-
     def handle_batch(self, items: Sequence[tuple[object, PeerInfo]]) -> list[dict[str, Any]]:
-        """Answer requests that arrived together, in order (what the group commit of
-        :meth:`handle` does with the lease changes of several connections).
+        """Answer requests that arrived together (the transports' :data:`BatchHandler`).
 
         Runs of :attr:`batched_ops` requests (``allocate``/``release``) from privileged peers are
         answered inside one store transaction (:meth:`LeaseStore.batch`): each is a savepoint
@@ -343,6 +258,12 @@ class Engine:
         if run:
             replies += self._commit_together(run)
         return replies
+
+    def _batched(self, req: object) -> bool:
+        if not isinstance(req, Mapping):
+            return False
+        op = req.get("op")
+        return isinstance(op, str) and op in self.batched_ops  # (a list is not hashable)
 
     def _commit_together(self, requests: list[object]) -> list[dict[str, Any]]:
         if len(requests) == 1:

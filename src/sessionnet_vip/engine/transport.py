@@ -5,6 +5,13 @@ transport module implements (:class:`Transport`).
 Framing, the same on every platform: one UTF-8 JSON object per line (``\\n``) each way.
 A line longer than :data:`MAX_REQUEST` bytes ends the connection with an error; a line that
 is not JSON is answered with an error and the connection stays open; blank lines are skipped.
+Two readers apply these rules: :func:`serve_lines` (a blocking reader per connection, the
+Windows pipe) and :func:`split_lines` (a connection's received bytes, the Linux socket's
+event loop).
+
+A transport may answer the requests that arrive together (from one or several connections)
+with one call of a :data:`BatchHandler` (:func:`batch_of`): the engine then commits their lease
+changes in one transaction and replies only after that commit.
 
 The per-platform modules (chosen by :mod:`sessionnet_vip.engine.platform`, never imported on
 the other platform):
@@ -18,7 +25,7 @@ the other platform):
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -30,12 +37,16 @@ from sessionnet_vip.engine.protocol import MAX_REPLY, MAX_REQUEST, decode_reques
 __all__ = [
     "MAX_REPLY",
     "MAX_REQUEST",
+    "BatchHandler",
     "ControlServer",
     "Handler",
     "PeerInfo",
     "Transport",
+    "batch_of",
+    "encode_reply",
     "send_reply",
     "serve_lines",
+    "split_lines",
 ]
 
 
@@ -62,6 +73,24 @@ class PeerInfo:
 #: What a transport hands each decoded request to: ``(request, peer) -> reply``. The reply is
 #: a mapping ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": str}``.
 Handler = Callable[[object, PeerInfo], dict[str, Any]]
+
+#: Answers several decoded requests at once: ``[(request, peer), ...] -> [reply, ...]`` (same
+#: order, one reply each). The engine's :meth:`~sessionnet_vip.engine.service.Engine.handle_batch`
+#: commits the lease changes of a batch together, before any of its replies is sent.
+BatchHandler = Callable[[Sequence[tuple[object, PeerInfo]]], list[dict[str, Any]]]
+
+
+def batch_of(handler: Handler) -> BatchHandler:
+    """The batch form of ``handler``: its ``batch`` attribute when it has one (the engine's
+    :class:`~sessionnet_vip.engine.server.EngineHandler`), else one call per request."""
+    batch: BatchHandler | None = getattr(handler, "batch", None)
+    if batch is not None:
+        return batch
+
+    def one_by_one(items: Sequence[tuple[object, PeerInfo]]) -> list[dict[str, Any]]:
+        return [handler(request, peer) for request, peer in items]
+
+    return one_by_one
 
 
 class LineReader(Protocol):
@@ -105,9 +134,45 @@ class Transport(Protocol):
 _ENCODER = json.JSONEncoder(sort_keys=True)
 
 
+def encode_reply(reply: dict[str, Any]) -> bytes:
+    """A reply as its line (keys sorted, as every transport has always sent them)."""
+    return _ENCODER.encode(reply).encode() + b"\n"
+
+
 def send_reply(wfile: LineWriter, reply: dict[str, Any]) -> None:
-    wfile.write(_ENCODER.encode(reply).encode() + b"\n")
+    wfile.write(encode_reply(reply))
     wfile.flush()
+
+
+def too_long() -> dict[str, Any]:
+    return {"ok": False, "error": f"request longer than {MAX_REQUEST} bytes; nothing done"}
+
+
+def split_lines(buffer: bytearray, eof: bool) -> tuple[list[bytes], bool]:
+    """Take the complete request lines out of a connection's received ``buffer`` (what is left
+    is the start of the next line), by the same rules as :func:`serve_lines`: blank lines are
+    skipped; at ``eof`` an unterminated last line is a line too. Returns ``(lines, cut)``:
+    ``cut`` means a line longer than :data:`MAX_REQUEST` bytes came next, and the connection
+    ends after the lines before it are answered (with the :func:`too_long` reply)."""
+    lines: list[bytes] = []
+    start = 0
+    size = len(buffer)
+    while start < size:
+        end = buffer.find(b"\n", start)
+        if end < 0:
+            if size - start > MAX_REQUEST:
+                return lines, True
+            if not eof:
+                break
+            end = size - 1
+        if end - start > MAX_REQUEST:  # the line without its newline is too long
+            return lines, True
+        line = bytes(buffer[start : end + 1])
+        start = end + 1
+        if line.strip():
+            lines.append(line)
+    del buffer[:start]
+    return lines, False
 
 
 def serve_lines(rfile: LineReader, wfile: LineWriter, peer: PeerInfo, handler: Handler) -> None:
@@ -117,9 +182,7 @@ def serve_lines(rfile: LineReader, wfile: LineWriter, peer: PeerInfo, handler: H
         if not line:
             return
         if len(line) > MAX_REQUEST and not line.endswith(b"\n"):
-            send_reply(
-                wfile, {"ok": False, "error": f"request longer than {MAX_REQUEST} bytes; nothing done"}
-            )
+            send_reply(wfile, too_long())
             return
         if not line.strip():
             continue

@@ -140,9 +140,10 @@ def test_work_after_the_commit_runs_after_it_in_order(engine: Engine) -> None:
     assert [sid for sid, _ in seen] == [4] and seen[0][1][4] == "198.51.100.10"
 
 
-def test_concurrent_connections_through_the_group_commit(tmp_path: Path) -> None:
-    """Threads asking at once (as the control socket's connection threads do) each get the
-    reply to their own request, and the store ends as the replies said."""
+def test_threads_asking_at_once_with_batches_in_between(tmp_path: Path) -> None:
+    """Threads asking one by one (the engine's own threads, a transport with a thread per
+    connection) while batches are answered get each the reply to their own request, and the
+    store ends as the replies said."""
     config = parse_config(
         {
             "pool": ["198.51.100.10-198.51.100.40"],
@@ -166,7 +167,16 @@ def test_concurrent_connections_through_the_group_commit(tmp_path: Path) -> None
         last = engine.handle({"op": "allocate", "session": first, "user": f"u{first}"}, ROOT)
         got[first].append((last["result"]["vip"], None))
 
+    def batches() -> None:
+        for sid in range(5001, 5041, 4):
+            group = range(sid, sid + 4)
+            for op in ("allocate", "release"):
+                replies = engine.handle_batch([({"op": op, "session": s}, ROOT) for s in group])
+                if not all(r["ok"] for r in replies):
+                    failures.extend(replies)
+
     threads = [threading.Thread(target=client, args=(100 * t + 1,)) for t in range(8)]
+    threads.append(threading.Thread(target=batches))
     try:
         for t in threads:
             t.start()

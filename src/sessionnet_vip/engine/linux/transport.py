@@ -3,6 +3,14 @@
 Every peer's credentials are read with ``SO_PEERCRED``; anyone but root (or the engine's own
 user, when the engine itself does not run as root) is answered with an error and
 disconnected. Implements :class:`sessionnet_vip.engine.transport.Transport`.
+
+One thread serves every connection (an event loop over :mod:`selectors`, epoll on Linux): each
+round it reads what the ready connections sent, answers all the complete request lines with
+one call of the engine's batch handler (:func:`~sessionnet_vip.engine.transport.batch_of`),
+which commits their lease changes in one transaction, then writes the replies. Nothing waits
+on the GIL or on another connection's thread, and a logon storm over many connections costs
+one commit per round instead of one per request (group commit). No reply is written before
+its batch is committed.
 """
 
 from __future__ import annotations
@@ -11,22 +19,35 @@ import contextlib
 import errno
 import logging
 import os
+import selectors
 import socket
-import socketserver
 import stat
 import struct
+import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from sessionnet_vip.engine.defaults import DEFAULT_CONTROL_SOCKET_PATH
 from sessionnet_vip.engine.linux.client import request
-from sessionnet_vip.engine.transport import Handler, PeerInfo, send_reply, serve_lines
+from sessionnet_vip.engine.protocol import decode_request
+from sessionnet_vip.engine.transport import (
+    Handler,
+    PeerInfo,
+    batch_of,
+    encode_reply,
+    split_lines,
+    too_long,
+)
 from sessionnet_vip.errors import VipError
 
 log = logging.getLogger("sessionnet_vip.engine")
 
 _UCRED: Final = struct.Struct("3i")
+#: Bytes read from one connection per round (what is left waits in the socket for the next).
+RECV_SIZE: Final = 256 * 1024
+#: Reply bytes a connection may leave unread before the engine stops reading its requests.
+MAX_UNSENT: Final = 4 * 1024 * 1024
 
 
 def peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
@@ -41,36 +62,212 @@ def allowed_uids() -> frozenset[int]:
     return frozenset({0, os.geteuid()})
 
 
-class _Handler(socketserver.StreamRequestHandler):
-    server: UnixControlServer
+class _Connection:
+    """One client: what it sent and what it has not read yet."""
 
-    def handle(self) -> None:
-        pid, uid, _gid = peer_credentials(self.connection)
-        peer = PeerInfo(pid=pid, uid=uid, privileged=uid in self.server.allowed)
-        if not peer.privileged:
-            log.warning("refused control connection from pid %s uid %s (root only)", pid, uid)
-            send_reply(
-                self.wfile,
-                {"ok": False, "error": f"permission denied: uid {uid} is not root; run vipctl as root"},
-            )
-            return
-        serve_lines(self.rfile, self.wfile, peer, self.server.handler)
+    __slots__ = ("closing", "eof", "inbox", "outbox", "peer", "sock")
+
+    def __init__(self, sock: socket.socket, peer: PeerInfo) -> None:
+        self.sock = sock
+        self.peer = peer
+        self.inbox = bytearray()
+        self.outbox = bytearray()
+        self.eof = False  # the client sent all it will send
+        self.closing = False  # close once the outbox is written
 
 
-class UnixControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
+class UnixControlServer:
+    """The control socket and its event loop (``serve_forever`` in a thread of its own)."""
 
     def __init__(self, path: Path, handler: Handler, allowed: Iterable[int]) -> None:
         self.handler = handler
+        self.batch = batch_of(handler)
         self.allowed = frozenset(allowed)
         self.path = path
         prepare_socket_path(path)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old = os.umask(0o177)
         try:
-            super().__init__(str(path), _Handler)
+            listener.bind(str(path))
+            listener.listen(socket.SOMAXCONN)
+        except BaseException:
+            listener.close()
+            raise
         finally:
             os.umask(old)
         os.chmod(path, 0o600)
+        listener.setblocking(False)
+        self.socket = listener
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._selector.register(listener, selectors.EVENT_READ, None)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, self._wake_r)
+        self._connections: dict[int, _Connection] = {}
+        self._buffer = bytearray(RECV_SIZE)
+        self._view = memoryview(self._buffer)
+        self._stop = False
+        self._running = threading.Lock()
+        self._stopped = threading.Event()
+        self._stopped.set()
+
+    # -- the ControlServer interface -----------------------------------------------------
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Serve until :meth:`shutdown`; ``poll_interval`` bounds how long a round waits."""
+        with self._running:
+            self._stopped.clear()
+            try:
+                while not self._stop:
+                    self._round(poll_interval)
+            finally:
+                self._stopped.set()
+
+    def shutdown(self) -> None:
+        """Stop :meth:`serve_forever` and wait until it has returned."""
+        self._stop = True
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+        self._stopped.wait()
+
+    def server_close(self) -> None:
+        for conn in list(self._connections.values()):
+            self._close(conn)
+        with contextlib.suppress(KeyError, ValueError):
+            self._selector.unregister(self.socket)
+        self.socket.close()
+        self._selector.close()
+        self._view.release()
+        self._wake_r.close()
+        self._wake_w.close()
+
+    # -- one round -----------------------------------------------------------------------
+    def _round(self, timeout: float) -> None:
+        received: list[_Connection] = []
+        for key, mask in self._selector.select(timeout):
+            data = key.data
+            if data is None:
+                self._accept()
+            elif data is self._wake_r:
+                with contextlib.suppress(OSError):
+                    self._wake_r.recv(4096)
+            else:
+                conn: _Connection = data
+                if mask & selectors.EVENT_WRITE:
+                    self._flush(conn)
+                if mask & selectors.EVENT_READ and not conn.closing and self._receive(conn):
+                    received.append(conn)
+        if received:
+            self._answer(received)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                sock, _addr = self.socket.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # out of descriptors, a peer gone before accept: keep serving
+                log.warning("control socket: accept failed: %s", exc)
+                return
+            sock.setblocking(False)
+            try:
+                pid, uid, _gid = peer_credentials(sock)
+            except OSError:
+                sock.close()
+                continue
+            conn = _Connection(sock, PeerInfo(pid=pid, uid=uid, privileged=uid in self.allowed))
+            self._connections[sock.fileno()] = conn
+            self._selector.register(sock, selectors.EVENT_READ, conn)
+            if not conn.peer.privileged:
+                log.warning("refused control connection from pid %s uid %s (root only)", pid, uid)
+                conn.outbox += encode_reply(
+                    {"ok": False, "error": f"permission denied: uid {uid} is not root; run vipctl as root"}
+                )
+                conn.closing = True
+                self._flush(conn)
+
+    def _receive(self, conn: _Connection) -> bool:
+        """Read what ``conn`` sent; ``True`` when there is something to answer or to close."""
+        try:
+            # into one reused buffer: a fresh bytes object of RECV_SIZE per read would be
+            # mapped and unmapped by malloc each time (three system calls per request)
+            size = conn.sock.recv_into(self._buffer)
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            self._close(conn)
+            return False
+        if size:
+            conn.inbox += self._view[:size]
+        else:
+            conn.eof = True
+        return True
+
+    def _answer(self, received: list[_Connection]) -> None:
+        """Answer every complete line of ``received`` with one batch, then write the replies."""
+        items: list[tuple[object, PeerInfo]] = []
+        plans: list[tuple[_Connection, list[int | dict[str, Any]]]] = []
+        for conn in received:
+            lines, cut = split_lines(conn.inbox, conn.eof)
+            plan: list[int | dict[str, Any]] = []
+            for line in lines:
+                req, refusal = decode_request(line)
+                if refusal is not None:
+                    plan.append(refusal)
+                else:
+                    plan.append(len(items))
+                    items.append((req, conn.peer))
+            if cut:
+                plan.append(too_long())
+                conn.closing = True
+                conn.inbox.clear()
+            elif conn.eof:
+                conn.closing = True
+            plans.append((conn, plan))
+        replies: list[dict[str, Any]] = []
+        if items:
+            try:
+                replies = self.batch(items)
+            except Exception as exc:  # a bug must not stop the engine serving; say so to each
+                log.exception("control requests failed")
+                failed = {"ok": False, "error": f"internal error: {type(exc).__name__}: {exc}"}
+                replies = [failed] * len(items)
+        for conn, plan in plans:
+            for entry in plan:
+                conn.outbox += encode_reply(replies[entry] if isinstance(entry, int) else entry)
+            self._flush(conn)
+
+    def _flush(self, conn: _Connection) -> None:
+        """Write what ``conn`` can take now; wait for it to be writable for the rest."""
+        if conn.sock.fileno() < 0:
+            return
+        if conn.outbox:
+            try:
+                sent = conn.sock.send(conn.outbox)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:  # the client went away without reading its replies
+                self._close(conn)
+                return
+            del conn.outbox[:sent]
+        if not conn.outbox and conn.closing:
+            self._close(conn)
+            return
+        events = 0 if conn.closing or len(conn.outbox) > MAX_UNSENT else selectors.EVENT_READ
+        if conn.outbox:
+            events |= selectors.EVENT_WRITE
+        if events != self._selector.get_key(conn.sock).events:
+            self._selector.modify(conn.sock, events, conn)
+
+    def _close(self, conn: _Connection) -> None:
+        fd = conn.sock.fileno()
+        if fd < 0:
+            return
+        self._connections.pop(fd, None)
+        with contextlib.suppress(KeyError, ValueError):
+            self._selector.unregister(conn.sock)
+        with contextlib.suppress(OSError):
+            conn.sock.shutdown(socket.SHUT_RDWR)
+        conn.sock.close()
 
 
 def prepare_socket_path(path: Path) -> None:
