@@ -1,5 +1,5 @@
 """The client side of the Unix control socket, on its own: ``vipctl run`` and the other
-clients send a request without loading the server side (socketserver, logging, dataclasses),
+clients send a request without loading the server side (select, logging, dataclasses),
 which is most of a short command's start-up time. :mod:`~sessionnet_vip.engine.linux.transport`
 re-exports :func:`request` as the transport's client."""
 

@@ -4,7 +4,7 @@ Every peer's credentials are read with ``SO_PEERCRED``; anyone but root (or the 
 user, when the engine itself does not run as root) is answered with an error and
 disconnected. Implements :class:`sessionnet_vip.engine.transport.Transport`.
 
-One thread serves every connection (an event loop over :mod:`selectors`, epoll on Linux): each
+One thread serves every connection (an event loop over ``epoll(7)``): each
 round it reads what the ready connections sent, answers all the complete request lines with
 one call of the engine's batch handler (:func:`~sessionnet_vip.engine.transport.batch_of`),
 which commits their lease changes in one transaction, then writes the replies. Nothing waits
@@ -19,7 +19,7 @@ import contextlib
 import errno
 import logging
 import os
-import selectors
+import select
 import socket
 import stat
 import struct
@@ -65,15 +65,23 @@ def allowed_uids() -> frozenset[int]:
 class _Connection:
     """One client: what it sent and what it has not read yet."""
 
-    __slots__ = ("closing", "eof", "inbox", "outbox", "peer", "sock")
+    __slots__ = ("closing", "eof", "events", "fd", "inbox", "outbox", "peer", "sock")
 
     def __init__(self, sock: socket.socket, peer: PeerInfo) -> None:
         self.sock = sock
+        self.fd = sock.fileno()
         self.peer = peer
         self.inbox = bytearray()
         self.outbox = bytearray()
+        self.events = _READ  # what epoll watches for on it
         self.eof = False  # the client sent all it will send
         self.closing = False  # close once the outbox is written
+
+
+_READ: Final = select.EPOLLIN
+_WRITE: Final = select.EPOLLOUT
+#: Readable, or the peer hung up / the socket failed (a read then says which).
+_INPUT: Final = select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR
 
 
 class UnixControlServer:
@@ -98,11 +106,11 @@ class UnixControlServer:
         os.chmod(path, 0o600)
         listener.setblocking(False)
         self.socket = listener
-        self._selector = selectors.DefaultSelector()
+        self._epoll = select.epoll()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
-        self._selector.register(listener, selectors.EVENT_READ, None)
-        self._selector.register(self._wake_r, selectors.EVENT_READ, self._wake_r)
+        self._epoll.register(listener.fileno(), _READ)
+        self._epoll.register(self._wake_r.fileno(), _READ)
         self._connections: dict[int, _Connection] = {}
         self._buffer = bytearray(RECV_SIZE)
         self._view = memoryview(self._buffer)
@@ -132,10 +140,8 @@ class UnixControlServer:
     def server_close(self) -> None:
         for conn in list(self._connections.values()):
             self._close(conn)
-        with contextlib.suppress(KeyError, ValueError):
-            self._selector.unregister(self.socket)
+        self._epoll.close()
         self.socket.close()
-        self._selector.close()
         self._view.release()
         self._wake_r.close()
         self._wake_w.close()
@@ -143,19 +149,20 @@ class UnixControlServer:
     # -- one round -----------------------------------------------------------------------
     def _round(self, timeout: float) -> None:
         received: list[_Connection] = []
-        for key, mask in self._selector.select(timeout):
-            data = key.data
-            if data is None:
-                self._accept()
-            elif data is self._wake_r:
-                with contextlib.suppress(OSError):
-                    self._wake_r.recv(4096)
-            else:
-                conn: _Connection = data
-                if mask & selectors.EVENT_WRITE:
-                    self._flush(conn)
-                if mask & selectors.EVENT_READ and not conn.closing and self._receive(conn):
-                    received.append(conn)
+        listener = self.socket.fileno()
+        for fd, mask in self._epoll.poll(timeout):
+            conn = self._connections.get(fd)
+            if conn is None:
+                if fd == listener:
+                    self._accept()
+                else:  # the wake-up socket of shutdown()
+                    with contextlib.suppress(OSError):
+                        self._wake_r.recv(4096)
+                continue
+            if mask & _WRITE:
+                self._flush(conn)
+            if mask & _INPUT and not conn.closing and conn.fd >= 0 and self._receive(conn):
+                received.append(conn)
         if received:
             self._answer(received)
 
@@ -175,8 +182,8 @@ class UnixControlServer:
                 sock.close()
                 continue
             conn = _Connection(sock, PeerInfo(pid=pid, uid=uid, privileged=uid in self.allowed))
-            self._connections[sock.fileno()] = conn
-            self._selector.register(sock, selectors.EVENT_READ, conn)
+            self._connections[conn.fd] = conn
+            self._epoll.register(conn.fd, _READ)
             if not conn.peer.privileged:
                 log.warning("refused control connection from pid %s uid %s (root only)", pid, uid)
                 conn.outbox += encode_reply(
@@ -238,7 +245,7 @@ class UnixControlServer:
 
     def _flush(self, conn: _Connection) -> None:
         """Write what ``conn`` can take now; wait for it to be writable for the rest."""
-        if conn.sock.fileno() < 0:
+        if conn.fd < 0:
             return
         if conn.outbox:
             try:
@@ -252,19 +259,20 @@ class UnixControlServer:
         if not conn.outbox and conn.closing:
             self._close(conn)
             return
-        events = 0 if conn.closing or len(conn.outbox) > MAX_UNSENT else selectors.EVENT_READ
+        events = 0 if conn.closing or len(conn.outbox) > MAX_UNSENT else _READ
         if conn.outbox:
-            events |= selectors.EVENT_WRITE
-        if events != self._selector.get_key(conn.sock).events:
-            self._selector.modify(conn.sock, events, conn)
+            events |= _WRITE
+        if events != conn.events:
+            conn.events = events
+            self._epoll.modify(conn.fd, events)
 
     def _close(self, conn: _Connection) -> None:
-        fd = conn.sock.fileno()
-        if fd < 0:
+        if conn.fd < 0:
             return
-        self._connections.pop(fd, None)
-        with contextlib.suppress(KeyError, ValueError):
-            self._selector.unregister(conn.sock)
+        self._connections.pop(conn.fd, None)
+        with contextlib.suppress(OSError, ValueError):
+            self._epoll.unregister(conn.fd)
+        conn.fd = -1
         with contextlib.suppress(OSError):
             conn.sock.shutdown(socket.SHUT_RDWR)
         conn.sock.close()
