@@ -607,7 +607,10 @@ def block_load(text: str) -> Any:
                 container: Any = {} if is_map else []
                 owner[slot] = container
                 stack.append([indent, container, is_map])
-        if not stack:
+        top = stack[-1] if stack else None
+        if top is not None and top[0] == indent and top[2] is is_map:
+            container = top[1]  # the usual line: one more entry of the innermost collection
+        elif top is None:
             container = {} if is_map else []
             stack.append([indent, container, is_map])
             root = container
@@ -659,8 +662,14 @@ def block_load(text: str) -> Any:
                     if rest[:1] == " ":
                         rest = rest.lstrip(" ")
             else:
-                if rest.count(".") > 1 and rest[4:5] != "-" and _dotted_text(rest):
-                    container.append(rest)  # see plainly_text
+                if (
+                    rest.count(".") > 1
+                    and rest[4:5] != "-"
+                    and rest[0] not in _NOT_DOTTED_START
+                    and ": " not in rest
+                    and rest[-1] != ":"
+                ):
+                    container.append(rest)  # see plainly_text and _dotted_text
                     continue
                 value = values.get(rest, _UNSET)
                 if value is _UNSET:
