@@ -322,6 +322,31 @@ def status(name: str) -> ServiceStatus:
     )
 
 
+#: HandlerEx control codes and the matching "accept" bit (winsvc.h; Microsoft Learn,
+#: "LPHANDLER_FUNCTION_EX callback function"): session logon/logoff/connect/disconnect events.
+SERVICE_CONTROL_SESSIONCHANGE: Final = 14
+SERVICE_ACCEPT_SESSIONCHANGE: Final = 0x80
+
+
+class SessionRelay:
+    """Forwards the SCM's session-change notifications to the running engine (if any)."""
+
+    def __init__(self) -> None:
+        self.engine: Any = None
+
+    def attach(self, engine: Any) -> None:
+        self.engine = engine
+
+    def control(self, control: int) -> bool:
+        """Handle a control the framework did not; ``True`` when it was a session change."""
+        if control != SERVICE_CONTROL_SESSIONCHANGE:
+            return False
+        engine = self.engine
+        if engine is not None:
+            engine.notify_session_change()
+        return True
+
+
 def run(config_path: str, log_path: str) -> int:
     """The service process: hand this process to the SCM, which calls the engine's body."""
     if sys.platform != "win32":
@@ -341,6 +366,16 @@ def run(config_path: str, log_path: str) -> int:
             super().__init__(args)
             self.stop_event = threading.Event()
             self.wake = win32event.CreateEvent(None, 0, 0, None)
+            self.sessions = SessionRelay()
+
+        def GetAcceptedControls(self) -> int:
+            base: Any = super()
+            return int(base.GetAcceptedControls()) | SERVICE_ACCEPT_SESSIONCHANGE
+
+        def SvcOtherEx(self, control: int, event_type: int, data: Any) -> None:
+            if not self.sessions.control(control):
+                base: Any = super()
+                base.SvcOtherEx(control, event_type, data)
 
         def SvcStop(self) -> None:
             self.ReportServiceStatus(win32service.SERVICE_STOP_PENDING)
@@ -354,7 +389,7 @@ def run(config_path: str, log_path: str) -> int:
             setup_file_log(log_path)
             servicemanager.LogInfoMsg(f"{DISPLAY_NAME} starting (config {config_path}, log {log_path})")
             try:
-                serve(load_config(config_path), stop=self.stop_event)
+                serve(load_config(config_path), stop=self.stop_event, started=self.sessions.attach)
             except VipError as exc:
                 log.error("%s", exc)
                 servicemanager.LogErrorMsg(f"{DISPLAY_NAME} stopped: {exc}")
