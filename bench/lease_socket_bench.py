@@ -14,9 +14,12 @@ figure has its baselines from the same run:
 At each level it measures ``allocate`` + ``release`` (the session's cgroups wait for its first
 process) and ``logon`` + ``logoff`` (they are made at once: what every allocate cost before).
 
-With ``--before-src DIR`` (the ``src/`` of an earlier checkout, its eBPF object built) the
-engine of that code runs too, at NORMAL, as the figure before a change; ``--rounds N`` measures
-every configuration N times, interleaved, and prints medians and ranges (this host is shared).
+Next to each figure it prints the engine's CPU time per request. With ``--before-src DIR`` (the
+``src/`` of an earlier checkout, its eBPF object built) the engine of that code runs too, at
+NORMAL, as the figure before a change, and then both engines run at once, each client asking
+them in turn, so that both see the same load (on a busy machine the configurations measured one
+after the other do not); ``--rounds N`` measures every configuration N times, interleaved, and
+prints medians and ranges.
 
 Goal: at least 5,000 allocate+release per second through the socket at NORMAL, on one
 connection and on ``--clients`` connections.
@@ -28,6 +31,7 @@ Needs root (cgroups, BPF). ``PYTHONPATH=src python bench/lease_socket_bench.py [
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import socket
 import statistics
@@ -36,6 +40,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
@@ -139,10 +144,10 @@ def measure(path: Path, sessions: int, clients: int, pair: tuple[str, str], engi
     return one, many, cpu_one, cpu_many
 
 
-def run_level(
-    lab: Lab, level: str, sessions: int, clients: int, src: Path = SRC
-) -> dict[tuple[str, str], Figures] | None:
-    """Start the engine (the package in ``src``) with its store at ``level``; measure each pair."""
+@contextlib.contextmanager
+def engine_running(lab: Lab, level: str, src: Path = SRC, tag: str = "") -> Iterator[tuple[Path, int] | None]:
+    """The engine of the package in ``src``, its store at ``level``, serving in the lab's
+    namespace: ``(control socket, pid)``, or ``None`` when it did not start."""
     with tempfile.TemporaryDirectory(prefix="vip-lease-bench-") as tmp:
         d = Path(tmp)
         sock = d / "ctl.sock"
@@ -156,7 +161,11 @@ def run_level(
                     "control_socket": str(sock),
                     "hold_seconds": 0,
                     "session_provider": "engine",
-                    "data_plane": {"enabled": True, "names": True, "root_name": f"snv-lease-{os.getpid()}"},
+                    "data_plane": {
+                        "enabled": True,
+                        "names": True,
+                        "root_name": f"snv-lease-{os.getpid()}{tag}",
+                    },
                 }
             )
         )
@@ -183,13 +192,77 @@ def run_level(
         try:
             if not ready.wait(60) or child.poll() is not None or not sock.exists():
                 print(f"  {level}: engine did not start: {''.join(lines[-5:])}")
-                return None
+                yield None
+                return
             plane = next((x.strip() for x in lines if x.startswith("data plane:")), "data plane: ?")
             print(f"  {level}{'' if src == SRC else f' ({src})'}: {plane}", flush=True)
-            return {pair: measure(sock, sessions, clients, pair, child.pid) for pair in PAIRS}
+            yield sock, child.pid
         finally:
             child.terminate()
             child.wait(timeout=60)
+
+
+def run_level(
+    lab: Lab, level: str, sessions: int, clients: int, src: Path = SRC
+) -> dict[tuple[str, str], Figures] | None:
+    """Start the engine (the package in ``src``) with its store at ``level``; measure each pair."""
+    with engine_running(lab, level, src) as running:
+        if running is None:
+            return None
+        sock, pid = running
+        return {pair: measure(sock, sessions, clients, pair, pid) for pair in PAIRS}
+
+
+def alternate(paths: tuple[Path, Path], first: int, count: int, spent: list[float]) -> None:
+    """``allocate`` + ``release`` for each session on engine 0 and on engine 1 in turn (which
+    goes first alternates), adding the time each engine took to ``spent``."""
+    clients = (Client(paths[0]), Client(paths[1]))
+    try:
+        for sid in range(first, first + count):
+            for which in (0, 1) if sid % 2 else (1, 0):
+                start = time.perf_counter()
+                clients[which].ask({"op": "allocate", "session": sid, "user": f"u{sid}"})
+                clients[which].ask({"op": "release", "session": sid})
+                spent[which] += time.perf_counter() - start
+    finally:
+        for c in clients:
+            c.close()
+
+
+def side_by_side(lab: Lab, before: Path, sessions: int, clients: int) -> list[str]:
+    """This engine and the one in ``before``, both at NORMAL and running at once, asked in turn
+    by the same client threads: both see the same load, so their ratio is what the change
+    did even when the machine is busy. A connection's rate is the requests it sent to an
+    engine over the time it spent waiting for that engine."""
+    with engine_running(lab, "NORMAL", SRC, "-a") as now, engine_running(lab, "NORMAL", before, "-b") as old:
+        if now is None or old is None:
+            return []
+        paths = (now[0], old[0])
+        alternate(paths, 10, 50, [0.0, 0.0])  # warm-up
+        out = [
+            "  side by side, both at synchronous=NORMAL, allocate+release (each client asks both in turn):"
+        ]
+        for n in (1, clients):
+            per = max(sessions // n, 1)
+            spent = [[0.0, 0.0] for _ in range(n)]
+            cpu = [cpu_seconds(now[1]), cpu_seconds(old[1])]
+            threads = [
+                threading.Thread(target=alternate, args=(paths, 200_000 * (n + 1) + i * per, per, spent[i]))
+                for i in range(n)
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            used = [cpu_seconds(now[1]) - cpu[0], cpu_seconds(old[1]) - cpu[1]]
+            rate = [2 * per * n / (sum(x[which] for x in spent) / n) for which in (0, 1)]
+            us = [used[which] / (2 * per * n) * 1e6 for which in (0, 1)]
+            out.append(
+                f"    {n} connection(s): this engine {rate[0]:6.0f} ops/s {us[0]:4.0f} us/op, "
+                f"before {rate[1]:6.0f} ops/s {us[1]:4.0f} us/op: x{rate[0] / rate[1]:.2f} the rate, "
+                f"x{us[1] / us[0]:.2f} less engine CPU"
+            )
+        return out
 
 
 def spread(values: list[float], unit: str = "ops/s") -> str:
@@ -248,6 +321,11 @@ def main() -> int:
                     series = results.setdefault(label, {}).setdefault(pair, [[] for _ in figures])
                     for values, value in zip(series, figures, strict=True):
                         values.append(value)
+        beside = (
+            []
+            if args.before_src is None
+            else side_by_side(lab, args.before_src.resolve(), args.sessions, args.clients)
+        )
     print(
         f"through the control socket, data plane and names on, {args.sessions} sessions, "
         f"{max(args.rounds, 1)} round(s) (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
@@ -265,6 +343,8 @@ def main() -> int:
                 f"  {'':<18} {'':<15} engine CPU   {spread(cpu_ones, 'us/op')}"
                 f"                {spread(cpu_manys, 'us/op')}"
             )
+    for line in beside:
+        print(line)
     lease, eager = PAIRS
 
     def median(label: str, pair: tuple[str, str], which: int) -> float:
