@@ -232,8 +232,9 @@ def alternate(paths: tuple[Path, Path], first: int, count: int, spent: list[floa
 def side_by_side(lab: Lab, before: Path, sessions: int, clients: int) -> list[str]:
     """This engine and the one in ``before``, both at NORMAL and running at once, asked in turn
     by the same client threads: both see the same load, so their ratio is what the change
-    did even when the machine is busy. A connection's rate is the requests it sent to an
-    engine over the time it spent waiting for that engine."""
+    did even when the machine is busy. On one connection an engine's rate is the requests
+    sent to it over the time spent waiting for it; on several (where waits overlap) only the
+    engines' CPU per request is compared."""
     with engine_running(lab, "NORMAL", SRC, "-a") as now, engine_running(lab, "NORMAL", before, "-b") as old:
         if now is None or old is None:
             return []
@@ -257,11 +258,17 @@ def side_by_side(lab: Lab, before: Path, sessions: int, clients: int) -> list[st
             used = [cpu_seconds(now[1]) - cpu[0], cpu_seconds(old[1]) - cpu[1]]
             rate = [2 * per * n / (sum(x[which] for x in spent) / n) for which in (0, 1)]
             us = [used[which] / (2 * per * n) * 1e6 for which in (0, 1)]
-            out.append(
-                f"    {n} connection(s): this engine {rate[0]:6.0f} ops/s {us[0]:4.0f} us/op, "
-                f"before {rate[1]:6.0f} ops/s {us[1]:4.0f} us/op: x{rate[0] / rate[1]:.2f} the rate, "
-                f"x{us[1] / us[0]:.2f} less engine CPU"
-            )
+            if n == 1:
+                out.append(
+                    f"    1 connection: this engine {rate[0]:6.0f} ops/s {us[0]:4.0f} us/op, before "
+                    f"{rate[1]:6.0f} ops/s {us[1]:4.0f} us/op: x{rate[0] / rate[1]:.2f} the rate, "
+                    f"x{us[1] / us[0]:.2f} less engine CPU"
+                )
+            else:  # the time a client waits is no rate of its own when several wait at once
+                out.append(
+                    f"    {n} connections: engine CPU this engine {us[0]:4.0f} us/op, before "
+                    f"{us[1]:4.0f} us/op: x{us[1] / us[0]:.2f} less"
+                )
         return out
 
 
