@@ -55,8 +55,10 @@ _RANGE_TEXT: Final = f"allowed range is {MIN_SESSION_ID} to {MAX_SESSION_ID} (12
 def _parse_session_id(session_id: object) -> int:
     """Return ``session_id`` as an ``int``, refusing bools, floats with fractions and junk
     (the strict rules of :func:`sessionnet_vip.coerce.parse_int`)."""
+    # The common case (every engine request), checked at once. The exact type, not isinstance():
+    # a bool is an int too and is refused below.
     if (
-        type(session_id) is int  # the common case (every engine request), checked at once
+        type(session_id) is int  # pylint: disable=unidiomatic-typecheck
         and MIN_SESSION_ID <= session_id <= MAX_SESSION_ID
         and session_id not in RESERVED_SESSIONS
     ):
