@@ -209,8 +209,7 @@ def run_level(
     with engine_running(lab, level, src) as running:
         if running is None:
             return None
-        sock, pid = running
-        return {pair: measure(sock, sessions, clients, pair, pid) for pair in PAIRS}
+        return {pair: measure(running[0], sessions, clients, pair, running[1]) for pair in PAIRS}
 
 
 def alternate(paths: tuple[Path, Path], first: int, count: int, spent: list[float]) -> None:

@@ -195,7 +195,7 @@ def test_pipelined_lines_of_several_connections_are_answered_in_order(engine_ser
         for c in conns:
             c.close()
     assert [r["ok"] for r in ra] == [True, False, True] and ra[2]["result"]["reused"] is True
-    assert ra[0]["result"]["vip"] == ra[2]["result"]["vip"] is not None
+    assert ra[0]["result"]["vip"] is not None and ra[0]["result"]["vip"] == ra[2]["result"]["vip"]
     assert rb[0]["result"]["user"] == "bob" and rb[0]["result"]["vip"] is not None
     assert rb[1]["result"]["released"] is True
     assert rc[0]["result"]["pool_size"] == 2 and rc[1]["result"]["released"] is False
