@@ -26,7 +26,10 @@ import ipaddress
 import sys
 from _socket import AF_INET as _AF_INET  # the C module: ``socket`` would also load selectors
 from _socket import inet_pton as _inet_pton
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
+from functools import partial
+from itertools import repeat
 from typing import Final, NamedTuple
 
 from sessionnet_vip.coerce import brief, parse_int
@@ -132,6 +135,16 @@ _IPV4_MAX: Final = 0xFFFFFFFF
 #: ``ipaddress.IPv4Address`` does (four decimal octets, no leading zeros: POSIX inet_pton, and
 #: glibc's "inet_pton4"), about 15 times faster than parsing in Python. Elsewhere the Python rule.
 _STRICT_PTON: Final = sys.platform.startswith(("linux", "darwin", "freebsd", "openbsd", "netbsd"))
+#: ``inet_pton(AF_INET, text)`` as one C callable (for :func:`map`).
+_pton4: Final = partial(_inet_pton, _AF_INET)
+#: An array type code of 4-byte unsigned integers (``I`` on every platform CPython supports).
+_U32: Final = "I" if array("I").itemsize == 4 else "L"
+_BIG_ENDIAN: Final = sys.byteorder == "big"
+#: Prefix lengths written the plain way ("0" to "32") -> the integer, and each one's host bits.
+#: Any other spelling ("022", "+8", a netmask) is left to :mod:`ipaddress`, which accepts or
+#: refuses it with its own rules.
+_PREFIX_OF_TEXT: Final = {str(n): n for n in range(33)}
+_HOST_BITS: Final = tuple((1 << (32 - n)) - 1 for n in range(33))
 
 
 class Span(NamedTuple):
@@ -202,6 +215,24 @@ def parse_network(value: object, what: str) -> ipaddress.IPv4Network:
     if not isinstance(value, str) or "/" not in value:
         raise AddressError(f"{what}: {brief(value)} is not an IPv4 network; write it as A.B.C.D/N")
     text = value.strip()
+    if _STRICT_PTON:
+        # the usual text (a dotted quad, "/", a plain prefix length, no host bits) without
+        # ipaddress' text parser; anything else takes the reference path below
+        address, _slash, prefix = text.partition("/")
+        prefixlen = _PREFIX_OF_TEXT.get(prefix)
+        if prefixlen is not None:
+            try:
+                first = int.from_bytes(_inet_pton(_AF_INET, address), "big")
+            except (OSError, ValueError):
+                pass
+            else:
+                if not first & _HOST_BITS[prefixlen]:
+                    return ipaddress.IPv4Network((first, prefixlen))
+    return _parse_network_text(text, value, what)
+
+
+def _parse_network_text(text: str, value: str, what: str) -> ipaddress.IPv4Network:
+    """:func:`parse_network` of stripped ``text`` by :mod:`ipaddress` (the reference path)."""
     try:
         return ipaddress.IPv4Network(text)
     except ValueError:
@@ -267,17 +298,27 @@ def parse_span(value: object, what: str) -> Span:
     return Span(first, first)
 
 
+def _dotted_quads(entries: list[object]) -> list[int] | None:
+    """Each entry of ``entries`` as an integer if every one is a dotted quad (text, spaces around
+    allowed), else None. One C call per step (:func:`inet_pton`, :class:`array`), no Python loop."""
+    try:
+        packed = b"".join(map(_pton4, map(str.strip, entries)))  # type: ignore[arg-type]
+    except (TypeError, OSError, ValueError):  # TypeError: an entry that is not text
+        return None
+    words = array(_U32, packed)
+    if not _BIG_ENDIAN:
+        words.byteswap()
+    return words.tolist()
+
+
 def parse_spans(entries: Iterable[object], what: str) -> list[Span]:
     """:func:`parse_span` of each entry, ``what[j]`` naming entry ``j`` in errors; single
     addresses written as text (most reservations and leases) are read without the layers."""
     if _STRICT_PTON:
         entries = entries if isinstance(entries, list) else list(entries)
-        try:  # every entry a dotted quad (the usual lists of reservations and leases)
-            strip = str.strip  # TypeError for anything but text
-            values = [int.from_bytes(_inet_pton(_AF_INET, strip(e)), "big") for e in entries]  # type: ignore[arg-type]
-            return [_new_span(Span, (value, value)) for value in values]
-        except (TypeError, OSError, ValueError):
-            pass  # not all: entry by entry below, which words the errors
+        values = _dotted_quads(entries)
+        if values is not None:  # every entry a dotted quad (the usual lists of reservations and leases)
+            return list(map(_new_span, repeat(Span, len(values)), zip(values, values)))
     out: list[Span] = []
     for j, entry in enumerate(entries):
         if _STRICT_PTON and isinstance(entry, str):

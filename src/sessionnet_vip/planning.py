@@ -70,6 +70,9 @@ from sessionnet_vip.addressing import (
 from sessionnet_vip.coerce import MAX_INT_DIGITS, as_int, brief
 from sessionnet_vip.errors import VipError
 
+#: ``Span(a, b)`` without the named tuple's Python-level ``__new__`` (as in addressing).
+_new_span = tuple.__new__
+
 #: Keys :func:`plan_from_dict` accepts (the module's options).
 PLAN_OPTION_NAMES: Final = (
     "subnets",
@@ -610,16 +613,19 @@ class _FreeRuns:
 class _SubnetWork:
     subnet: Subnet
     scopes: list[DhcpScope]
-    fixed: list[Span]  # gateway + reserved
-    dhcp_fixed: list[Span]  # reservations + leases
-    scope_ranges: list[Span]
-    exclusions: list[Span]
+    #: usable hosts - gateway - reserved - DHCP reservations and leases - scope ranges
     outside_base: list[Span]
     servers: list[Server] = field(default_factory=list)
 
     @property
     def blocked(self) -> list[Span]:
-        return normalise([*self.fixed, *self.dhcp_fixed])
+        """Gateway, reserved, and the DHCP reservations and leases inside the subnet."""
+        fixed = list(self.subnet.reserved)
+        if self.subnet.gateway is not None:
+            fixed.append(Span(self.subnet.gateway, self.subnet.gateway))
+        dhcp_fixed = normalise(s for scope in self.scopes for s in (*scope.reservations, *scope.leases))
+        dhcp_fixed = intersect(dhcp_fixed, [span_of_network(self.subnet.cidr)])
+        return normalise([*fixed, *dhcp_fixed])
 
     @cached_property
     def carve_base(self) -> list[tuple[DhcpScope, list[Span]]]:
@@ -707,26 +713,18 @@ def _build_work(request: PlanRequest) -> dict[ipaddress.IPv4Network, _SubnetWork
         scopes_of[subnet.cidr].append(scope)
     work: dict[ipaddress.IPv4Network, _SubnetWork] = {}
     for subnet in request.subnets:
-        usable = [subnet.usable]
         scopes = scopes_of[subnet.cidr]
-        fixed = list(subnet.reserved)
+        # usable - (blocked | scope ranges) in one sweep: what lies outside the subnet (a lease
+        # of another subnet) is outside the usable hosts too, so it needs no clipping here
+        taken = list(subnet.reserved)
         if subnet.gateway is not None:
-            fixed.append(Span(subnet.gateway, subnet.gateway))
-        fixed = normalise(fixed)
-        dhcp_fixed = normalise(s for scope in scopes for s in (*scope.reservations, *scope.leases))
-        dhcp_fixed = intersect(dhcp_fixed, [span_of_network(subnet.cidr)])
-        blocked = normalise([*fixed, *dhcp_fixed])
-        scope_ranges = normalise(s.range for s in scopes)
-        exclusions = normalise(e for s in scopes for e in s.exclusions)
-        outside_base = subtract(subtract(usable, blocked), scope_ranges)
+            taken.append(_new_span(Span, (subnet.gateway, subnet.gateway)))
+        for scope in scopes:
+            taken += scope.reservations
+            taken += scope.leases
+            taken.append(scope.range)
         work[subnet.cidr] = _SubnetWork(
-            subnet=subnet,
-            scopes=scopes,
-            fixed=fixed,
-            dhcp_fixed=dhcp_fixed,
-            scope_ranges=scope_ranges,
-            exclusions=exclusions,
-            outside_base=outside_base,
+            subnet=subnet, scopes=scopes, outside_base=subtract([subnet.usable], normalise(taken))
         )
     for server in request.servers:
         work[server.subnet].servers.append(server)
