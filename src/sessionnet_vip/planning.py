@@ -533,9 +533,11 @@ class _FreeRuns:
 
     def __init__(self, spans: Iterable[Span]) -> None:
         spans = list(spans)
-        self._by_size: list[tuple[int, int]] = sorted((s.size, s.first) for s in spans)
-        self._last_of: dict[int, int] = {s.first: s.last for s in spans}
-        self._first_of: dict[int, int] = {s.last: s.first for s in spans}
+        by_size = [(last - first + 1, first) for first, last in spans]
+        by_size.sort()
+        self._by_size: list[tuple[int, int]] = by_size
+        self._last_of: dict[int, int] = dict(spans)
+        self._first_of: dict[int, int] = {last: first for first, last in spans}
 
     def __bool__(self) -> bool:
         return bool(self._by_size)
@@ -554,54 +556,57 @@ class _FreeRuns:
         # the lowest address among the largest runs
         i = bisect.bisect_left(self._by_size, (size, -1))
         size, first = self._by_size[i]
-        return Span(first, first + size - 1)
+        return _new_span(Span, (first, first + size - 1))
 
     def best_fit(self, need: int) -> Span | None:
-        i = bisect.bisect_left(self._by_size, (need, -1))
-        if i == len(self._by_size):
+        by_size = self._by_size
+        i = bisect.bisect_left(by_size, (need, -1))
+        if i == len(by_size):
             return None
-        size, first = self._by_size[i]
-        return Span(first, first + size - 1)
+        size, first = by_size[i]
+        return _new_span(Span, (first, first + size - 1))
 
     def starting_at(self, first: int) -> Span | None:
         last = self._last_of.get(first)
-        return None if last is None else Span(first, last)
+        return None if last is None else _new_span(Span, (first, last))
 
     def ending_at(self, last: int) -> Span | None:
         first = self._first_of.get(last)
-        return None if first is None else Span(first, last)
+        return None if first is None else _new_span(Span, (first, last))
 
-    def _remove(self, run: Span) -> None:
-        i = bisect.bisect_left(self._by_size, (run.size, run.first))
-        del self._by_size[i]
-        del self._last_of[run.first]
-        del self._first_of[run.last]
+    def _remove(self, first: int, last: int) -> None:
+        by_size = self._by_size
+        del by_size[bisect.bisect_left(by_size, (last - first + 1, first))]
+        del self._last_of[first]
+        del self._first_of[last]
 
-    def _add(self, run: Span) -> None:
-        bisect.insort(self._by_size, (run.size, run.first))
-        self._last_of[run.first] = run.last
-        self._first_of[run.last] = run.first
+    def _add(self, first: int, last: int) -> None:
+        bisect.insort(self._by_size, (last - first + 1, first))
+        self._last_of[first] = last
+        self._first_of[last] = first
 
     def take(self, run: Span, part: Span) -> None:
         """Remove ``part`` (inside the free ``run``)."""
-        self._remove(run)
-        if run.first < part.first:
-            self._add(Span(run.first, part.first - 1))
-        if part.last < run.last:
-            self._add(Span(part.last + 1, run.last))
+        run_first, run_last = run
+        part_first, part_last = part
+        self._remove(run_first, run_last)
+        if run_first < part_first:
+            self._add(run_first, part_first - 1)
+        if part_last < run_last:
+            self._add(part_last + 1, run_last)
 
     def release(self, span: Span) -> None:
         """Give ``span`` back, merging it with free neighbours."""
         first, last = span
-        left = self.ending_at(first - 1)
+        left = self._first_of.get(first - 1)
         if left is not None:
-            self._remove(left)
-            first = left.first
-        right = self.starting_at(last + 1)
+            self._remove(left, first - 1)
+            first = left
+        right = self._last_of.get(last + 1)
         if right is not None:
-            self._remove(right)
-            last = right.last
-        self._add(Span(first, last))
+            self._remove(last + 1, right)
+            last = right
+        self._add(first, last)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -698,7 +703,8 @@ def _merge_scopes(scopes: Sequence[DhcpScope]) -> list[DhcpScope]:
 
 def _build_work(request: PlanRequest) -> dict[ipaddress.IPv4Network, _SubnetWork]:
     index = _SubnetIndex(request.subnets)
-    scopes_of: dict[ipaddress.IPv4Network, list[DhcpScope]] = {s.cidr: [] for s in request.subnets}
+    # keyed by id(): the subnets are alive throughout, and a network's hash is Python code
+    scopes_of: dict[int, list[DhcpScope]] = {id(s): [] for s in request.subnets}
     for scope in _merge_scopes(request.dhcp_scopes):
         subnet = index.find(scope.range, f"DHCP scope {scope.scope}: range")
         if subnet is None:
@@ -710,10 +716,10 @@ def _build_work(request: PlanRequest) -> dict[ipaddress.IPv4Network, _SubnetWork
                     f"DHCP scope {scope.scope}: reservation {format_span(res)} is outside its subnet "
                     f"{subnet.cidr}; fix the reservation"
                 )
-        scopes_of[subnet.cidr].append(scope)
+        scopes_of[id(subnet)].append(scope)
     work: dict[ipaddress.IPv4Network, _SubnetWork] = {}
     for subnet in request.subnets:
-        scopes = scopes_of[subnet.cidr]
+        scopes = scopes_of[id(subnet)]
         # usable - (blocked | scope ranges) in one sweep: what lies outside the subnet (a lease
         # of another subnet) is outside the usable hosts too, so it needs no clipping here
         taken = list(subnet.reserved)
@@ -726,9 +732,17 @@ def _build_work(request: PlanRequest) -> dict[ipaddress.IPv4Network, _SubnetWork
         work[subnet.cidr] = _SubnetWork(
             subnet=subnet, scopes=scopes, outside_base=subtract([subnet.usable], normalise(taken))
         )
+    of_network = _by_identity(work)
     for server in request.servers:
-        work[server.subnet].servers.append(server)
+        (of_network.get(id(server.subnet)) or work[server.subnet]).servers.append(server)
     return work
+
+
+def _by_identity(work: dict[ipaddress.IPv4Network, _SubnetWork]) -> dict[int, _SubnetWork]:
+    """``work`` keyed by ``id()`` of its networks: servers and placements carry their subnet's
+    very network object (see :func:`build_request`), found without hashing it (Python code in
+    :mod:`ipaddress`); another object equal to it falls back to ``work[network]``."""
+    return {id(cidr): sub for cidr, sub in work.items()}
 
 
 def _check_existing(
@@ -823,13 +837,18 @@ class _Tiers:
 
     def allocate(self, need: int, max_ranges: int) -> list[Span] | None:
         """Best-fit ``need`` addresses in at most ``max_ranges`` runs; None (nothing taken) if not."""
+        fit = self.outside.best_fit(need) if need > 0 else None
+        if fit is not None:  # the usual case: one run outside the scopes (as the loop below takes it)
+            part = _new_span(Span, (fit[0], fit[0] + need - 1))
+            self.outside.take(fit, part)
+            return [part]
         pieces: list[tuple[_FreeRuns, Span]] = []
         remaining = need
         while remaining > 0:
             fit = self.best_fit(remaining)
             if fit is not None:
                 runs, run = fit
-                part = Span(run.first, run.first + remaining - 1)
+                part = _new_span(Span, (run.first, run.first + remaining - 1))
                 runs.take(run, part)
                 pieces.append((runs, part))
                 remaining = 0
@@ -1035,8 +1054,7 @@ def make_plan(request: PlanRequest, *, reports: bool = True) -> PlanResult:
 
     # Pass 1: check existing assignments, in server-name order per subnet.
     checked = {cidr: _Checked() for cidr in work}
-    for cidr, sub in work.items():
-        state = checked[cidr]
+    for (cidr, sub), state in zip(work.items(), checked.values(), strict=True):
         taken: list[Span] = []
         for server in sub.servers:
             found = existing.get(server.name)
@@ -1075,8 +1093,7 @@ def make_plan(request: PlanRequest, *, reports: bool = True) -> PlanResult:
                 )
 
     # Pass 2: grow, then place, subnet by subnet.
-    for cidr, sub in work.items():
-        state = checked[cidr]
+    for (cidr, sub), state in zip(work.items(), checked.values(), strict=True):
         args = (sub, state.kept, state.pending, state.grow, state.reserved_ranges, request)
         outcome = _place(*args, lambda s: s.name)
         if outcome.unplaced:
@@ -1106,10 +1123,11 @@ def make_plan(request: PlanRequest, *, reports: bool = True) -> PlanResult:
 
     exclusions: list[tuple[DhcpScope, Span]] = []
     final: list[Placement] = []
+    of_network = _by_identity(work)
     for name in sorted(placements):
         placement = placements[name]
         if placement.status != STATUS_INVALID:
-            carved = _carved(placement, work[placement.subnet])
+            carved = _carved(placement, of_network.get(id(placement.subnet)) or work[placement.subnet])
             if carved:
                 placement = replace(placement, carved=tuple((scope.scope, span) for scope, span in carved))
                 exclusions.extend(carved)
@@ -1129,8 +1147,12 @@ def make_plan(request: PlanRequest, *, reports: bool = True) -> PlanResult:
 
 def _carved(placement: Placement, work: _SubnetWork) -> list[tuple[DhcpScope, Span]]:
     out: list[tuple[DhcpScope, Span]] = []
+    ranges = placement.ranges
+    single = ranges[0] if len(ranges) == 1 else None
     for scope in work.scopes:
-        inside = intersect(list(placement.ranges), [scope.range])
+        if single is not None and (single[0] > scope.range[1] or single[1] < scope.range[0]):
+            continue  # the one range lies beside the scope's
+        inside = intersect(list(ranges), [scope.range])
         if inside:
             out.extend((scope, span) for span in subtract(inside, list(scope.exclusions)))
     return out
