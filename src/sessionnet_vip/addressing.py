@@ -25,6 +25,7 @@ import bisect
 import ipaddress
 import sys
 from _socket import AF_INET as _AF_INET  # the C module: ``socket`` would also load selectors
+from _socket import inet_ntop as _inet_ntop
 from _socket import inet_pton as _inet_pton
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
@@ -133,7 +134,8 @@ def virtual_loopback_session(address: object) -> int:
 _IPV4_MAX: Final = 0xFFFFFFFF
 #: ``inet_pton`` of glibc, musl and the BSDs (macOS) accepts exactly the dotted quads that
 #: ``ipaddress.IPv4Address`` does (four decimal octets, no leading zeros: POSIX inet_pton, and
-#: glibc's "inet_pton4"), about 15 times faster than parsing in Python. Elsewhere the Python rule.
+#: glibc's "inet_pton4"), about 15 times faster than parsing in Python, and their ``inet_ntop``
+#: writes what ``str(IPv4Address)`` does ("%u.%u.%u.%u"). Elsewhere the Python rules.
 _STRICT_PTON: Final = sys.platform.startswith(("linux", "darwin", "freebsd", "openbsd", "netbsd"))
 #: ``inet_pton(AF_INET, text)`` as one C callable (for :func:`map`).
 _pton4: Final = partial(_inet_pton, _AF_INET)
@@ -170,6 +172,8 @@ _new_span = tuple.__new__
 def format_address(value: int) -> str:
     """Dotted-quad text of an integer address (what ``str(ipaddress.IPv4Address(value))`` gives)."""
     if 0 <= value <= _IPV4_MAX:
+        if _STRICT_PTON:  # the C library's "%u.%u.%u.%u" (POSIX inet_ntop), about twice as fast
+            return _inet_ntop(_AF_INET, value.to_bytes(4, "big"))
         return f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
     return str(ipaddress.IPv4Address(value))  # its error for an out-of-range value
 

@@ -43,13 +43,25 @@ def format_table(result: PlanResult) -> str:
     from sessionnet_vip.addressing import format_span
 
     rows = [("SERVER", "SUBNET", "RANGES", "SIZE", "NEED", "STATUS")]
+    # a subnet's text once per network object (servers share their subnet's: str() of a network
+    # is Python code in ipaddress); keyed by id(), the placements keep the objects alive
+    subnet_text: dict[int, str] = {}
     for p in result.placements:
+        subnet = subnet_text.get(id(p.subnet))
+        if subnet is None:
+            subnet = subnet_text[id(p.subnet)] = str(p.subnet)
+        ranges = p.ranges
+        if len(ranges) == 1:
+            first, last = ranges[0]
+            text, size = format_span(ranges[0]), last - first + 1
+        else:
+            text, size = ", ".join(format_span(r) for r in ranges) or "-", p.size
         rows.append(
             (
                 p.server,
-                str(p.subnet),
-                ", ".join(format_span(r) for r in p.ranges) or "-",
-                str(p.size),
+                subnet,
+                text,
+                str(size),
                 str(p.need),
                 p.status + (" (exclusion to add)" if p.carved else ""),
             )
