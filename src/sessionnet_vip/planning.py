@@ -62,6 +62,7 @@ from sessionnet_vip.addressing import (
     parse_network,
     parse_span,
     parse_spans,
+    span_from_bounds,
     span_of_network,
     subtract,
     total_size,
@@ -315,7 +316,70 @@ def _as_name(value: object, what: str) -> str:
     return value.strip()
 
 
+_SUBNET_KEYS: Final = frozenset(("cidr", "gateway", "reserved"))
+_LIST_KEYS: Final = ("exclusions", "reservations", "leases")
+# The quick readers below take the usual entries (exact types, valid values) without building
+# the names of the inputs for messages; they return None for anything else, bad input included,
+# and the reference reader then reads the entry again and words the error.
+
+
+def _quick_subnet(raw: object) -> Subnet | None:
+    if type(raw) is not dict or not raw.keys() <= _SUBNET_KEYS:  # pylint: disable=unidiomatic-typecheck
+        return None
+    text, gateway_text, reserved_raw = raw.get("cidr"), raw.get("gateway"), raw.get("reserved")
+    if (
+        type(text) is not str  # pylint: disable=unidiomatic-typecheck
+        or not (gateway_text is None or type(gateway_text) is str)  # pylint: disable=unidiomatic-typecheck
+        or not (reserved_raw is None or type(reserved_raw) is list)  # pylint: disable=unidiomatic-typecheck
+    ):
+        return None
+    try:
+        cidr = parse_network(text, "")
+        usable = usable_hosts(cidr)
+        gateway = None if gateway_text is None else parse_address(gateway_text, "")
+        reserved = [parse_span(entry, "") for entry in reserved_raw or ()]
+    except VipError:
+        return None
+    if gateway is not None and not usable.first <= gateway <= usable.last:
+        return None
+    for first, last in reserved:
+        if first <= usable.first - 2 or last >= usable.last + 2:  # outside network..broadcast
+            return None
+    return Subnet(cidr=cidr, gateway=gateway, reserved=tuple(normalise(reserved)))
+
+
+def _quick_scope(raw: object) -> DhcpScope | None:
+    if type(raw) is not dict:  # pylint: disable=unidiomatic-typecheck
+        return None
+    scope = raw.get("scope")
+    if type(scope) is not str or not scope or scope.strip() != scope:  # pylint: disable=unidiomatic-typecheck
+        return None
+    lists = [raw.get(key) for key in _LIST_KEYS]
+    if not all(value is None or type(value) is list for value in lists):  # pylint: disable=unidiomatic-typecheck
+        return None
+    try:
+        rng = span_from_bounds(raw.get("start"), raw.get("end"), "")
+        exclusions = [parse_span(entry, "") for entry in lists[0] or ()]
+        reservations = parse_spans(lists[1] or [], "")
+        leases = parse_spans(lists[2] or [], "")
+    except VipError:
+        return None
+    for first, last in exclusions:
+        if first < rng.first or last > rng.last:
+            return None
+    return DhcpScope(
+        scope=scope,
+        range=rng,
+        exclusions=tuple(normalise(exclusions)),
+        reservations=tuple(normalise(reservations)),
+        leases=tuple(normalise(leases)),
+    )
+
+
 def _parse_subnet(raw: object, index: int) -> Subnet:
+    quick = _quick_subnet(raw)
+    if quick is not None:
+        return quick
     what = f"subnets[{index}]"
     item = _as_mapping(raw, what, ("cidr", "gateway", "reserved"))
     if "cidr" not in item:
@@ -345,6 +409,9 @@ def _parse_subnet(raw: object, index: int) -> Subnet:
 
 
 def _parse_scope(raw: object, index: int) -> DhcpScope:
+    quick = _quick_scope(raw)
+    if quick is not None:
+        return quick
     what = f"dhcp_scopes[{index}]"
     # dhcp_scope_info may report more keys (name, state, mask...): they are ignored.
     item = _as_mapping(raw, what, None)
@@ -500,7 +567,8 @@ def build_request(data: Mapping[str, Any]) -> PlanRequest:
 
 def _check_names(request: PlanRequest) -> None:
     for a, b in itertools.pairwise(request.subnets):
-        if a.cidr.overlaps(b.cidr):
+        # sorted by first address: b overlaps a when it starts within a (a.cidr.overlaps(b.cidr))
+        if int(b.cidr.network_address) <= int(a.cidr.broadcast_address):
             raise VipError(
                 f"subnets {a.cidr} and {b.cidr} overlap; define each subnet once"
                 if a.cidr == b.cidr
@@ -514,9 +582,10 @@ def _check_names(request: PlanRequest) -> None:
     for name, following in itertools.pairwise(seen):
         if name == following:
             raise VipError(f"server {name} has two entries in existing; keep one")
+    defined_ids = {id(s.cidr) for s in request.subnets}  # as in _by_identity
     defined = {s.cidr for s in request.subnets}
     for server in request.servers:
-        if server.subnet not in defined:
+        if id(server.subnet) not in defined_ids and server.subnet not in defined:
             raise VipError(
                 f"server {server.name}: subnet {server.subnet} is not defined in subnets; "
                 "add it (cidr, gateway, reserved) or fix the server's subnet"
