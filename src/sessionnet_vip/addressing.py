@@ -322,7 +322,7 @@ def parse_spans(entries: Iterable[object], what: str) -> list[Span]:
         entries = entries if isinstance(entries, list) else list(entries)
         values = _dotted_quads(entries)
         if values is not None:  # every entry a dotted quad (the usual lists of reservations and leases)
-            return list(map(_new_span, repeat(Span, len(values)), zip(values, values)))
+            return list(map(_new_span, repeat(Span, len(values)), zip(values, values, strict=True)))
     out: list[Span] = []
     for j, entry in enumerate(entries):
         if _STRICT_PTON and isinstance(entry, str):

@@ -338,7 +338,7 @@ def _quick_subnet(raw: object) -> Subnet | None:
         usable = usable_hosts(cidr)
         gateway = None if gateway_text is None else parse_address(gateway_text, "")
         reserved = [parse_span(entry, "") for entry in reserved_raw or ()]
-    except VipError:
+    except VipError:  # its message names no input: the reference reader raises it again, named
         return None
     if gateway is not None and not usable.first <= gateway <= usable.last:
         return None
@@ -362,7 +362,7 @@ def _quick_scope(raw: object) -> DhcpScope | None:
         exclusions = [parse_span(entry, "") for entry in lists[0] or ()]
         reservations = parse_spans(lists[1] or [], "")
         leases = parse_spans(lists[2] or [], "")
-    except VipError:
+    except VipError:  # as in _quick_subnet
         return None
     for first, last in exclusions:
         if first < rng.first or last > rng.last:
@@ -377,9 +377,11 @@ def _quick_scope(raw: object) -> DhcpScope | None:
 
 
 def _parse_subnet(raw: object, index: int) -> Subnet:
-    quick = _quick_subnet(raw)
-    if quick is not None:
-        return quick
+    return _quick_subnet(raw) or _read_subnet(raw, index)
+
+
+def _read_subnet(raw: object, index: int) -> Subnet:
+    """The reference reader of ``subnets[index]``: any entry, precise errors."""
     what = f"subnets[{index}]"
     item = _as_mapping(raw, what, ("cidr", "gateway", "reserved"))
     if "cidr" not in item:
@@ -409,9 +411,11 @@ def _parse_subnet(raw: object, index: int) -> Subnet:
 
 
 def _parse_scope(raw: object, index: int) -> DhcpScope:
-    quick = _quick_scope(raw)
-    if quick is not None:
-        return quick
+    return _quick_scope(raw) or _read_scope(raw, index)
+
+
+def _read_scope(raw: object, index: int) -> DhcpScope:
+    """The reference reader of ``dhcp_scopes[index]``: any entry, precise errors."""
     what = f"dhcp_scopes[{index}]"
     # dhcp_scope_info may report more keys (name, state, mask...): they are ignored.
     item = _as_mapping(raw, what, None)
@@ -683,13 +687,15 @@ class _FreeRuns:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass
+# The four working classes below are plain classes, not dataclasses: nothing compares or prints
+# them, and creating a dataclass costs about a millisecond at every start of `vipctl plan`.
 class _SubnetWork:
-    subnet: Subnet
-    scopes: list[DhcpScope]
-    #: usable hosts - gateway - reserved - DHCP reservations and leases - scope ranges
-    outside_base: list[Span]
-    servers: list[Server] = field(default_factory=list)
+    def __init__(self, subnet: Subnet, scopes: list[DhcpScope], outside_base: list[Span]) -> None:
+        self.subnet = subnet
+        self.scopes = scopes
+        #: usable hosts - gateway - reserved - DHCP reservations and leases - scope ranges
+        self.outside_base = outside_base
+        self.servers: list[Server] = []
 
     @property
     def blocked(self) -> list[Span]:
@@ -861,12 +867,20 @@ def _check_existing(
     return None
 
 
-@dataclass
 class _Tiers:
-    outside: _FreeRuns
-    carve: list[tuple[DhcpScope, _FreeRuns]]
-    carve_base: list[tuple[DhcpScope, list[Span]]]
-    outside_base: list[Span]
+    __slots__ = ("carve", "carve_base", "outside", "outside_base")
+
+    def __init__(
+        self,
+        outside: _FreeRuns,
+        carve: list[tuple[DhcpScope, _FreeRuns]],
+        carve_base: list[tuple[DhcpScope, list[Span]]],
+        outside_base: list[Span],
+    ) -> None:
+        self.outside = outside
+        self.carve = carve
+        self.carve_base = carve_base
+        self.outside_base = outside_base
 
     def all(self) -> list[_FreeRuns]:
         return [self.outside, *(runs for _scope, runs in self.carve)]
@@ -906,10 +920,10 @@ class _Tiers:
 
     def allocate(self, need: int, max_ranges: int) -> list[Span] | None:
         """Best-fit ``need`` addresses in at most ``max_ranges`` runs; None (nothing taken) if not."""
-        fit = self.outside.best_fit(need) if need > 0 else None
-        if fit is not None:  # the usual case: one run outside the scopes (as the loop below takes it)
-            part = _new_span(Span, (fit[0], fit[0] + need - 1))
-            self.outside.take(fit, part)
+        outside = self.outside.best_fit(need) if need > 0 else None
+        if outside is not None:  # the usual case: one run outside the scopes (as the loop below takes it)
+            part = _new_span(Span, (outside[0], outside[0] + need - 1))
+            self.outside.take(outside, part)
             return [part]
         pieces: list[tuple[_FreeRuns, Span]] = []
         remaining = need
@@ -973,11 +987,13 @@ def _tiers(work: _SubnetWork, reserved_ranges: Sequence[Span], request: PlanRequ
     )
 
 
-@dataclass
 class _Outcome:
-    placements: dict[str, Placement]
-    warnings: list[str]
-    unplaced: list[Server]
+    __slots__ = ("placements", "unplaced", "warnings")
+
+    def __init__(self, placements: dict[str, Placement], warnings: list[str], unplaced: list[Server]) -> None:
+        self.placements = placements
+        self.warnings = warnings
+        self.unplaced = unplaced
 
 
 def _place(
@@ -1091,12 +1107,14 @@ def _failure(
     }
 
 
-@dataclass
 class _Checked:
-    kept: dict[str, Placement] = field(default_factory=dict)
-    pending: list[Server] = field(default_factory=list)
-    grow: list[Server] = field(default_factory=list)
-    reserved_ranges: list[Span] = field(default_factory=list)
+    __slots__ = ("grow", "kept", "pending", "reserved_ranges")
+
+    def __init__(self) -> None:
+        self.kept: dict[str, Placement] = {}
+        self.pending: list[Server] = []
+        self.grow: list[Server] = []
+        self.reserved_ranges: list[Span] = []
 
 
 def make_plan(request: PlanRequest, *, reports: bool = True) -> PlanResult:

@@ -84,6 +84,42 @@ def format_table(result: PlanResult) -> str:
     return "\n".join(lines)
 
 
+# One placement of format_json's "plan" list and one of its ranges, as json.dumps(indent=2,
+# sort_keys=True) writes them at that depth (keys sorted: ranges, server, subnet; end, size, start).
+_PLACEMENT_JSON = '    {{\n      "ranges": {},\n      "server": {},\n      "subnet": {}\n    }}'
+_RANGE_JSON = '        {{\n          "end": {},\n          "size": {},\n          "start": {}\n        }}'
+_NO_PLAN = '\n  "plan": [],\n'
+
+
+def format_json(result: PlanResult) -> str:
+    """``json.dumps(result.to_dict(), indent=2, sort_keys=True)``, what ``vipctl --json`` prints,
+    with the ``plan`` list written by one format per placement and range instead of the json
+    module's indenting encoder (pure Python); the other keys are json's own text."""
+    from dataclasses import replace
+    from json import dumps
+    from json.encoder import encode_basestring_ascii as quote  # dumps' own (ensure_ascii)
+
+    from sessionnet_vip.addressing import format_address
+
+    text = dumps(replace(result, placements=()).to_dict(), indent=2, sort_keys=True)
+    if not result.placements:
+        return text
+    subnet_text: dict[int, str] = {}  # as in format_table
+    items = []
+    for p in result.placements:
+        subnet = subnet_text.get(id(p.subnet))
+        if subnet is None:
+            subnet = subnet_text[id(p.subnet)] = quote(str(p.subnet))
+        ranges = ",\n".join(
+            _RANGE_JSON.format(quote(format_address(last)), last - first + 1, quote(format_address(first)))
+            for first, last in p.ranges
+        )
+        items.append(_PLACEMENT_JSON.format(f"[\n{ranges}\n      ]" if ranges else "[]", quote(p.server), subnet))
+    # the line is json's for an empty list; no string can hold it (a quote inside one is escaped)
+    head, _line, tail = text.partition(_NO_PLAN)
+    return head + '\n  "plan": [\n' + ",\n".join(items) + "\n  ],\n" + tail
+
+
 def _cmd_plan(args: argparse.Namespace) -> int:
     import json
 
@@ -113,7 +149,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
             written = write_svgs(result, args.svg)
         if as_json:
-            cli.emit(args, result.to_dict(), "")
+            print(format_json(result))
         else:
             text = format_table(result)
             if written:
