@@ -1,0 +1,376 @@
+"""The fast paths of ``vipctl plan`` give exactly what their reference paths give: network text
+read without :mod:`ipaddress`' parser, lists of single addresses read by C calls, the quick
+subnet and scope readers (bad entries fall through to the reference readers, which word the
+errors), a subnet's free space computed in one sweep, and the table and ``--json`` writers."""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from test_planning_properties import farms, subnet_with_scopes  # same directory
+
+from sessionnet_vip import cli
+from sessionnet_vip.addressing import (
+    _parse_network_text,
+    format_address,
+    format_span,
+    normalise,
+    parse_network,
+    parse_span,
+    parse_spans,
+    subtract,
+)
+from sessionnet_vip.errors import VipError
+from sessionnet_vip.planning import (
+    PlanError,
+    PlanResult,
+    _build_work,
+    _quick_scope,
+    _quick_subnet,
+    _read_scope,
+    _read_subnet,
+    build_request,
+    make_plan,
+)
+from sessionnet_vip.planning_cli import format_json, format_table
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FARM = Path(__file__).resolve().parents[3] / "examples" / "farm.yml"
+
+
+def outcome(fn: Callable[[], Any]) -> tuple[str, Any]:
+    """("ok", value) or ("error", message) of ``fn()`` (only VipError counts as refused)."""
+    try:
+        return "ok", fn()
+    except VipError as exc:
+        return "error", str(exc)
+
+
+# --- network text --------------------------------------------------------------------------
+
+ODD_NETWORKS = [
+    "10.0.0.0/8",
+    " 10.0.0.0/8\t",
+    "10.0.0.0/022",  # ipaddress reads prefix "022" as 22: left to it
+    "10.0.0.0/+8",
+    "10.0.0.0/-1",
+    "10.0.0.0/33",
+    "10.0.0.0/",
+    "/8",
+    "10.0.0.0 /8",
+    "10.0.0.0/ 8",
+    "10.0.0.0/255.0.0.0",  # netmask and hostmask spellings
+    "10.0.0.0/0.255.255.255",
+    "010.0.0.0/8",  # leading zeros
+    "10.0.0.00/8",
+    "256.0.0.0/8",  # octet out of range
+    "10.0.0/8",
+    "10.0.0.0.0/8",
+    "10.0.0.1/24",  # host bits set
+    "10.0.0.0/8/8",
+    "2001:db8::/32",  # IPv6: the planner is IPv4 only
+    "::/0",
+    "::ffff:10.0.0.0/104",
+    "\u0661\u0660.0.0.0/8",  # Arabic-Indic digits
+    "10.0.0.0/\u0668",
+    "10.0.0.0/\u00b2",
+    "10.0.0.0\x00/8",
+    "10.0.0.0/8\x00",
+    "0.0.0.0/0",
+    "255.255.255.255/32",
+    "10.0.0.0/31",
+    "1.2.3.4/32",
+]
+
+
+def network_texts() -> st.SearchStrategy[str]:
+    addresses = st.integers(0, 2**32 - 1)
+    prefixes = st.integers(0, 32)
+    clean = st.builds(
+        lambda v, p: f"{format_address(v & ~((1 << (32 - p)) - 1) & 0xFFFFFFFF)}/{p}", addresses, prefixes
+    )
+    any_bits = st.builds(lambda v, p: f"{format_address(v)}/{p}", addresses, st.integers(-1, 40))
+    return (
+        clean | any_bits | st.sampled_from(ODD_NETWORKS) | st.text("0123456789./: \t+-x\u0660", max_size=22)
+    )
+
+
+def check_network(text: str) -> None:
+    fast = outcome(lambda: parse_network(text, "subnets[0] cidr"))
+    reference = (
+        outcome(lambda: _parse_network_text(text.strip(), text, "subnets[0] cidr"))
+        if "/" in text
+        else fast  # no "/": refused before either path
+    )
+    assert fast == reference
+    if fast[0] == "ok":
+        expected = ipaddress.IPv4Network(text.strip())
+        assert type(fast[1]) is ipaddress.IPv4Network
+        assert (fast[1], str(fast[1]), hash(fast[1])) == (expected, str(expected), hash(expected))
+
+
+@given(network_texts())
+@SETTINGS
+def test_network_text_reads_as_the_reference_path_and_ipaddress(text: str) -> None:
+    check_network(text)
+
+
+@pytest.mark.parametrize("text", ODD_NETWORKS)
+def test_odd_network_spellings(text: str) -> None:
+    check_network(text)
+
+
+# --- lists of single addresses -------------------------------------------------------------
+
+ENTRY = (
+    st.integers(0, 2**32 - 1).map(format_address)
+    | st.builds(
+        lambda v, pad: f"{pad}{format_address(v)}{pad}", st.integers(0, 2**32 - 1), st.sampled_from(" \t\n")
+    )
+    | st.sampled_from(
+        [
+            "010.0.0.1",
+            "10.0.0.01",
+            "10.0.0.256",
+            "1.2.3",
+            "1.2.3.4.5",
+            "::1",
+            "::ffff:10.0.0.1",
+            "10.0.0.1\x00",
+            "\u0661.0.0.1",
+            "",
+            " ",
+            "10.0.0.1-10.0.0.4",
+            "10.0.0.0/30",
+            "10.0.0.9-10.0.0.1",
+            "\ud800",
+        ]
+    )
+    | st.sampled_from([7, None, 1.5, True, {"start": "10.0.0.1", "end": "10.0.0.2"}, ["10.0.0.1"]])
+)
+
+
+@given(st.lists(ENTRY, max_size=8))
+@SETTINGS
+def test_address_lists_read_as_entry_by_entry(entries: list[Any]) -> None:
+    def each() -> list[Any]:
+        return [parse_span(e, f"scope x leases[{j}]") for j, e in enumerate(entries)]
+
+    fast = outcome(lambda: parse_spans(entries, "scope x leases"))
+    assert fast == outcome(each)
+    if fast[0] == "ok":
+        assert all(type(s) is type(x) for s, x in zip(fast[1], each(), strict=True))
+
+
+@pytest.mark.parametrize("value", [0, 1, 255, 256, 65535, 2**24, 2**31, 2**32 - 2, 2**32 - 1])
+def test_address_text_at_the_edges(value: int) -> None:
+    assert format_address(value) == str(ipaddress.IPv4Address(value))
+
+
+# --- quick readers -------------------------------------------------------------------------
+
+BAD_VALUES = [
+    None,
+    7,
+    True,
+    "",
+    " ",
+    "10.0.0.1/24",
+    "300.1.2.3",
+    "10.0.0.0/31",
+    "10.0.0.0/30",
+    " 10.0.0.0/24 ",
+    "2001:db8::/64",
+    "10.0.0.5",
+    "10.0.0.2-10.0.0.1",
+    "9.255.255.255-10.0.0.3",
+    ["10.0.0.9"],
+    {"start": "10.0.0.1", "end": "10.0.0.3"},
+    ("10.0.0.9",),
+]
+
+
+@st.composite
+def mutated(draw: st.DrawFn, entry: dict[str, Any]) -> Any:
+    """``entry`` as drawn, or with a key changed, added or removed (often invalid)."""
+    entry = copy.deepcopy(entry)
+    action = draw(st.sampled_from(["keep", "set", "drop", "extra", "list item", "not a dict"]))
+    keys = sorted(entry)
+    if action == "set":
+        entry[draw(st.sampled_from(keys))] = draw(st.sampled_from(BAD_VALUES))
+    elif action == "drop":
+        del entry[draw(st.sampled_from(keys))]
+    elif action == "extra":
+        entry[draw(st.sampled_from(["name", "mask", "state"]))] = "x"
+    elif action == "list item":
+        lists = [k for k in keys if isinstance(entry[k], list)]
+        if lists:
+            entry[draw(st.sampled_from(lists))].append(draw(st.sampled_from(BAD_VALUES)))
+    elif action == "not a dict":
+        return draw(st.sampled_from([None, "10.0.0.0/24", [entry]]))
+    return entry
+
+
+@st.composite
+def subnet_and_scope_entries(draw: st.DrawFn) -> tuple[Any, list[Any]]:
+    subnet, scopes = draw(subnet_with_scopes(int(ipaddress.IPv4Address("10.0.0.0"))))
+    return draw(mutated(subnet)), [draw(mutated(scope)) for scope in scopes]
+
+
+def edges(cidr: str) -> list[str]:
+    """Addresses and ranges just inside and just outside ``cidr``'s ends."""
+    net = ipaddress.IPv4Network(cidr)
+    lo, hi = int(net.network_address), int(net.broadcast_address)
+    points = [lo - 1, lo, lo + 1, hi - 1, hi, hi + 1]
+    return [format_address(p) for p in points] + [
+        f"{format_address(a)}-{format_address(b)}" for a in points for b in points if a < b
+    ]
+
+
+@st.composite
+def edge_entries(draw: st.DrawFn) -> tuple[Any, list[Any]]:
+    """Subnets and scopes with a gateway, reserved address, range or exclusion at the edges."""
+    subnet, scopes = draw(subnet_with_scopes(int(ipaddress.IPv4Address("10.0.0.0"))))
+    near = edges(subnet["cidr"])
+    subnet["gateway"] = draw(st.sampled_from(near[:6]))
+    subnet["reserved"].append(draw(st.sampled_from(near)))
+    for scope in scopes:
+        lo, _, hi = draw(st.sampled_from(near[6:])).partition("-")
+        scope["start"], scope["end"] = lo, hi
+        lo, _, hi = draw(st.sampled_from(near[6:])).partition("-")
+        scope["exclusions"].append({"start": lo, "end": hi})
+    return subnet, scopes
+
+
+@given(subnet_and_scope_entries() | edge_entries())
+@SETTINGS
+def test_quick_readers_give_the_reference_readers_result_or_leave_the_entry_to_them(
+    entries: tuple[Any, list[Any]],
+) -> None:
+    subnet, scopes = entries
+    pairs: list[tuple[Any, Any]] = [(_quick_subnet(subnet), outcome(lambda: _read_subnet(subnet, 3)))]
+    for scope in scopes:
+        pairs.append((_quick_scope(scope), outcome(lambda scope=scope: _read_scope(scope, 3))))
+    for quick, reference in pairs:
+        if quick is not None:
+            assert reference == ("ok", quick)
+        # else: the reference reader reads it (and words the error, if any)
+
+
+# --- the planner's working data and the writers ---------------------------------------------
+
+NAMES = st.text(min_size=1, max_size=8).filter(lambda t: t.strip() == t)
+
+
+@st.composite
+def results(draw: st.DrawFn) -> PlanResult:
+    """A planned farm: servers renamed with any text, some with existing (maybe invalid) ranges."""
+    data = draw(farms())
+    for server in data["servers"]:
+        server["name"] = draw(NAMES)
+    names = [s["name"] for s in data["servers"]]
+    assume(len(set(names)) == len(names))
+    for server in data["servers"]:
+        if draw(st.integers(0, 3)) == 0:
+            net = ipaddress.IPv4Network(server["subnet"])
+            first = draw(st.integers(int(net.network_address), int(net.broadcast_address)))
+            last = draw(st.integers(first, min(first + 12, int(net.broadcast_address))))
+            data["existing"].append(
+                {
+                    "server": server["name"],
+                    "subnet": server["subnet"],
+                    "ranges": [f"{format_address(first)}-{format_address(last)}"],
+                }
+            )
+    data["replan_invalid"] = draw(st.booleans())
+    try:
+        return make_plan(build_request(data), reports=False)
+    except PlanError:
+        assume(False)
+        raise
+
+
+@st.composite
+def farms_with_stray_leases(draw: st.DrawFn) -> dict[str, Any]:
+    """Farms whose scopes also list reservations outside their range and leases anywhere near
+    (outside the range, outside the subnet)."""
+    data = draw(farms())
+    for scope in data["dhcp_scopes"]:
+        subnet = next(
+            s
+            for s in data["subnets"]
+            if ipaddress.IPv4Address(scope["start"]) in ipaddress.IPv4Network(s["cidr"])
+        )
+        net = ipaddress.IPv4Network(subnet["cidr"])
+        lo, hi = int(net.network_address), int(net.broadcast_address)
+        near = st.integers(lo - 3, hi + 3).map(format_address)
+        scope["leases"] += draw(st.lists(near, max_size=4))
+        scope["reservations"] += draw(st.lists(st.integers(lo, hi).map(format_address), max_size=2))
+    return data
+
+
+@given(farms_with_stray_leases())
+@SETTINGS
+def test_free_space_in_one_sweep_is_usable_minus_blocked_minus_scope_ranges(data: dict[str, Any]) -> None:
+    for sub in _build_work(build_request(data)).values():
+        stepwise = subtract([sub.subnet.usable], sub.blocked)
+        expected = subtract(stepwise, normalise(scope.range for scope in sub.scopes))
+        assert sub.outside_base == expected
+
+
+def reference_table(result: PlanResult) -> str:
+    """The table as written before the fast path (str() of every subnet, format_span of every range)."""
+    rows = [("SERVER", "SUBNET", "RANGES", "SIZE", "NEED", "STATUS")]
+    for p in result.placements:
+        rows.append(
+            (
+                p.server,
+                str(p.subnet),
+                ", ".join(format_span(r) for r in p.ranges) or "-",
+                str(p.size),
+                str(p.need),
+                p.status + (" (exclusion to add)" if p.carved else ""),
+            )
+        )
+    widths = [max(len(cell) for cell in column) for column in zip(*rows, strict=True)]
+    lines = [
+        "  ".join(
+            cell.rjust(w) if i in (3, 4) else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in rows
+    ]
+    if result.exclusions:
+        lines += ["", "Exclusions to add before binding:"]
+        lines += [f"  scope {scope}: {format_span(span)} ({span.size})" for scope, span in result.exclusions]
+    if result.invalid:
+        lines += ["", "Invalid existing assignments:"]
+        lines += [f"  {server}: {reason}" for server, reason in result.invalid]
+    if result.warnings:
+        lines += ["", "Warnings:"]
+        lines += [f"  {w}" for w in result.warnings]
+    return "\n".join(lines)
+
+
+@given(results())
+@SETTINGS
+def test_table_and_json_writers_give_the_reference_text(result: PlanResult) -> None:
+    assert format_table(result) == reference_table(result)
+    assert format_json(result) == json.dumps(result.to_dict(), indent=2, sort_keys=True)
+
+
+def test_vipctl_plan_json_is_json_dumps_of_the_result(capsys: pytest.CaptureFixture[str]) -> None:
+    import yaml
+
+    code = cli.main(["plan", "--json", str(FARM)])
+    expected = make_plan(build_request(yaml.safe_load(FARM.read_text())), reports=False)
+    assert code == 0
+    assert capsys.readouterr().out == json.dumps(expected.to_dict(), indent=2, sort_keys=True) + "\n"
