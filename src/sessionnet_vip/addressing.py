@@ -31,6 +31,7 @@ from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
 from itertools import repeat
+from operator import sub
 from typing import Final, NamedTuple
 
 from sessionnet_vip.coerce import brief, parse_int
@@ -252,7 +253,8 @@ def _parse_network_text(text: str, value: str, what: str) -> ipaddress.IPv4Netwo
 
 def span_of_network(network: ipaddress.IPv4Network) -> Span:
     """All addresses of ``network``, network and broadcast addresses included."""
-    return Span(int(network.network_address), int(network.broadcast_address))
+    first = int(network.network_address)  # host bits clear: the broadcast address sets them
+    return _new_span(Span, (first, first | _HOST_BITS[network.prefixlen]))
 
 
 def span_from_bounds(start: object, end: object, what: str) -> Span:
@@ -335,6 +337,20 @@ def parse_spans(entries: Iterable[object], what: str) -> list[Span]:
                 continue
         out.append(parse_span(entry, f"{what}[{j}]"))
     return out
+
+
+def parse_address_set(entries: Iterable[object], what: str) -> list[Span]:
+    """``normalise(parse_spans(entries, what))``: a list of single addresses that neither repeat
+    nor touch (the usual reservations and leases) is sorted as integers, without the merge sweep."""
+    if _STRICT_PTON:
+        entries = entries if isinstance(entries, list) else list(entries)
+        values = _dotted_quads(entries)
+        if values is not None:
+            values.sort()
+            spans = list(map(_new_span, repeat(Span, len(values)), zip(values, values, strict=True)))
+            # each address at least 2 above the one before: nothing to merge
+            return spans if min(map(sub, values[1:], values), default=2) > 1 else normalise(spans)
+    return normalise(parse_spans(entries, what))
 
 
 def normalise(spans: Iterable[Span]) -> list[Span]:
@@ -441,7 +457,8 @@ def usable_hosts(network: ipaddress.IPv4Network, what: str = "subnet") -> Span:
             f"{what} {network} is too small to plan virtual addresses in (a /{network.prefixlen} "
             "has no room beside its own hosts); use a /30 or larger"
         )
-    return Span(int(network.network_address) + 1, int(network.broadcast_address) - 1)
+    first = int(network.network_address)  # as in span_of_network
+    return _new_span(Span, (first + 1, (first | _HOST_BITS[network.prefixlen]) - 1))
 
 
 def dhcp_overlap(spans: Iterable[Span], scope_ranges: Iterable[Span]) -> list[Span]:

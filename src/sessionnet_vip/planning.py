@@ -59,6 +59,7 @@ from sessionnet_vip.addressing import (
     normalise,
     overlapping,
     parse_address,
+    parse_address_set,
     parse_network,
     parse_span,
     parse_spans,
@@ -71,6 +72,7 @@ from sessionnet_vip.addressing import (
 from sessionnet_vip.coerce import MAX_INT_DIGITS, as_int, brief
 from sessionnet_vip.errors import VipError
 
+_IPV4_MAX: Final = 0xFFFFFFFF
 #: ``Span(a, b)`` without the named tuple's Python-level ``__new__`` (as in addressing).
 _new_span = tuple.__new__
 
@@ -125,7 +127,8 @@ class Subnet:
 
 @dataclass(frozen=True)
 class DhcpScope:
-    """A DHCP scope as ``dhcp_scope_info`` reports it."""
+    """A DHCP scope as ``dhcp_scope_info`` reports it. The lists of spans are normalised
+    (sorted, no overlapping or touching members), as :func:`build_request` makes them."""
 
     scope: str
     range: Span
@@ -360,8 +363,8 @@ def _quick_scope(raw: object) -> DhcpScope | None:
     try:
         rng = span_from_bounds(raw.get("start"), raw.get("end"), "")
         exclusions = [parse_span(entry, "") for entry in lists[0] or ()]
-        reservations = parse_spans(lists[1] or [], "")
-        leases = parse_spans(lists[2] or [], "")
+        reservations = parse_address_set(lists[1] or [], "")
+        leases = parse_address_set(lists[2] or [], "")
     except VipError:  # as in _quick_subnet
         return None
     for first, last in exclusions:
@@ -371,8 +374,8 @@ def _quick_scope(raw: object) -> DhcpScope | None:
         scope=scope,
         range=rng,
         exclusions=tuple(normalise(exclusions)),
-        reservations=tuple(normalise(reservations)),
-        leases=tuple(normalise(leases)),
+        reservations=tuple(reservations),
+        leases=tuple(leases),
     )
 
 
@@ -801,8 +804,8 @@ def _build_work(request: PlanRequest) -> dict[ipaddress.IPv4Network, _SubnetWork
         if subnet.gateway is not None:
             taken.append(_new_span(Span, (subnet.gateway, subnet.gateway)))
         for scope in scopes:
-            taken += scope.reservations
-            taken += scope.leases
+            taken += _reaching_outside(scope.reservations, scope.range)
+            taken += _reaching_outside(scope.leases, scope.range)
             taken.append(scope.range)
         work[subnet.cidr] = _SubnetWork(
             subnet=subnet, scopes=scopes, outside_base=subtract([subnet.usable], normalise(taken))
@@ -811,6 +814,18 @@ def _build_work(request: PlanRequest) -> dict[ipaddress.IPv4Network, _SubnetWork
     for server in request.servers:
         (of_network.get(id(server.subnet)) or work[server.subnet]).servers.append(server)
     return work
+
+
+def _reaching_outside(spans: Sequence[Span], rng: Span) -> list[Span]:
+    """The members of the normalised ``spans`` that reach outside ``rng`` (binary search): the
+    rest lies inside the scope's range, which is taken out of the free space as a whole."""
+    lo = bisect.bisect_left(spans, (rng.first,))  # spans[:lo] start before the range
+    hi = bisect.bisect_right(spans, (rng.last, _IPV4_MAX))  # spans[hi:] start after it
+    out = list(spans[:lo])
+    if hi > lo and spans[hi - 1].last > rng.last:  # the last one starting inside may end beyond
+        out.append(spans[hi - 1])
+    out += spans[hi:]
+    return out
 
 
 def _by_identity(work: dict[ipaddress.IPv4Network, _SubnetWork]) -> dict[int, _SubnetWork]:

@@ -19,10 +19,12 @@ from test_planning_properties import farms, subnet_with_scopes  # same directory
 
 from sessionnet_vip import cli
 from sessionnet_vip.addressing import (
+    Span,
     _parse_network_text,
     format_address,
     format_span,
     normalise,
+    parse_address_set,
     parse_network,
     parse_span,
     parse_spans,
@@ -170,6 +172,18 @@ def test_address_lists_read_as_entry_by_entry(entries: list[Any]) -> None:
         assert all(type(s) is type(x) for s, x in zip(fast[1], each(), strict=True))
 
 
+DENSE = st.integers(2**32 - 12, 2**32 - 1).map(format_address)  # repeats, neighbours, the top
+
+
+@given(st.lists(DENSE, max_size=10) | st.lists(ENTRY | DENSE, max_size=8))
+@SETTINGS
+def test_address_sets_are_the_normalised_lists(entries: list[Any]) -> None:
+    fast = outcome(lambda: parse_address_set(entries, "scope x leases"))
+    assert fast == outcome(lambda: normalise(parse_spans(entries, "scope x leases")))
+    if fast[0] == "ok":
+        assert all(type(s) is Span for s in fast[1])
+
+
 @pytest.mark.parametrize("value", [0, 1, 255, 256, 65535, 2**24, 2**31, 2**32 - 2, 2**32 - 1])
 def test_address_text_at_the_edges(value: int) -> None:
     assert format_address(value) == str(ipaddress.IPv4Address(value))
@@ -314,6 +328,9 @@ def farms_with_stray_leases(draw: st.DrawFn) -> dict[str, Any]:
         near = st.integers(lo - 3, hi + 3).map(format_address)
         scope["leases"] += draw(st.lists(near, max_size=4))
         scope["reservations"] += draw(st.lists(st.integers(lo, hi).map(format_address), max_size=2))
+        for first in draw(st.lists(st.integers(lo, hi), max_size=2)):  # ranges across the scope's ends
+            last = draw(st.integers(first, min(first + 9, hi)))
+            scope["reservations"].append(f"{format_address(first)}-{format_address(last)}")
     return data
 
 
