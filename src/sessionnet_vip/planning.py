@@ -992,10 +992,10 @@ class _Tiers:
 
 
 def _tiers(work: _SubnetWork, reserved_ranges: Sequence[Span], request: PlanRequest) -> _Tiers:
-    taken = normalise(reserved_ranges)
+    taken = normalise(reserved_ranges) if reserved_ranges else []
     carve_base = work.carve_base if request.carve_from_scopes else []
     return _Tiers(
-        outside=_FreeRuns(subtract(work.outside_base, taken)),
+        outside=_FreeRuns(subtract(work.outside_base, taken) if taken else work.outside_base),
         carve=[(scope, _FreeRuns(subtract(base, taken))) for scope, base in carve_base],
         carve_base=carve_base,
         outside_base=work.outside_base,
@@ -1018,8 +1018,9 @@ def _place(
     grow: Sequence[Server],
     reserved_ranges: list[Span],
     request: PlanRequest,
-    order_key: Callable[[Server], Any],
+    order_key: Callable[[Server], Any] | None,
 ) -> _Outcome:
+    """``order_key`` None: name order (``pending`` is in name order, as request.servers)."""
     tiers = _tiers(work, reserved_ranges, request)
     placements = dict(kept)
     warnings: list[str] = []
@@ -1045,7 +1046,10 @@ def _place(
             tiers.release(ranges)
             del placements[server.name]
             to_place.append((server, old))
-    to_place.sort(key=lambda pair: order_key(pair[0]))
+    if order_key is not None:
+        to_place.sort(key=lambda pair: order_key(pair[0]))
+    elif grow:  # servers that could not grow join the pending ones in name order
+        to_place.sort(key=lambda pair: pair[0].name)
     unplaced: list[Server] = []
     for server, previous in to_place:
         got = tiers.allocate(server.need, request.max_ranges)
@@ -1158,6 +1162,9 @@ def make_plan(request: PlanRequest, *, reports: bool = True) -> PlanResult:
     checked = {cidr: _Checked() for cidr in work}
     for (cidr, sub), state in zip(work.items(), checked.values(), strict=True):
         taken: list[Span] = []
+        if not existing:  # nothing to check: every server is to place
+            state.pending = list(sub.servers)
+            continue
         for server in sub.servers:
             found = existing.get(server.name)
             if found is None or not found.ranges:
@@ -1197,7 +1204,7 @@ def make_plan(request: PlanRequest, *, reports: bool = True) -> PlanResult:
     # Pass 2: grow, then place, subnet by subnet.
     for (cidr, sub), state in zip(work.items(), checked.values(), strict=True):
         args = (sub, state.kept, state.pending, state.grow, state.reserved_ranges, request)
-        outcome = _place(*args, lambda s: s.name)
+        outcome = _place(*args, None)
         if outcome.unplaced:
             retry = _place(*args, lambda s: (-s.need, s.name))
             if not retry.unplaced:
