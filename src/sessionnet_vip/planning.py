@@ -138,14 +138,27 @@ class DhcpScope:
     leases: tuple[Span, ...] = ()
 
 
-@dataclass(frozen=True)
+_NO_HEADROOM: Final = Fraction(0)
+
+# Server and Placement (one each per server of a farm: tens of thousands) write their own
+# __init__: the fields go into the instance dict in one update, where a frozen dataclass'
+# generated __init__ makes one object.__setattr__ call per field (about 2.5 times as slow). Same
+# parameters, order and defaults as the fields (tests/unit/planning/test_planning_hot_paths.py).
+
+
+@dataclass(frozen=True, init=False)
 class Server:
     """A session host: its subnet, its maximum concurrent sessions and extra headroom (%)."""
 
     name: str
     subnet: ipaddress.IPv4Network
     max_sessions: int
-    headroom: Fraction = Fraction(0)
+    headroom: Fraction = _NO_HEADROOM
+
+    def __init__(
+        self, name: str, subnet: ipaddress.IPv4Network, max_sessions: int, headroom: Fraction = _NO_HEADROOM
+    ) -> None:
+        self.__dict__.update(name=name, subnet=subnet, max_sessions=max_sessions, headroom=headroom)
 
     @cached_property
     def need(self) -> int:
@@ -187,7 +200,7 @@ class PlanRequest:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Placement:
     """Where a server ended up, and why."""
 
@@ -199,6 +212,20 @@ class Placement:
     reason: str | None = None
     #: Parts of ``ranges`` to add as exclusions, as (scope, span).
     carved: tuple[tuple[str, Span], ...] = ()
+
+    def __init__(  # see Server
+        self,
+        server: str,
+        subnet: ipaddress.IPv4Network,
+        ranges: tuple[Span, ...],
+        need: int,
+        status: str,
+        reason: str | None = None,
+        carved: tuple[tuple[str, Span], ...] = (),
+    ) -> None:
+        self.__dict__.update(
+            server=server, subnet=subnet, ranges=ranges, need=need, status=status, reason=reason, carved=carved
+        )
 
     @property
     def size(self) -> int:
@@ -456,7 +483,7 @@ _SERVER_KEYS: Final = frozenset(("name", "subnet", "max_sessions", "headroom"))
 # The fast path tests exact types (`type(x) is int`): a bool is not a session count, and any
 # other type or subclass takes the reference path with its precise messages.
 #: headroom given as a whole percent (the usual case) -> its Fraction, shared (immutable)
-_WHOLE_HEADROOM: Final[dict[int, Fraction]] = {0: Fraction(0)}
+_WHOLE_HEADROOM: Final[dict[int, Fraction]] = {0: _NO_HEADROOM}
 
 
 def _parse_server(
@@ -488,7 +515,7 @@ def _parse_server(
             and type(max_sessions) is int  # pylint: disable=unidiomatic-typecheck
             and max_sessions >= 1
         ):
-            return Server(name=name, subnet=subnet, max_sessions=max_sessions, headroom=fraction)
+            return Server(name, subnet, max_sessions, fraction)
     what = f"servers[{index}]"
     item = _as_mapping(raw, what, ("name", "subnet", "max_sessions", "headroom"))
     name = _as_name(item.get("name"), f"{what} name")

@@ -6,9 +6,11 @@ errors), a subnet's free space computed in one sweep, and the table and ``--json
 from __future__ import annotations
 
 import copy
+import inspect
 import ipaddress
 import json
 from collections.abc import Callable
+from dataclasses import MISSING, FrozenInstanceError, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +34,10 @@ from sessionnet_vip.addressing import (
 )
 from sessionnet_vip.errors import VipError
 from sessionnet_vip.planning import (
+    Placement,
     PlanError,
     PlanResult,
+    Server,
     _build_work,
     _quick_scope,
     _quick_subnet,
@@ -391,3 +395,26 @@ def test_vipctl_plan_json_is_json_dumps_of_the_result(capsys: pytest.CaptureFixt
     expected = make_plan(build_request(yaml.safe_load(FARM.read_text())), reports=False)
     assert code == 0
     assert capsys.readouterr().out == json.dumps(expected.to_dict(), indent=2, sort_keys=True) + "\n"
+
+
+# --- hand-written __init__ of the frozen dataclasses made per server ------------------------
+
+
+@pytest.mark.parametrize("cls", [Server, Placement])
+def test_hand_written_init_takes_the_fields_in_order_with_their_defaults(cls: type[Any]) -> None:
+    params = list(inspect.signature(cls).parameters.values())
+    assert [p.name for p in params] == [f.name for f in fields(cls)]
+    for param, f in zip(params, fields(cls), strict=True):
+        default = inspect.Parameter.empty if f.default is MISSING else f.default
+        assert param.default == default and param.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+    required = [f.name for f in fields(cls) if f.default is MISSING]
+    values = {name: object() for name in required}
+    made = cls(**values)
+    assert {f.name: getattr(made, f.name) for f in fields(cls)} == {
+        f.name: values.get(f.name, f.default) for f in fields(cls)
+    }
+    assert made == cls(*values.values()) and hash(made) == hash(cls(*values.values()))
+    with pytest.raises(FrozenInstanceError):
+        made.__setattr__(required[0], None)
+    changed = replace(made, **{required[0]: "other"})
+    assert getattr(changed, required[0]) == "other" and changed != made
