@@ -121,8 +121,6 @@ def format_json(result: PlanResult) -> str:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    import json
-
     from sessionnet_vip.planning import STATUS_INVALID, PlanError, build_request, make_plan
 
     if args.svg:  # the SVG writer is imported only when asked for
@@ -138,6 +136,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
             result = make_plan(request, reports=bool(args.svg))
     except PlanError as exc:
         if getattr(args, "json", False):
+            import json  # only for JSON output: the table needs none
+
             print(json.dumps({"error": str(exc), "failures": exc.failures}, indent=2, sort_keys=True))
             return 2
         raise
