@@ -486,36 +486,48 @@ _SERVER_KEYS: Final = frozenset(("name", "subnet", "max_sessions", "headroom"))
 _WHOLE_HEADROOM: Final[dict[int, Fraction]] = {0: _NO_HEADROOM}
 
 
+def _parse_servers(raws: list[Any], networks: dict[str, ipaddress.IPv4Network]) -> list[Server]:
+    """Every entry of ``servers``. ``networks``: subnets already parsed from the same text
+    (servers share a few subnets)."""
+    out: list[Server] = []
+    append = out.append
+    whole_headroom = _WHOLE_HEADROOM
+    for index, raw in enumerate(raws):
+        if type(raw) is dict and raw.keys() <= _SERVER_KEYS:  # pylint: disable=unidiomatic-typecheck
+            # the usual entry (plain name, known subnet, int sessions and headroom) without the
+            # checks' messages; anything else goes the long way (_parse_server), which words the errors
+            name = raw.get("name")
+            text = raw.get("subnet")
+            max_sessions = raw.get("max_sessions")
+            headroom = raw.get("headroom")
+            if headroom is None:
+                fraction: Fraction | None = _NO_HEADROOM
+            elif type(headroom) is int and 0 <= headroom <= MAX_HEADROOM:  # pylint: disable=unidiomatic-typecheck
+                fraction = whole_headroom.get(headroom)
+                if fraction is None:
+                    fraction = whole_headroom[headroom] = Fraction(headroom)
+            else:
+                fraction = None
+            subnet = networks.get(text) if type(text) is str else None  # pylint: disable=unidiomatic-typecheck
+            if (
+                subnet is not None
+                and fraction is not None
+                and type(name) is str  # pylint: disable=unidiomatic-typecheck
+                and name
+                and name.strip() == name
+                and type(max_sessions) is int  # pylint: disable=unidiomatic-typecheck
+                and max_sessions >= 1
+            ):
+                append(Server(name, subnet, max_sessions, fraction))
+                continue
+        append(_parse_server(raw, index, networks))
+    return out
+
+
 def _parse_server(
     raw: object, index: int, networks: dict[str, ipaddress.IPv4Network] | None = None
 ) -> Server:
-    """``networks``: subnets already parsed from the same text (servers share a few subnets)."""
-    if type(raw) is dict and networks is not None and raw.keys() <= _SERVER_KEYS:  # pylint: disable=unidiomatic-typecheck
-        # the usual entry (plain name, known subnet, int sessions and headroom) without the
-        # checks' messages; anything else goes the long way below, which words the errors
-        name = raw.get("name")
-        text = raw.get("subnet")
-        max_sessions = raw.get("max_sessions")
-        headroom = raw.get("headroom")
-        if headroom is None:
-            fraction: Fraction | None = _WHOLE_HEADROOM[0]
-        elif type(headroom) is int and 0 <= headroom <= MAX_HEADROOM:  # pylint: disable=unidiomatic-typecheck
-            fraction = _WHOLE_HEADROOM.get(headroom)
-            if fraction is None:
-                fraction = _WHOLE_HEADROOM[headroom] = Fraction(headroom)
-        else:
-            fraction = None
-        subnet = networks.get(text) if type(text) is str else None  # pylint: disable=unidiomatic-typecheck
-        if (
-            subnet is not None
-            and fraction is not None
-            and type(name) is str  # pylint: disable=unidiomatic-typecheck
-            and name
-            and name.strip() == name
-            and type(max_sessions) is int  # pylint: disable=unidiomatic-typecheck
-            and max_sessions >= 1
-        ):
-            return Server(name, subnet, max_sessions, fraction)
+    """The reference reader of ``servers[index]``: any entry, precise errors."""
     what = f"servers[{index}]"
     item = _as_mapping(raw, what, ("name", "subnet", "max_sessions", "headroom"))
     name = _as_name(item.get("name"), f"{what} name")
@@ -584,7 +596,7 @@ def build_request(data: Mapping[str, Any]) -> PlanRequest:
         for raw, subnet in zip(raw_subnets, subnets, strict=True)
         if type(raw["cidr"]) is str  # pylint: disable=unidiomatic-typecheck
     }
-    servers = [_parse_server(s, i, networks) for i, s in enumerate(_as_list(data.get("servers"), "servers"))]
+    servers = _parse_servers(_as_list(data.get("servers"), "servers"), networks)
     existing = [_parse_assignment(e, i) for i, e in enumerate(_as_list(data.get("existing"), "existing"))]
     request = PlanRequest(
         subnets=tuple(sorted(subnets, key=lambda s: int(s.cidr.network_address))),

@@ -39,6 +39,8 @@ from sessionnet_vip.planning import (
     PlanResult,
     Server,
     _build_work,
+    _parse_server,
+    _parse_servers,
     _quick_scope,
     _quick_subnet,
     _read_scope,
@@ -418,3 +420,28 @@ def test_hand_written_init_takes_the_fields_in_order_with_their_defaults(cls: ty
         made.__setattr__(required[0], None)
     changed = replace(made, **{required[0]: "other"})
     assert getattr(changed, required[0]) == "other" and changed != made
+
+
+SERVER_ENTRIES = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": st.sampled_from(["rdsh01", " rdsh02", "rdsh03 ", "", 7, None, 'ü"x']),
+        "subnet": st.sampled_from(["10.0.0.0/24", " 10.0.0.0/24", "10.0.1.0/24", "10.0.0.1/24", None, 5]),
+        "max_sessions": st.sampled_from([1, 25, 0, -1, True, "5", 5.0, None, 10**5000]),
+        "headroom": st.sampled_from([None, 0, 10, 1000, 1001, -1, 12.5, "10", True, 10**5000]),
+        "extra": st.just("x"),
+    },
+)
+
+
+@given(st.lists(SERVER_ENTRIES | st.sampled_from([None, "rdsh01", ["x"]]), max_size=4))
+@SETTINGS
+def test_servers_read_in_one_loop_as_entry_by_entry(entries: list[Any]) -> None:
+    def networks() -> dict[str, ipaddress.IPv4Network]:
+        return {"10.0.0.0/24": ipaddress.IPv4Network("10.0.0.0/24")}
+
+    def each() -> list[Server]:
+        known = networks()
+        return [_parse_server(raw, i, known) for i, raw in enumerate(entries)]
+
+    assert outcome(lambda: _parse_servers(entries, networks())) == outcome(each)
