@@ -422,16 +422,31 @@ def test_hand_written_init_takes_the_fields_in_order_with_their_defaults(cls: ty
     assert getattr(changed, required[0]) == "other" and changed != made
 
 
-SERVER_ENTRIES = st.fixed_dictionaries(
-    {},
-    optional={
-        "name": st.sampled_from(["rdsh01", " rdsh02", "rdsh03 ", "", 7, None, 'ü"x']),
-        "subnet": st.sampled_from(["10.0.0.0/24", " 10.0.0.0/24", "10.0.1.0/24", "10.0.0.1/24", None, 5]),
-        "max_sessions": st.sampled_from([1, 25, 0, -1, True, "5", 5.0, None, 10**5000]),
-        "headroom": st.sampled_from([None, 0, 10, 1000, 1001, -1, 12.5, "10", True, 10**5000]),
-        "extra": st.just("x"),
-    },
-)
+SERVER_VALUES = {
+    "name": ["rdsh01", " rdsh02", "rdsh03 ", "", 7, None, 'ü"x'],
+    "subnet": ["10.0.0.0/24", " 10.0.0.0/24", "10.0.1.0/24", "10.0.0.1/24", None, 5],
+    "max_sessions": [1, 25, 0, -1, True, "5", 5.0, None, 10**5000],
+    "headroom": [None, 0, 10, 1000, 1001, -1, 12.5, "10", True, 10**5000],
+}
+
+
+@st.composite
+def server_entries(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid entry with one or two keys changed, dropped or added."""
+    entry: dict[str, Any] = {"name": "rdsh01", "subnet": "10.0.0.0/24", "max_sessions": 20, "headroom": 10}
+    for _ in range(draw(st.integers(0, 2))):
+        key = draw(st.sampled_from([*SERVER_VALUES, "extra"]))
+        action = draw(st.sampled_from(["set", "drop"]))
+        if key == "extra":
+            entry["extra"] = "x"
+        elif action == "drop":
+            entry.pop(key, None)
+        else:
+            entry[key] = draw(st.sampled_from(SERVER_VALUES[key]))
+    return entry
+
+
+SERVER_ENTRIES = server_entries()
 
 
 @given(st.lists(SERVER_ENTRIES | st.sampled_from([None, "rdsh01", ["x"]]), max_size=4))
@@ -445,3 +460,16 @@ def test_servers_read_in_one_loop_as_entry_by_entry(entries: list[Any]) -> None:
         return [_parse_server(raw, i, known) for i, raw in enumerate(entries)]
 
     assert outcome(lambda: _parse_servers(entries, networks())) == outcome(each)
+
+
+SERVER_CASES = [(key, value) for key, values in SERVER_VALUES.items() for value in values] + [("extra", "x")]
+
+
+@pytest.mark.parametrize(
+    "key, value", SERVER_CASES, ids=[f"{k}-{j}" for j, (k, _v) in enumerate(SERVER_CASES)]
+)
+def test_each_server_field_read_in_one_loop_as_entry_by_entry(key: str, value: Any) -> None:
+    entry = {"name": "rdsh01", "subnet": "10.0.0.0/24", "max_sessions": 20, "headroom": 10, key: value}
+    test_servers_read_in_one_loop_as_entry_by_entry.hypothesis.inner_test([entry, {**entry, "name": "x"}])  # type: ignore[attr-defined]
+    dropped = {k: v for k, v in entry.items() if k != key}
+    test_servers_read_in_one_loop_as_entry_by_entry.hypothesis.inner_test([dropped])  # type: ignore[attr-defined]
