@@ -681,6 +681,25 @@ class _FreeRuns:
         size, first = by_size[i]
         return _new_span(Span, (first, first + size - 1))
 
+    def take_fit(self, need: int) -> Span | None:
+        """``best_fit(need)``, then ``take`` its first ``need`` addresses, in one call: the part
+        taken, or None (nothing taken) if no run is long enough."""
+        by_size = self._by_size
+        i = bisect.bisect_left(by_size, (need, -1))
+        if i == len(by_size):
+            return None
+        size, first = by_size[i]
+        del by_size[i]
+        last = first + size - 1
+        del self._last_of[first]
+        del self._first_of[last]
+        if size > need:  # the rest of the run stays free
+            rest = first + need
+            bisect.insort(by_size, (size - need, rest))
+            self._last_of[rest] = last
+            self._first_of[last] = rest
+        return _new_span(Span, (first, first + need - 1))
+
     def starting_at(self, first: int) -> Span | None:
         last = self._last_of.get(first)
         return None if last is None else _new_span(Span, (first, last))
@@ -974,10 +993,8 @@ class _Tiers:
 
     def allocate(self, need: int, max_ranges: int) -> list[Span] | None:
         """Best-fit ``need`` addresses in at most ``max_ranges`` runs; None (nothing taken) if not."""
-        outside = self.outside.best_fit(need) if need > 0 else None
-        if outside is not None:  # the usual case: one run outside the scopes (as the loop below takes it)
-            part = _new_span(Span, (outside[0], outside[0] + need - 1))
-            self.outside.take(outside, part)
+        part = self.outside.take_fit(need) if need > 0 else None
+        if part is not None:  # the usual case: one run outside the scopes (as the loop below takes it)
             return [part]
         pieces: list[tuple[_FreeRuns, Span]] = []
         remaining = need

@@ -39,6 +39,7 @@ from sessionnet_vip.planning import (
     PlanResult,
     Server,
     _build_work,
+    _FreeRuns,
     _parse_server,
     _parse_servers,
     _quick_scope,
@@ -473,3 +474,23 @@ def test_each_server_field_read_in_one_loop_as_entry_by_entry(key: str, value: A
     test_servers_read_in_one_loop_as_entry_by_entry.hypothesis.inner_test([entry, {**entry, "name": "x"}])  # type: ignore[attr-defined]
     dropped = {k: v for k, v in entry.items() if k != key}
     test_servers_read_in_one_loop_as_entry_by_entry.hypothesis.inner_test([dropped])  # type: ignore[attr-defined]
+
+
+@st.composite
+def free_runs(draw: st.DrawFn) -> list[Span]:
+    """Disjoint, non-touching runs (as the planner's free space is)."""
+    cuts = sorted(draw(st.lists(st.integers(0, 400), min_size=0, max_size=12, unique=True)))
+    return normalise(Span(a, b) for a, b in zip(cuts[::2], cuts[1::2], strict=False))
+
+
+@given(free_runs(), st.lists(st.integers(1, 120), max_size=6))
+@SETTINGS
+def test_take_fit_is_best_fit_then_take(runs: list[Span], needs: list[int]) -> None:
+    fast, reference = _FreeRuns(runs), _FreeRuns(runs)
+    for need in needs:
+        fit = reference.best_fit(need)
+        expected = None if fit is None else Span(fit.first, fit.first + need - 1)
+        if fit is not None and expected is not None:
+            reference.take(fit, expected)
+        assert fast.take_fit(need) == expected
+        assert vars(fast) == vars(reference)
