@@ -181,6 +181,11 @@ def format_address(value: int) -> str:
 
 def format_span(span: Span) -> str:
     """``A.B.C.D`` for one address, ``A.B.C.D-E.F.G.H`` otherwise."""
+    first, last = span
+    if _STRICT_PTON and 0 <= first <= last <= _IPV4_MAX:  # format_address's fast path, inline
+        if first == last:
+            return _inet_ntop(_AF_INET, first.to_bytes(4, "big"))
+        return f"{_inet_ntop(_AF_INET, first.to_bytes(4, 'big'))}-{_inet_ntop(_AF_INET, last.to_bytes(4, 'big'))}"
     if span.first == span.last:
         return format_address(span.first)
     return f"{format_address(span.first)}-{format_address(span.last)}"

@@ -40,6 +40,8 @@ def load_farm(path: str | Path) -> dict[str, Any]:
 
 def format_table(result: PlanResult) -> str:
     """The plan as a text table, followed by exclusions to add, invalid entries and warnings."""
+    from itertools import starmap
+
     from sessionnet_vip.addressing import format_span
 
     rows = [("SERVER", "SUBNET", "RANGES", "SIZE", "NEED", "STATUS")]
@@ -71,7 +73,7 @@ def format_table(result: PlanResult) -> str:
     template = "  ".join(
         f"{{:{'>' if i in (3, 4) else '<'}{width}}}" for i, width in enumerate(widths)
     ).format
-    lines = [template(*row).rstrip() for row in rows]
+    lines = list(map(str.rstrip, starmap(template, rows)))  # C loops, no Python one
     if result.exclusions:
         lines += ["", "Exclusions to add before binding:"]
         lines += [f"  scope {scope}: {format_span(span)} ({span.size})" for scope, span in result.exclusions]

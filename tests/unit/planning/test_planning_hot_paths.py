@@ -191,6 +191,16 @@ def test_address_sets_are_the_normalised_lists(entries: list[Any]) -> None:
         assert all(type(s) is Span for s in fast[1])
 
 
+@given(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1))
+def test_span_text_is_ipaddress_text(a: int, b: int) -> None:
+    first, last = min(a, b), max(a, b)
+    expected = str(ipaddress.IPv4Address(first))
+    if last != first:
+        expected += f"-{ipaddress.IPv4Address(last)}"
+    assert format_span(Span(first, last)) == expected
+    assert format_span(Span(first, first)) == str(ipaddress.IPv4Address(first))
+
+
 @pytest.mark.parametrize("value", [0, 1, 255, 256, 65535, 2**24, 2**31, 2**32 - 2, 2**32 - 1])
 def test_address_text_at_the_edges(value: int) -> None:
     assert format_address(value) == str(ipaddress.IPv4Address(value))
