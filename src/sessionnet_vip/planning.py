@@ -1289,9 +1289,12 @@ def make_plan(request: PlanRequest, *, reports: bool = True) -> PlanResult:
     exclusions: list[tuple[DhcpScope, Span]] = []
     final: list[Placement] = []
     of_network = _by_identity(work)
+    # Without carve_from_scopes nothing is carved: new and grown ranges come from the space
+    # outside every scope range, and a kept range with pool addresses is invalid (_check_existing).
+    carving = request.carve_from_scopes
     for name in sorted(placements):
         placement = placements[name]
-        if placement.status != STATUS_INVALID:
+        if carving and placement.status != STATUS_INVALID:
             carved = _carved(placement, of_network.get(id(placement.subnet)) or work[placement.subnet])
             if carved:
                 placement = replace(placement, carved=tuple((scope.scope, span) for scope, span in carved))

@@ -36,9 +36,11 @@ from sessionnet_vip.errors import VipError
 from sessionnet_vip.planning import (
     Placement,
     PlanError,
+    PlanRequest,
     PlanResult,
     Server,
     _build_work,
+    _carved,
     _FreeRuns,
     _parse_server,
     _parse_servers,
@@ -302,7 +304,7 @@ NAMES = st.text(min_size=1, max_size=8).filter(lambda t: t.strip() == t)
 
 
 @st.composite
-def results(draw: st.DrawFn) -> PlanResult:
+def results(draw: st.DrawFn) -> tuple[PlanRequest, PlanResult]:
     """A planned farm: servers renamed with any text, some with existing (maybe invalid) ranges."""
     data = draw(farms())
     for server in data["servers"]:
@@ -322,8 +324,9 @@ def results(draw: st.DrawFn) -> PlanResult:
                 }
             )
     data["replan_invalid"] = draw(st.booleans())
+    request = build_request(data)
     try:
-        return make_plan(build_request(data), reports=False)
+        return request, make_plan(request, reports=False)
     except PlanError:
         assume(False)
         raise
@@ -396,7 +399,8 @@ def reference_table(result: PlanResult) -> str:
 
 @given(results())
 @SETTINGS
-def test_table_and_json_writers_give_the_reference_text(result: PlanResult) -> None:
+def test_table_and_json_writers_give_the_reference_text(planned: tuple[PlanRequest, PlanResult]) -> None:
+    _request, result = planned
     assert format_table(result) == reference_table(result)
     assert format_json(result) == json.dumps(result.to_dict(), indent=2, sort_keys=True)
 
@@ -504,3 +508,16 @@ def test_take_fit_is_best_fit_then_take(runs: list[Span], needs: list[int]) -> N
             reference.take(fit, expected)
         assert fast.take_fit(need) == expected
         assert vars(fast) == vars(reference)
+
+
+@given(results())
+@SETTINGS
+def test_nothing_is_carved_without_carve_from_scopes(planned: tuple[PlanRequest, PlanResult]) -> None:
+    """make_plan looks for parts to carve only with carve_from_scopes: the rest of the time there
+    are none (checked here on every placement, with existing ranges valid and invalid)."""
+    request, result = planned
+    work = _build_work(request)
+    for placement in result.placements:
+        if placement.status != "invalid":
+            carved = _carved(placement, work[placement.subnet])
+            assert not carved or request.carve_from_scopes
