@@ -612,9 +612,10 @@ def build_request(data: Mapping[str, Any]) -> PlanRequest:
 
 
 def _check_names(request: PlanRequest) -> None:
-    for a, b in itertools.pairwise(request.subnets):
+    lasts = [span_of_network(s.cidr).last for s in request.subnets]
+    for (a, b), a_last in zip(itertools.pairwise(request.subnets), lasts, strict=False):
         # sorted by first address: b overlaps a when it starts within a (a.cidr.overlaps(b.cidr))
-        if int(b.cidr.network_address) <= int(a.cidr.broadcast_address):
+        if int(b.cidr.network_address) <= a_last:
             raise VipError(
                 f"subnets {a.cidr} and {b.cidr} overlap; define each subnet once"
                 if a.cidr == b.cidr
