@@ -784,27 +784,28 @@ class _SubnetWork:
 class _SubnetIndex:
     def __init__(self, subnets: Sequence[Subnet]) -> None:
         self._subnets = list(subnets)  # sorted, not overlapping
-        self._firsts = [int(s.cidr.network_address) for s in subnets]
+        self._wholes = [span_of_network(s.cidr) for s in subnets]
+        self._firsts = [whole.first for whole in self._wholes]
 
-    def find(self, span: Span, what: str) -> Subnet | None:
-        """The subnet holding ``span``; None if it touches none; error if it crosses one."""
+    def find(self, span: Span, what: str) -> tuple[Subnet, Span] | None:
+        """The subnet holding ``span`` and all its addresses; None if it touches none; error if
+        it crosses one."""
         i = bisect.bisect_right(self._firsts, span.last) - 1
-        hits: list[Subnet] = []
+        hits: list[int] = []
         while i >= 0:
-            whole = span_of_network(self._subnets[i].cidr)
-            if whole.last < span.first:
+            if self._wholes[i].last < span.first:
                 break
-            hits.append(self._subnets[i])
+            hits.append(i)
             i -= 1
         if not hits:
             return None
-        whole = span_of_network(hits[0].cidr)
+        whole = self._wholes[hits[0]]
         if len(hits) > 1 or span.first < whole.first or span.last > whole.last:
             raise VipError(
                 f"{what} {format_span(span)} crosses the boundary of subnet "
-                f"{' and '.join(str(h.cidr) for h in hits)}; keep it inside one subnet"
+                f"{' and '.join(str(self._subnets[h].cidr) for h in hits)}; keep it inside one subnet"
             )
-        return hits[0]
+        return self._subnets[hits[0]], whole
 
 
 def _merge_scopes(scopes: Sequence[DhcpScope]) -> list[DhcpScope]:
@@ -843,16 +844,17 @@ def _build_work(request: PlanRequest) -> dict[ipaddress.IPv4Network, _SubnetWork
     # keyed by id(): the subnets are alive throughout, and a network's hash is Python code
     scopes_of: dict[int, list[DhcpScope]] = {id(s): [] for s in request.subnets}
     for scope in _merge_scopes(request.dhcp_scopes):
-        subnet = index.find(scope.range, f"DHCP scope {scope.scope}: range")
-        if subnet is None:
+        found = index.find(scope.range, f"DHCP scope {scope.scope}: range")
+        if found is None:
             continue  # a scope of a subnet no server uses
-        whole = span_of_network(subnet.cidr)
-        for res in scope.reservations:
-            if res.first < whole.first or res.last > whole.last:
-                raise VipError(
-                    f"DHCP scope {scope.scope}: reservation {format_span(res)} is outside its subnet "
-                    f"{subnet.cidr}; fix the reservation"
-                )
+        subnet, whole = found
+        reservations = scope.reservations  # normalised: its ends are the first and last member's
+        if reservations and (reservations[0].first < whole.first or reservations[-1].last > whole.last):
+            res = next(r for r in reservations if r.first < whole.first or r.last > whole.last)
+            raise VipError(
+                f"DHCP scope {scope.scope}: reservation {format_span(res)} is outside its subnet "
+                f"{subnet.cidr}; fix the reservation"
+            )
         scopes_of[id(subnet)].append(scope)
     work: dict[ipaddress.IPv4Network, _SubnetWork] = {}
     for subnet in request.subnets:

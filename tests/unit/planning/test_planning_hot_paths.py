@@ -521,3 +521,33 @@ def test_nothing_is_carved_without_carve_from_scopes(planned: tuple[PlanRequest,
         if placement.status != "invalid":
             carved = _carved(placement, work[placement.subnet])
             assert not carved or request.carve_from_scopes
+
+
+@given(st.lists(st.integers(-300, 600), min_size=1, max_size=5))
+@SETTINGS
+def test_a_reservation_outside_its_subnet_is_named_as_the_sweep_named_it(offsets: list[int]) -> None:
+    """_build_work looks at the ends of the (normalised) reservations first; the message still
+    names the first reservation outside the subnet, as checking each one in order does."""
+    base = int(ipaddress.IPv4Address("10.0.4.0"))
+    data = {
+        "subnets": [{"cidr": "10.0.4.0/24"}],
+        "dhcp_scopes": [
+            {
+                "scope": "10.0.4.0",
+                "start": "10.0.4.10",
+                "end": "10.0.4.200",
+                "reservations": [format_address(base + k) for k in offsets],
+            }
+        ],
+    }
+    request = build_request(data)
+    outside = [r for r in request.dhcp_scopes[0].reservations if r.first < base or r.last > base + 255]
+    got = outcome(lambda: _build_work(request))
+    if outside:
+        assert got == (
+            "error",
+            f"DHCP scope 10.0.4.0: reservation {format_span(outside[0])} is outside its subnet "
+            "10.0.4.0/24; fix the reservation",
+        )
+    else:
+        assert got[0] == "ok"
