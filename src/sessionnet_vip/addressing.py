@@ -322,6 +322,13 @@ def _dotted_quads(entries: list[object]) -> list[int] | None:
     return words.tolist()
 
 
+def dotted_quads(values: list[object]) -> list[int] | None:
+    """What :func:`parse_address` gives for each of ``values`` if every one is text ``A.B.C.D``
+    (spaces around allowed), read in a few C calls; else None (then read each with
+    :func:`parse_address`, which words the errors)."""
+    return _dotted_quads(values) if _STRICT_PTON else None
+
+
 def parse_spans(entries: Iterable[object], what: str) -> list[Span]:
     """:func:`parse_span` of each entry, ``what[j]`` naming entry ``j`` in errors; single
     addresses written as text (most reservations and leases) are read without the layers."""

@@ -53,6 +53,7 @@ from typing import Any, Final
 
 from sessionnet_vip.addressing import (
     Span,
+    dotted_quads,
     format_address,
     format_span,
     intersect,
@@ -348,6 +349,7 @@ def _as_name(value: object, what: str) -> str:
 
 _SUBNET_KEYS: Final = frozenset(("cidr", "gateway", "reserved"))
 _LIST_KEYS: Final = ("exclusions", "reservations", "leases")
+_BOUND_KEYS: Final = frozenset(("start", "end"))
 # The quick readers below take the usual entries (exact types, valid values) without building
 # the names of the inputs for messages; they return None for anything else, bad input included,
 # and the reference reader then reads the entry again and words the error.
@@ -387,9 +389,23 @@ def _quick_scope(raw: object) -> DhcpScope | None:
     lists = [raw.get(key) for key in _LIST_KEYS]
     if not all(value is None or type(value) is list for value in lists):  # pylint: disable=unidiomatic-typecheck
         return None
+    # the range and exclusions ({start, end} of text, the usual form) in one call
+    texts: list[object] | None = [raw.get("start"), raw.get("end")]
+    for entry in lists[0] or ():
+        if texts is None or type(entry) is not dict or entry.keys() != _BOUND_KEYS:  # pylint: disable=unidiomatic-typecheck
+            texts = None
+            break
+        texts += (entry["start"], entry["end"])
+    values = None if texts is None else dotted_quads(texts)
     try:
-        rng = span_from_bounds(raw.get("start"), raw.get("end"), "")
-        exclusions = [parse_span(entry, "") for entry in lists[0] or ()]
+        if values is not None:
+            if any(last < first for first, last in zip(values[::2], values[1::2], strict=True)):
+                return None  # an end below its start
+            rng = _new_span(Span, (values[0], values[1]))
+            exclusions = list(map(_new_span, itertools.repeat(Span), zip(values[2::2], values[3::2], strict=True)))
+        else:
+            rng = span_from_bounds(raw.get("start"), raw.get("end"), "")
+            exclusions = [parse_span(entry, "") for entry in lists[0] or ()]
         reservations = parse_address_set(lists[1] or [], "")
         leases = parse_address_set(lists[2] or [], "")
     except VipError:  # as in _quick_subnet

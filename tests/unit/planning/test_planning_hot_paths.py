@@ -277,9 +277,15 @@ def edge_entries(draw: st.DrawFn) -> tuple[Any, list[Any]]:
     subnet["reserved"].append(draw(st.sampled_from(near)))
     for scope in scopes:
         lo, _, hi = draw(st.sampled_from(near[6:])).partition("-")
-        scope["start"], scope["end"] = lo, hi
+        scope["start"], scope["end"] = (hi, lo) if draw(st.integers(0, 5)) == 0 else (lo, hi)
         lo, _, hi = draw(st.sampled_from(near[6:])).partition("-")
-        scope["exclusions"].append({"start": lo, "end": hi})
+        scope["exclusions"].append(
+            {"start": hi, "end": lo} if draw(st.integers(0, 5)) == 0 else {"start": lo, "end": hi}
+        )
+        if draw(st.integers(0, 5)) == 0:  # a spelling the quick reader leaves to the reference one
+            scope["exclusions"].append(
+                draw(st.sampled_from([f"{lo}-{hi}", {"start": lo, "end": hi, "note": "x"}]))
+            )
     return subnet, scopes
 
 
