@@ -140,8 +140,8 @@ _IPV4_MAX: Final = 0xFFFFFFFF
 _STRICT_PTON: Final = sys.platform.startswith(("linux", "darwin", "freebsd", "openbsd", "netbsd"))
 #: ``inet_pton(AF_INET, text)`` as one C callable (for :func:`map`).
 _pton4: Final = partial(_inet_pton, _AF_INET)
-#: An array type code of 4-byte unsigned integers (``I`` on every platform CPython supports).
-_U32: Final = "I" if array("I").itemsize == 4 else "L"
+#: An array type code of 4-byte unsigned integers (``I`` wherever an int has 32 bits).
+_U32: Final = next((code for code in "IL" if array(code).itemsize == 4), None)
 _BIG_ENDIAN: Final = sys.byteorder == "big"
 #: Prefix lengths written the plain way ("0" to "32") -> the integer, and each one's host bits.
 #: Any other spelling ("022", "+8", a netmask) is left to :mod:`ipaddress`, which accepts or
@@ -316,6 +316,8 @@ def _dotted_quads(entries: list[object]) -> list[int] | None:
         packed = b"".join(map(_pton4, map(str.strip, entries)))  # type: ignore[arg-type]
     except (TypeError, OSError, ValueError):  # TypeError: an entry that is not text
         return None
+    if _U32 is None:
+        return [int.from_bytes(packed[i : i + 4], "big") for i in range(0, len(packed), 4)]
     words = array(_U32, packed)
     if not _BIG_ENDIAN:
         words.byteswap()

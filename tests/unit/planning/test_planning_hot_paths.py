@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from test_planning_properties import farms, subnet_with_scopes  # same directory
 
-from sessionnet_vip import cli
+from sessionnet_vip import addressing, cli
 from sessionnet_vip.addressing import (
     Span,
     _parse_network_text,
@@ -557,3 +557,25 @@ def test_a_reservation_outside_its_subnet_is_named_as_the_sweep_named_it(offsets
         )
     else:
         assert got[0] == "ok"
+
+
+@pytest.mark.parametrize("setting", [("_STRICT_PTON", False), ("_U32", None)])
+def test_fallbacks_of_other_platforms_give_the_same(
+    setting: tuple[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where inet_pton is not known to be strict, or no 4-byte array type exists, the same results."""
+    entries = ["10.0.0.9", " 10.0.0.1", "10.0.0.2\t", "255.255.255.255", "0.0.0.0"]
+    expected = (
+        parse_spans(entries, "x"),
+        parse_address_set(entries, "x"),
+        [format_span(s) for s in parse_spans(entries, "x")],
+        [outcome(lambda t=t: parse_network(t, "x")) for t in ODD_NETWORKS],
+    )
+    monkeypatch.setattr(addressing, *setting)
+    got = (
+        parse_spans(entries, "x"),
+        parse_address_set(entries, "x"),
+        [format_span(s) for s in parse_spans(entries, "x")],
+        [outcome(lambda t=t: parse_network(t, "x")) for t in ODD_NETWORKS],
+    )
+    assert got == expected
