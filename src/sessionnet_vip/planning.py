@@ -365,11 +365,27 @@ def _quick_subnet(raw: object) -> Subnet | None:
         or not (reserved_raw is None or type(reserved_raw) is list)  # pylint: disable=unidiomatic-typecheck
     ):
         return None
+    # the gateway and reserved entries written as text (A.B.C.D or A.B.C.D-E.F.G.H, the usual
+    # forms) in one call: [gateway, first, last, first, last...]
+    texts: list[object] | None = ["0.0.0.0" if gateway_text is None else gateway_text]
+    for entry in reserved_raw or ():
+        if texts is None or type(entry) is not str or "/" in entry:  # pylint: disable=unidiomatic-typecheck
+            texts = None
+            break
+        first_text, _dash, last_text = entry.strip().partition("-")
+        texts += (first_text, last_text) if _dash else (first_text, first_text)
+    values = None if texts is None else dotted_quads(texts)
     try:
         cidr = parse_network(text, "")
         usable = usable_hosts(cidr)
-        gateway = None if gateway_text is None else parse_address(gateway_text, "")
-        reserved = [parse_span(entry, "") for entry in reserved_raw or ()]
+        if values is not None:
+            if any(last < first for first, last in zip(values[1::2], values[2::2], strict=True)):
+                return None  # an end below its start
+            gateway = None if gateway_text is None else values[0]
+            reserved = list(map(_new_span, itertools.repeat(Span), zip(values[1::2], values[2::2], strict=True)))
+        else:
+            gateway = None if gateway_text is None else parse_address(gateway_text, "")
+            reserved = [parse_span(entry, "") for entry in reserved_raw or ()]
     except VipError:  # its message names no input: the reference reader raises it again, named
         return None
     if gateway is not None and not usable.first <= gateway <= usable.last:

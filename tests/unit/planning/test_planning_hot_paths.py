@@ -274,7 +274,11 @@ def edge_entries(draw: st.DrawFn) -> tuple[Any, list[Any]]:
     subnet, scopes = draw(subnet_with_scopes(int(ipaddress.IPv4Address("10.0.0.0"))))
     near = edges(subnet["cidr"])
     subnet["gateway"] = draw(st.sampled_from(near[:6]))
-    subnet["reserved"].append(draw(st.sampled_from(near)))
+    reserved = draw(st.sampled_from(near))
+    if "-" in reserved and draw(st.integers(0, 4)) == 0:  # reversed: refused
+        lo, _, hi = reserved.partition("-")
+        reserved = f"{hi}-{lo}"
+    subnet["reserved"].append(draw(st.sampled_from([reserved, f" {reserved} ", reserved.replace("-", " - ")])))
     for scope in scopes:
         lo, _, hi = draw(st.sampled_from(near[6:])).partition("-")
         scope["start"], scope["end"] = (hi, lo) if draw(st.integers(0, 5)) == 0 else (lo, hi)
