@@ -429,12 +429,16 @@ def intersect(a: Sequence[Span], b: Sequence[Span]) -> list[Span]:
     i = j = 0
     na, nb = len(a), len(b)
     while i < na and j < nb:
-        a_first, a_last = a[i]
+        a_span = a[i]
+        a_first, a_last = a_span
         b_first, b_last = b[j]
         first = a_first if a_first > b_first else b_first
         last = a_last if a_last < b_last else b_last
         if first <= last:
-            out.append(_new_span(Span, (first, last)))
+            if first == a_first and last == a_last and type(a_span) is Span:  # pylint: disable=unidiomatic-typecheck
+                out.append(a_span)  # wholly inside: the same immutable Span
+            else:
+                out.append(_new_span(Span, (first, last)))
         if a_last < b_last:
             i += 1
         else:

@@ -1336,15 +1336,17 @@ def make_plan(request: PlanRequest, *, reports: bool = True) -> PlanResult:
                 exclusions.extend(carved)
         final.append(placement)
     exclusions.sort(key=lambda pair: (pair[0].range, pair[0].scope, pair[1]))
-    by_subnet: dict[ipaddress.IPv4Network, list[Placement]] = {}
+    by_subnet: dict[int, list[Placement]] = {id(cidr): [] for cidr in work} if reports else {}
     for placement in final if reports else ():
-        by_subnet.setdefault(placement.subnet, []).append(placement)
+        home = of_network.get(id(placement.subnet)) or work.get(placement.subnet)
+        if home is not None:  # (an invalid assignment may name a subnet that is not defined)
+            by_subnet[id(home.subnet.cidr)].append(placement)
     return PlanResult(
         placements=tuple(final),
         exclusions=tuple((scope.scope, span) for scope, span in exclusions),
         invalid=tuple(sorted(invalid)),
         warnings=tuple(warnings),
-        subnets=tuple(_report(sub, by_subnet.get(cidr, [])) for cidr, sub in work.items()) if reports else (),
+        subnets=tuple(_report(sub, by_subnet[id(cidr)]) for cidr, sub in work.items()) if reports else (),
     )
 
 

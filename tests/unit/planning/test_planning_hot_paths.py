@@ -25,6 +25,7 @@ from sessionnet_vip.addressing import (
     _parse_network_text,
     format_address,
     format_span,
+    intersect,
     normalise,
     parse_address_set,
     parse_network,
@@ -278,7 +279,9 @@ def edge_entries(draw: st.DrawFn) -> tuple[Any, list[Any]]:
     if "-" in reserved and draw(st.integers(0, 4)) == 0:  # reversed: refused
         lo, _, hi = reserved.partition("-")
         reserved = f"{hi}-{lo}"
-    subnet["reserved"].append(draw(st.sampled_from([reserved, f" {reserved} ", reserved.replace("-", " - ")])))
+    subnet["reserved"].append(
+        draw(st.sampled_from([reserved, f" {reserved} ", reserved.replace("-", " - ")]))
+    )
     for scope in scopes:
         lo, _, hi = draw(st.sampled_from(near[6:])).partition("-")
         scope["start"], scope["end"] = (hi, lo) if draw(st.integers(0, 5)) == 0 else (lo, hi)
@@ -583,3 +586,14 @@ def test_fallbacks_of_other_platforms_give_the_same(
         [outcome(lambda t=t: parse_network(t, "x")) for t in ODD_NETWORKS],
     )
     assert got == expected
+
+
+@given(free_runs(), free_runs(), st.booleans())
+def test_intersect_and_subtract_give_spans_reused_or_new(a: list[Span], b: list[Span], plain: bool) -> None:
+    """Members kept whole are the same Span objects; plain tuples given come back as Spans."""
+    left: list[Any] = [tuple(s) for s in a] if plain else a
+    for out in (intersect(left, b), subtract(left, b), intersect(b, left)):
+        assert all(type(s) is Span for s in out)
+    expected = [s for s in a if any(r.first <= s.first and s.last <= r.last for r in b)]
+    kept = [s for s in intersect(a, b) if any(s is x for x in a)]
+    assert kept == expected
