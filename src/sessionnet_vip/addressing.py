@@ -446,6 +446,18 @@ def intersect(a: Sequence[Span], b: Sequence[Span]) -> list[Span]:
     return out
 
 
+def reaching_outside(spans: Sequence[Span], span: Span) -> list[Span]:
+    """The members of the normalised list ``spans`` that reach outside ``span`` (binary search):
+    ``subtract(x, normalise([span, *result]))`` is ``subtract(x, normalise([span, *spans]))``."""
+    lo = bisect.bisect_left(spans, (span.first,))  # spans[:lo] start before span
+    hi = bisect.bisect_left(spans, (span.last + 1,))  # spans[hi:] start after it
+    out = list(spans[:lo])
+    if hi > lo and spans[hi - 1].last > span.last:  # the last one starting inside may end beyond
+        out.append(spans[hi - 1])
+    out += spans[hi:]
+    return out
+
+
 def covers(spans: Sequence[Span], span: Span) -> bool:
     """Whether the normalised list ``spans`` holds every address of ``span`` (binary search)."""
     i = bisect.bisect_right(spans, Span(span.first, _IPV4_MAX)) - 1

@@ -64,6 +64,7 @@ from sessionnet_vip.addressing import (
     parse_network,
     parse_span,
     parse_spans,
+    reaching_outside,
     span_from_bounds,
     span_of_network,
     subtract,
@@ -73,7 +74,6 @@ from sessionnet_vip.addressing import (
 from sessionnet_vip.coerce import MAX_INT_DIGITS, as_int, brief
 from sessionnet_vip.errors import VipError
 
-_IPV4_MAX: Final = 0xFFFFFFFF
 #: ``Span(a, b)`` without the named tuple's Python-level ``__new__`` (as in addressing).
 _new_span = tuple.__new__
 
@@ -897,8 +897,9 @@ def _build_work(request: PlanRequest) -> dict[ipaddress.IPv4Network, _SubnetWork
         if subnet.gateway is not None:
             taken.append(_new_span(Span, (subnet.gateway, subnet.gateway)))
         for scope in scopes:
-            taken += _reaching_outside(scope.reservations, scope.range)
-            taken += _reaching_outside(scope.leases, scope.range)
+            # the reservations and leases inside the scope's range go with the range
+            taken += reaching_outside(scope.reservations, scope.range)
+            taken += reaching_outside(scope.leases, scope.range)
             taken.append(scope.range)
         work[subnet.cidr] = _SubnetWork(
             subnet=subnet, scopes=scopes, outside_base=subtract([subnet.usable], normalise(taken))
@@ -907,18 +908,6 @@ def _build_work(request: PlanRequest) -> dict[ipaddress.IPv4Network, _SubnetWork
     for server in request.servers:
         (of_network.get(id(server.subnet)) or work[server.subnet]).servers.append(server)
     return work
-
-
-def _reaching_outside(spans: Sequence[Span], rng: Span) -> list[Span]:
-    """The members of the normalised ``spans`` that reach outside ``rng`` (binary search): the
-    rest lies inside the scope's range, which is taken out of the free space as a whole."""
-    lo = bisect.bisect_left(spans, (rng.first,))  # spans[:lo] start before the range
-    hi = bisect.bisect_right(spans, (rng.last, _IPV4_MAX))  # spans[hi:] start after it
-    out = list(spans[:lo])
-    if hi > lo and spans[hi - 1].last > rng.last:  # the last one starting inside may end beyond
-        out.append(spans[hi - 1])
-    out += spans[hi:]
-    return out
 
 
 def _by_identity(work: dict[ipaddress.IPv4Network, _SubnetWork]) -> dict[int, _SubnetWork]:

@@ -31,6 +31,7 @@ from sessionnet_vip.addressing import (
     parse_network,
     parse_span,
     parse_spans,
+    reaching_outside,
     subtract,
 )
 from sessionnet_vip.errors import VipError
@@ -597,3 +598,14 @@ def test_intersect_and_subtract_give_spans_reused_or_new(a: list[Span], b: list[
     expected = [s for s in a if any(r.first <= s.first and s.last <= r.last for r in b)]
     kept = [s for s in intersect(a, b) if any(s is x for x in a)]
     assert kept == expected
+
+
+@given(free_runs(), st.integers(0, 400), st.integers(0, 60))
+def test_reaching_outside_keeps_every_member_that_matters_outside_the_span(
+    spans: list[Span], start: int, length: int
+) -> None:
+    span = Span(start, start + length)
+    got = reaching_outside(spans, span)
+    assert got == [s for s in spans if s.first < span.first or s.last > span.last]
+    whole = [Span(0, 500)]
+    assert subtract(whole, normalise([span, *got])) == subtract(whole, normalise([span, *spans]))
