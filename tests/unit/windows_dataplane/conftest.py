@@ -14,10 +14,13 @@ from __future__ import annotations
 import ctypes
 import fcntl
 import os
+import re
 import select
 import shutil
 import subprocess
+import sys
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,40 +64,81 @@ def winpath(path: Path | str) -> str:
     return "Z:" + str(path).replace("/", "\\")
 
 
-def read_line_until(proc: subprocess.Popen[bytes], marker: str, timeout: float = 60.0) -> list[str]:
-    """Lines of proc's stdout up to and including one starting with ``marker``."""
-    assert proc.stdout is not None
-    fd = proc.stdout.fileno()
-    buf = b""
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    while True:
-        while b"\n" in buf:
-            raw, buf = buf.split(b"\n", 1)
-            line = raw.decode(errors="replace").rstrip("\r")
-            lines.append(line)
-            if line.startswith(marker):
-                return lines
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"no {marker!r} line within {timeout:.0f} s; got {lines!r}")
-        ready, _, _ = select.select([fd], [], [], left)
-        if not ready:
-            continue
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            raise AssertionError(f"process ended before {marker!r} (exit {proc.wait()}); got {lines!r}")
-        buf += chunk
+#: The first line every test program (native/windows/testprogs) prints, to stderr, as main starts:
+#: a run without it never reached the program's main.
+START_LINE = re.compile(r"^START (vip_testclient|vip_testserver|vip_stubpipe) \d+\r?\n", re.MULTILINE)
+TEST_PROGRAMS = ("vip_testclient", "vip_testserver", "vip_stubpipe")
+#: Exit codes the test programs use for their own failures (EXIT_USAGE, EXIT_FAILED).
+OWN_FAILURE_CODES = (2, 3)
+
+
+class WineStartRetried(UserWarning):
+    """A test program's start that Wine aborted before the program's main ran, retried once."""
+
+
+def _strip_start_lines(stderr: str) -> tuple[str, int]:
+    """``stderr`` without the test programs' START lines, and how many there were."""
+    text, count = START_LINE.subn("", stderr)
+    return text, count
+
+
+def describe(argv: list[str], code: int | None, stdout: str, stderr: str, note: str = "") -> str:
+    """Everything about one Wine run, for assertion messages."""
+    shown = " ".join(argv[4:]) if argv[:3] == ["ip", "netns", "exec"] else " ".join(argv)
+    parts = [f"`{shown}`: exit {code}"]
+    if note:
+        parts.append(note)
+    parts.append(f"stdout: {stdout!r}")
+    parts.append(f"stderr: {stderr!r}")
+    return "; ".join(parts)
+
+
+class WineRun(subprocess.CompletedProcess[str]):
+    """A finished Wine run; ``stderr`` without the START lines (``starts`` counts them). Its
+    ``str``/``repr`` give the command, exit code, stdout and stderr (for assertion messages)."""
+
+    def __init__(
+        self, args: list[str], returncode: int, stdout: str, stderr: str, starts: int, note: str
+    ) -> None:
+        super().__init__(args, returncode, stdout, stderr)
+        self.starts = starts
+        self.note = note
+
+    def __str__(self) -> str:
+        return describe(list(self.args), self.returncode, self.stdout, self.stderr, self.note)
+
+    __repr__ = __str__
+
+
+def aborted_start(expects_start: bool, starts: int, code: int | None, stdout: str, stderr: str) -> str | None:
+    """Why a run looks like a start that Wine aborted before the test program's main, or ``None``.
+
+    Only then is a retry harmless: the program's main never ran (no START line), nothing of ours
+    printed anything (no stdout, no ``viprun:`` line), and the exit code is none of the test
+    programs' own failure codes (which would mean they ran and their output went missing)."""
+    if not expects_start or starts:
+        return None
+    if stdout.strip() or any(line.startswith("viprun:") for line in stderr.splitlines()):
+        return None
+    if code in OWN_FAILURE_CODES:
+        return None
+    return f"the test program never reached main (no START line on stderr) and nothing of ours printed: exit {code}"
 
 
 @dataclass
 class Wine:
-    """Runs Windows programs under the run's wineserver, inside the scratch namespace."""
+    """Runs Windows programs under the run's wineserver, inside the scratch namespace.
+
+    A run of a test program (native/windows/testprogs) that Wine aborted before the program's
+    main (see :func:`aborted_start`) is retried once, with a :class:`WineStartRetried` warning
+    saying why; a failure of the program itself is never retried."""
 
     prefix: Path
     netns: str
     build: Path
     started: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    server: subprocess.Popen[bytes] | None = None
+    stderr_files: dict[int, Path] = field(default_factory=dict)
 
     @property
     def env(self) -> dict[str, str]:
@@ -112,28 +156,134 @@ class Wine:
     def test_program(self, name: str) -> str:
         return winpath(self.build / "tests" / "x64" / f"{name}.exe")
 
-    def run(self, program: Path | str, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            self.argv(program, *args),
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+    @staticmethod
+    def _expects_start(program: Path | str, args: tuple[str, ...]) -> bool:
+        """Whether the command runs one of the test programs (which print a START line)."""
+        return any(name in str(word) for word in (program, *args) for name in TEST_PROGRAMS)
+
+    def server_state(self) -> str:
+        if self.server is None:
+            return "wineserver: not started by the fixture"
+        code = self.server.poll()
+        return "wineserver: running" if code is None else f"wineserver: EXITED with {code}"
+
+    def _retry_note(self, argv: list[str], why: str) -> None:
+        message = f"Wine start retried once: {why}; {self.server_state()}; command: {' '.join(argv[4:])}"
+        print(message, file=sys.stderr)
+        warnings.warn(WineStartRetried(message), stacklevel=3)
+
+    def run(self, program: Path | str, *args: str, timeout: float = 60.0) -> WineRun:
+        argv = self.argv(program, *args)
+        expects = self._expects_start(program, args)
+        note = ""
+        for attempt in (1, 2):
+            proc = subprocess.run(
+                argv, env=self.env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
+                check=False,
+            )  # fmt: skip
+            stderr, starts = _strip_start_lines(proc.stderr)
+            why = aborted_start(expects, starts, proc.returncode, proc.stdout, stderr)
+            if why is not None:
+                why = f"{why}; stderr {stderr!r}"
+                if attempt == 1:
+                    self._retry_note(argv, why)
+                    note = f"second attempt (the first: {why})"
+                    continue
+                note = f"{note}; this one too: {why}; {self.server_state()}"
+            return WineRun(argv, proc.returncode, proc.stdout, stderr, starts, note)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def start(self, program: Path | str, *args: str) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            self.argv(program, *args), env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
+        """Start a long-running program; its stderr goes to a file (read by :meth:`read_line_until`
+        when the program ends early), so nothing blocks on an unread pipe."""
+        logs = self.prefix / "logs"
+        logs.mkdir(exist_ok=True)
+        path = logs / f"stderr-{len(self.stderr_files)}.txt"
+        with path.open("wb") as err:
+            proc = subprocess.Popen(
+                self.argv(program, *args),
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=err,
+            )
+        self.stderr_files[proc.pid] = path
         self.started.append(proc)
         return proc
+
+    def stderr_of(self, proc: subprocess.Popen[bytes]) -> str:
+        path = self.stderr_files.get(proc.pid)
+        return path.read_text(errors="replace") if path is not None and path.exists() else ""
+
+    def start_until(
+        self, marker: str, program: Path | str, *args: str
+    ) -> tuple[subprocess.Popen[bytes], list[str]]:
+        """:meth:`start`, then the lines of stdout up to the one starting with ``marker`` (a
+        readiness line the program prints, e.g. READY). A start Wine aborted before the program's
+        main is retried once (see :func:`aborted_start`)."""
+        for attempt in (1, 2):
+            proc = self.start(program, *args)
+            try:
+                return proc, self.read_line_until(proc, marker)
+            except ProcessEnded as ended:
+                stderr, starts = _strip_start_lines(ended.stderr)
+                why = aborted_start(True, starts, ended.code, "\n".join(ended.lines), stderr)
+                if why is None or attempt == 2:
+                    raise AssertionError(str(ended)) from None
+                self._retry_note(list(proc.args), f"{why}; stderr {stderr!r}")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def read_line_until(self, proc: subprocess.Popen[bytes], marker: str, timeout: float = 60.0) -> list[str]:
+        """Lines of proc's stdout up to and including one starting with ``marker``; when the
+        process ends first or the time runs out, an error with its exit code, lines and stderr."""
+        assert proc.stdout is not None
+        fd = proc.stdout.fileno()
+        buf = b""
+        lines: list[str] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            while b"\n" in buf:
+                raw, buf = buf.split(b"\n", 1)
+                line = raw.decode(errors="replace").rstrip("\r")
+                lines.append(line)
+                if line.startswith(marker):
+                    return lines
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(
+                    describe(list(proc.args), proc.poll(), "\n".join(lines), self.stderr_of(proc),
+                             f"no {marker!r} line within {timeout:.0f} s; {self.server_state()}")
+                )  # fmt: skip
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                code = proc.wait()
+                raise ProcessEnded(
+                    list(proc.args), code, lines, self.stderr_of(proc), marker, self.server_state()
+                )
+            buf += chunk
 
     def ss_listening(self) -> list[str]:
         out = subprocess.run(
             ["ip", "netns", "exec", self.netns, "ss", "-ltnH"], capture_output=True, text=True, check=True
         ).stdout
         return [line.split()[3] for line in out.splitlines() if line.strip()]
+
+
+class ProcessEnded(AssertionError):
+    """A started program ended before printing the line :meth:`Wine.read_line_until` waited for."""
+
+    def __init__(
+        self, argv: list[str], code: int, lines: list[str], stderr: str, marker: str, server: str
+    ) -> None:
+        self.code = code
+        self.lines = lines
+        self.stderr = stderr
+        super().__init__(
+            describe(argv, code, "\n".join(lines), stderr, f"ended before a {marker!r} line; {server}")
+        )
 
 
 def _template_prefix() -> Path:
@@ -187,6 +337,7 @@ def wine(windows_build: Path) -> Iterator[Wine]:
             reg.unlink()
             shutil.copy2(template / reg.name, reg)
         server = subprocess.Popen(["ip", "netns", "exec", ns, str(WINESERVER), "-p", "-f"], env=w.env)
+        w.server = server
         # The first program starts Wine's helper processes (services.exe, ...), which outlive it
         # and inherit its stdio: give it a file, not a pipe, and wait for the process itself.
         warm = prefix / "warm-up.txt"
@@ -195,7 +346,7 @@ def wine(windows_build: Path) -> Iterator[Wine]:
                 w.argv(w.test_program("vip_testclient"), "hostname"),
                 env=w.env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, timeout=300, check=False,
             ).returncode  # fmt: skip
-        assert code == 0 and warm.read_text().startswith("OK "), warm.read_text()
+        assert code == 0 and "OK " in warm.read_text(), f"warm-up: exit {code}: {warm.read_text()!r}"
         yield w
     finally:
         subprocess.run([str(WINESERVER), "-k"], env=w.env, capture_output=True, check=False)
