@@ -96,12 +96,9 @@ def seconds_arg(text: str) -> float:
 
 def emit(args: argparse.Namespace, data: Any, text: str) -> None:
     """Print ``data`` as JSON when ``--json`` was given, else ``text``."""
-    if getattr(args, "json", False):
-        import json
+    from sessionnet_vip.entry import print_result
 
-        print(json.dumps(data, indent=2, sort_keys=True))
-    else:
-        print(text)
+    print_result(data, text, bool(getattr(args, "json", False)))
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
@@ -112,23 +109,9 @@ def add_json_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def _cmd_loopback(args: argparse.Namespace) -> int:
-    from sessionnet_vip.addressing import (
-        MAX_SESSION_ID,
-        MIN_SESSION_ID,
-        virtual_loopback_address,
-        virtual_loopback_session,
-    )
+    from sessionnet_vip.entry import loopback_command
 
-    if args.address is not None:
-        session = virtual_loopback_session(args.address)
-        emit(args, {"address": args.address, "session_id": session}, str(session))
-        return 0
-    if args.session_id is None:
-        raise VipError(f"give a SESSION_ID ({MIN_SESSION_ID} to {MAX_SESSION_ID}) or --address ADDR")
-    address = virtual_loopback_address(args.session_id)
-    session = virtual_loopback_session(address)
-    emit(args, {"address": str(address), "session_id": session}, str(address))
-    return 0
+    return loopback_command(args.session_id, args.address, bool(getattr(args, "json", False)))
 
 
 class _Ignored:
