@@ -125,6 +125,25 @@ class _Ignored:
         return self
 
 
+#: Set in the namespace when argparse chose a sub-command whose parser was not built.
+_REBUILD = "_vipctl_rebuild"
+
+
+class _Bare:
+    """The parser of a sub-command that was not chosen: not built (each ArgumentParser costs
+    about a third of a millisecond at start-up); argparse only keeps it in its table of choices.
+    Should argparse still pick it (the command was not where :func:`_chosen_command` looked),
+    it takes the rest of the line and asks :func:`main` to build every parser and parse again."""
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:
+        return argparse.Namespace(**{_REBUILD: True}), []
+
+
+def _make_parser(bare: bool = False, **kwargs: Any) -> Any:
+    """``parser_class`` of the sub-commands: a real parser, or a :class:`_Bare` entry."""
+    return _Bare() if bare else _Parser(**kwargs)
+
+
 class _Commands:
     """The sub-parsers action as ``register(sub)`` sees it: builds in full only the chosen
     command (all of them when ``chosen`` is ``None``); the others get a bare entry, which is
@@ -138,17 +157,18 @@ class _Commands:
     def add_parser(self, name: str, **kwargs: Any) -> Any:
         if self._full or name == self._chosen:
             return self._sub.add_parser(name, **kwargs)
-        self._sub.add_parser(name, help=kwargs.get("help"), add_help=False)
+        self._sub.add_parser(name, help=kwargs.get("help"), bare=True)
         return _Ignored()
 
 
 def _chosen_command(argv: Sequence[str]) -> str | None:
-    """The sub-command named in ``argv`` (the first word that is not a global option)."""
+    """The sub-command named in ``argv``: the first word that is not a global option or the
+    value of ``--socket`` (which argparse also takes abbreviated: ``--sock PATH``)."""
     skip = False
     for word in argv:
         if skip:
             skip = False
-        elif word == "--socket":
+        elif len(word) > 2 and "--socket".startswith(word):
             skip = True
         elif not word.startswith("-"):
             return word
@@ -173,7 +193,8 @@ def build_parser(argv: Sequence[str] | None = None, *, full: bool = True) -> arg
         type=path_arg,
         help="control socket of a running engine (for commands that talk to one)",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    # argparse calls parser_class(**kwargs); typeshed wants a class, a factory is what it needs
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_make_parser)  # type: ignore[call-overload]
     sub.required = True
 
     commands = _Commands(sub, _chosen_command(argv or []), full)
@@ -203,6 +224,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(words, full=False)
     args = parser.parse_args(words)
+    if getattr(args, _REBUILD, False):
+        parser = build_parser(words, full=True)
+        args = parser.parse_args(words)
     if getattr(args, "global_socket", None) is not None:
         if not hasattr(args, "socket"):
             parser.error(f"'{args.command}' does not talk to an engine; leave out --socket")

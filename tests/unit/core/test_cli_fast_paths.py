@@ -1,5 +1,6 @@
-"""``vipctl loopback``'s fast path (sessionnet_vip.entry, no argparse) answers exactly what the
-full parser answers, for every command line it takes; everything else goes to the full parser."""
+"""vipctl's start-up shortcuts give what the whole parser gives: ``vipctl loopback``'s fast path
+(sessionnet_vip.entry, no argparse) for every command line it takes, everything else going to
+the full parser; and the full parser, which builds only the chosen command's options."""
 
 from __future__ import annotations
 
@@ -86,3 +87,23 @@ def test_the_plain_forms_are_read(capsys: pytest.CaptureFixture[str]) -> None:
     }
     assert entry.main(["loopback", "7"]) == 0
     assert capsys.readouterr().out == "127.0.0.8\n"
+
+
+# ---- the full parser builds only the chosen command ----
+
+
+def test_an_abbreviated_global_socket_option_finds_the_command(capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse takes ``--sock PATH`` for ``--socket PATH``: its value is not the command."""
+    assert cli._chosen_command(["--sock", "/nowhere.sock", "status"]) == "status"
+    abbreviated = outcome(cli.main, ["--sock", "/nowhere.sock", "status"], capsys)
+    assert abbreviated == outcome(cli.main, ["--socket", "/nowhere.sock", "status"], capsys)
+    assert "cannot reach the engine at /nowhere.sock" in str(abbreviated[2])
+
+
+def test_a_command_whose_parser_was_not_built_is_parsed_again_in_full(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    expected = outcome(cli.main, ["--json", "loopback", "--address", "127.0.0.9"], capsys)
+    monkeypatch.setattr(cli, "_chosen_command", lambda argv: "plan")  # looked in the wrong place
+    assert outcome(cli.main, ["--json", "loopback", "--address", "127.0.0.9"], capsys) == expected
+    assert expected[0] == 0 and '"session_id": 8' in str(expected[1])
