@@ -110,15 +110,28 @@ class WineRun(subprocess.CompletedProcess[str]):
     __repr__ = __str__
 
 
+#: viprun's line when CreateProcessW of the program failed with ERROR_INTERNAL_ERROR (1359). viprun
+#: has already found the program (else it says "not found"), and the DLL is loaded only after
+#: CreateProcessW returns, so this is Wine's: its NtCreateUserProcess answers STATUS_INTERNAL_ERROR
+#: when the new process ended before finishing its initialization without an exit code
+#: (wine-mirror/wine, dlls/ntdll/unix/process.c, "wait for the new process info to be ready").
+WINE_CREATE_ABORTED = re.compile(r"^viprun: cannot start '[^']*' \(Windows error 1359\);")
+
+
 def aborted_start(expects_start: bool, starts: int, code: int | None, stdout: str, stderr: str) -> str | None:
     """Why a run looks like a start that Wine aborted before the test program's main, or ``None``.
 
-    Only then is a retry harmless: the program's main never ran (no START line), nothing of ours
-    printed anything (no stdout, no ``viprun:`` line), and the exit code is none of the test
-    programs' own failure codes (which would mean they ran and their output went missing)."""
-    if not expects_start or starts:
+    Only then is a retry harmless: the program's main never ran (no START line), and either
+    nothing of ours printed anything (no stdout, no ``viprun:`` line) and the exit code is none
+    of the test programs' own failure codes (which would mean they ran and their output went
+    missing), or all viprun said is that Wine could not create the process (ERROR_INTERNAL_ERROR,
+    :data:`WINE_CREATE_ABORTED`)."""
+    if not expects_start or starts or stdout.strip():
         return None
-    if stdout.strip() or any(line.startswith("viprun:") for line in stderr.splitlines()):
+    ours = [line for line in stderr.splitlines() if line.startswith("viprun:")]
+    if ours:
+        if all(WINE_CREATE_ABORTED.match(line) for line in ours):
+            return f"Wine's CreateProcessW of the test program failed with ERROR_INTERNAL_ERROR: exit {code}"
         return None
     if code in OWN_FAILURE_CODES:
         return None

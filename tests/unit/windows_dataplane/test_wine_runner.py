@@ -61,6 +61,22 @@ def test_a_start_that_never_reaches_main_is_retried_once_and_reported(wine: Wine
         (0, 2, "", "viprun: unknown option '--x'\n", False),  # the launcher said why
         (0, 1, "", "", True),  # exit 1, no START line, no output: Wine's abort
         (0, 53, "", "wine: could not load kernel32.dll\n", True),
+        # seen under load: Wine's CreateProcessW in viprun ended with ERROR_INTERNAL_ERROR
+        (
+            0,
+            127,
+            "",
+            "viprun: cannot start 'Z:\\t\\vip_testclient.exe' (Windows error 1359); check the path\n",
+            True,
+        ),
+        (
+            0,
+            127,
+            "",
+            "viprun: cannot start 'Z:\\t\\vip_testclient.exe' (Windows error 5); check the path\n",
+            False,
+        ),
+        (0, 127, "", "viprun: program 'x.exe' not found; give its full path or a name on PATH\n", False),
     ],
 )
 def test_what_counts_as_an_aborted_start(
