@@ -4,7 +4,9 @@
   the file and the byte offset, not a ``UnicodeDecodeError``.
 * PyYAML's C loader (``CSafeLoader``, libyaml) is used when PyYAML was built with it; it is
   several times faster than the pure-Python loader on large farm files. Both construct only
-  plain data (the *safe* constructors).
+  plain data (the *safe* constructors). Two faster paths read the common cases first and hand
+  everything else to it (see :func:`fast_load`): plain block YAML line by line, and plain data
+  from the parser's events.
 * Aliases are shared nodes, so a "billion laughs" document is small to parse but explodes for
   anything that walks it as a tree. After composition, the size of the document *as a tree*
   (every alias counted as the whole subtree it stands for) is computed with memoisation and
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
@@ -275,12 +278,14 @@ def plainly_text(value: str) -> bool:
 
 
 def fast_load(text: str) -> Any:
-    """The document in ``text`` built straight from the C parser's events, or :class:`_Fallback`.
+    """The document in ``text`` read by the fast paths, or :class:`_Fallback`.
 
-    Building nodes (a Python object and a resolver call per scalar) is most of the cost of
-    ``CSafeLoader`` on a large file; this builds the plain data directly from the parser's events,
-    with the same implicit resolution and constructors as :class:`BoundedSafeLoader`, the same
-    depth and alias-expansion bounds, and the same sharing of aliased objects. It raises
+    Two fast paths, in turn: :func:`block_load` reads plain block YAML (the usual farm file and
+    engine config) line by line; :func:`event_load` builds the data straight from the C parser's
+    events. Building nodes (a Python object and a resolver call per scalar) is most of the cost
+    of ``CSafeLoader`` on a large file; the event path skips them, with the same implicit
+    resolution and constructors as :class:`BoundedSafeLoader`, the same depth and
+    alias-expansion bounds, and the same sharing of aliased objects. Both raise
     :class:`_Fallback` on anything outside plain mappings, sequences, strings, integers,
     booleans and nulls (other tags, merge keys, duplicate or recursive anchors, more than one
     document, any error): :func:`loads` then runs the reference loader, which gives the same
@@ -289,7 +294,11 @@ def fast_load(text: str) -> Any:
     if not USING_LIBYAML:
         raise _Fallback
     try:
-        return _fast_build(text)
+        try:
+            return block_load(text)
+        except _Fallback:
+            pass
+        return event_load(text)
     except _Fallback:
         raise
     except Exception:  # every error is reported by the reference loader
@@ -324,7 +333,9 @@ def _scalar(event: Any, loader: Any, ints: dict[str, int]) -> Any:
     raise _Fallback
 
 
-def _fast_build(text: str) -> Any:
+def event_load(text: str) -> Any:
+    """The document built from libyaml's parser events (see :func:`fast_load`), or
+    :class:`_Fallback`; any other exception is a fallback too (see :func:`fast_load`)."""
     loader = BoundedSafeLoader(text)
     try:
         get = loader.get_event
@@ -411,7 +422,7 @@ def _fast_build(text: str) -> Any:
 
 
 def _fast_build_plain(loader: Any, get: Any) -> Any:
-    """The rest of :func:`_fast_build` for a document without any alias (the usual farm file):
+    """The rest of :func:`event_load` for a document without any alias (the usual farm file):
     the same checks, without the expansion sizes, and the open collection in local variables."""
     scalar_ev, seq_ev, map_ev = yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent
     seq_end, map_end = yaml.SequenceEndEvent, yaml.MappingEndEvent
@@ -470,6 +481,231 @@ def _fast_build_plain(loader: Any, get: Any) -> Any:
         else:
             container[key] = item  # TypeError for an unhashable key: fallback
             key = _NO_KEY
+
+
+# --- the plain block reader ------------------------------------------------------------------
+#
+# Farm files and engine configs are written in block style: "key: value" lines, "- item" lines,
+# plain scalars, comments. For such a text, :func:`block_load` builds the data from the lines
+# directly, without the parser's events (each event is a Python object with two marks: most of
+# what ``CSafeLoader`` costs). Anything it does not recognise with certainty raises
+# :class:`_Fallback` and the event path, then the reference loader, take over; tests compare it
+# with the reference on generated and mutated documents.
+
+#: Characters anywhere in the text that send it to the other paths: tabs, carriage returns,
+#: YAML 1.1 line breaks (NEL, LS, PS), a byte-order mark and everything libyaml refuses as
+#: unprintable.
+_NOT_BLOCK_TEXT: Final = re.compile(
+    "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+)
+#: First characters a plain scalar cannot (or, here, need not) start with: indicators, quotes,
+#: flow collections, anchors, aliases, tags, block scalars, directives, reserved characters.
+_NOT_PLAIN_START: Final = frozenset("[]{}#&*!|>'\"%@`,?")
+#: libyaml looks for the ":" of a simple key within 1,024 characters.
+_MAX_KEY: Final = 1000
+
+
+_UNSET: Final = object()
+#: First characters that keep a scalar off the dotted-text shortcut of :func:`block_load`.
+_NOT_DOTTED_START: Final = _NOT_PLAIN_START | frozenset("-:.")
+
+
+def _dotted_text(text: str) -> bool:
+    """With two dots or more and no ``-`` at index 4 (:func:`plainly_text`): a plain string,
+    unless it starts with an indicator or holds a mapping value (errors for the event path)."""
+    return text[0] not in _NOT_DOTTED_START and ": " not in text and text[-1] != ":"
+
+
+def _plain(text: str, loader: Any) -> Any:
+    """The value of the plain scalar ``text`` (already stripped), as the reference builds it."""
+    first = text[:1]
+    if (
+        not text
+        or first in _NOT_PLAIN_START
+        or ((first == "-" or first == ":") and text[1:2] in ("", " ", "-"))
+        or text[:3] == "..."
+    ):
+        raise _Fallback  # indicators, or "-"/":" alone: not a plain scalar of ours
+    if ": " in text or text[-1] == ":":
+        raise _Fallback  # a mapping value inside a value: an error in the text
+    if text.count(".") > 1 and text[4:5] != "-":  # see plainly_text
+        return text
+    tag = loader.resolve(yaml.ScalarNode, text, (True, False))
+    if tag == _STR:
+        return text
+    if tag == _INT:
+        try:
+            return loader.construct_yaml_int(yaml.ScalarNode(tag, text))
+        except yaml.YAMLError:  # too long: the reference loader says so
+            raise _Fallback from None
+    if tag == _NULL:
+        return None
+    if tag == _BOOL:
+        return _BOOL_VALUES[text.lower()]
+    raise _Fallback  # floats, timestamps, merge and value keys: the event path
+
+
+def block_load(text: str) -> Any:
+    """The document in ``text`` when it is plain block YAML (see above), else :class:`_Fallback`.
+
+    One pass over the lines with a stack of the open collections (their column, the container,
+    whether it is a mapping). A line whose column no open collection has, a scalar continued on
+    the next line, a "- " entry among keys and anything else the YAML grammar would read
+    differently raise :class:`_Fallback`.
+    """
+    if _NOT_BLOCK_TEXT.search(text):
+        raise _Fallback
+    loader = _block_loader()
+    values: dict[str, Any] = {}  # scalar text -> value (immutable values only)
+    # open collections, innermost last: [column, container, is a mapping]
+    stack: list[list[Any]] = []
+    # an entry without a value ("key:" or "-"): its container, key or index, column, owner kind
+    pending: Any = None
+    started = False
+    for line in text.split("\n"):
+        if " #" in line or line[:1] == "#":
+            if line.lstrip(" ")[:1] == "#":
+                continue
+            line = line[: line.index(" #")]
+        if line[-1:] == " ":
+            line = line.rstrip(" ")
+        if not line:
+            continue
+        first = line[:1]
+        if (first == "-" or first == "." or first == "%") and (
+            line[:3] == "---" or line[:3] == "..." or first == "%"
+        ):
+            if line == "---" and not started:
+                started = True
+                continue
+            raise _Fallback  # more than one document, an end marker, a directive
+        started = True
+        body = line.lstrip(" ") if first == " " else line
+        indent = len(line) - len(body)
+        if body[:2] == "- " or body == "-":
+            is_map = False
+            rest = body[2:]
+            if rest[:1] == " ":
+                rest = rest.lstrip(" ")
+        else:
+            is_map = True
+            if body[-1] == ":":
+                key_text, rest = body[:-1], ""
+            else:
+                key_text, sep, rest = body.partition(": ")
+                if not sep:
+                    raise _Fallback  # a bare scalar line: a multi-line scalar, or the root scalar
+                if rest[:1] == " ":
+                    rest = rest.lstrip(" ")
+        # where this entry goes
+        if pending is not None:
+            owner, slot, column, owner_is_map = pending
+            pending = None
+            if indent > column or (indent == column and owner_is_map and not is_map):
+                if len(stack) >= MAX_DEPTH:
+                    raise _Fallback
+                container: Any = {} if is_map else []
+                owner[slot] = container
+                stack.append([indent, container, is_map])
+        top = stack[-1] if stack else None
+        if top is not None and top[0] == indent and top[2] is is_map:
+            container = top[1]  # the usual line: one more entry of the innermost collection
+        elif top is None:
+            container = {} if is_map else []
+            stack.append([indent, container, is_map])
+            root = container
+        else:
+            while stack[-1][0] > indent:
+                stack.pop()
+                if not stack:
+                    raise _Fallback  # less indented than the root
+            top = stack[-1]
+            if top[0] != indent:
+                raise _Fallback  # a column no open collection has
+            if top[2] != is_map:
+                # the only valid case: a "key:" sequence at the key's column ends at the next key
+                if is_map and len(stack) > 1 and stack[-2][0] == indent and stack[-2][2]:
+                    stack.pop()
+                else:
+                    raise _Fallback
+            container = stack[-1][1]
+        if not is_map:
+            while rest[:2] == "- " or rest == "-":
+                # "- - x": a sequence whose entries are at the column of the inner "-"
+                if len(stack) >= MAX_DEPTH:
+                    raise _Fallback
+                nested: list[Any] = []
+                container.append(nested)
+                indent = len(line) - len(rest)
+                stack.append([indent, nested, False])
+                container = nested
+                rest = rest[2:]
+                if rest[:1] == " ":
+                    rest = rest.lstrip(" ")
+            if not rest:
+                pending = (container, len(container), indent, False)
+                container.append(None)
+                continue
+            if ": " in rest or rest[-1] == ":":
+                # "- key: value": a mapping whose keys are at the column of "key"
+                if len(stack) >= MAX_DEPTH:
+                    raise _Fallback
+                inner: dict[Any, Any] = {}
+                container.append(inner)
+                indent = len(line) - len(rest)
+                stack.append([indent, inner, True])
+                container = inner
+                if rest[-1] == ":":
+                    key_text, rest = rest[:-1], ""
+                else:
+                    key_text, _sep, rest = rest.partition(": ")
+                    if rest[:1] == " ":
+                        rest = rest.lstrip(" ")
+            else:
+                if (
+                    rest.count(".") > 1
+                    and rest[4:5] != "-"
+                    and rest[0] not in _NOT_DOTTED_START
+                    and ": " not in rest
+                    and rest[-1] != ":"
+                ):
+                    container.append(rest)  # see plainly_text and _dotted_text
+                    continue
+                value = values.get(rest, _UNSET)
+                if value is _UNSET:
+                    value = values[rest] = _plain(rest, loader)
+                container.append(value)
+                continue
+        # a mapping entry: key_text, rest
+        if key_text[-1:] == " ":
+            key_text = key_text.rstrip(" ")
+        if len(key_text) > _MAX_KEY:
+            raise _Fallback
+        key = values.get(key_text, _UNSET)
+        if key is _UNSET:
+            key = values[key_text] = _plain(key_text, loader)
+        if not rest:
+            pending = (container, key, indent, True)
+            container[key] = None
+            continue
+        if rest.count(".") > 1 and rest[4:5] != "-" and _dotted_text(rest):
+            container[key] = rest  # see plainly_text
+            continue
+        value = values.get(rest, _UNSET)
+        if value is _UNSET:
+            value = values[rest] = _plain(rest, loader)
+        container[key] = value
+    return root if stack else None
+
+
+_BLOCK_LOADERS: list[Any] = []
+
+
+def _block_loader() -> Any:
+    """One :class:`BoundedSafeLoader` for its resolver (with its cache) and integer constructor."""
+    if not _BLOCK_LOADERS:
+        _BLOCK_LOADERS.append(BoundedSafeLoader(""))
+    return _BLOCK_LOADERS[0]
 
 
 def loads(text: str, what: str) -> Any:

@@ -30,10 +30,25 @@ from sessionnet_vip.errors import VipError
 log = logging.getLogger("sessionnet_vip.engine")
 
 
-def run_periodically(stop: threading.Event, seconds: float, tick: Callable[[], object], what: str) -> None:
+def run_periodically(
+    stop: threading.Event,
+    seconds: float,
+    tick: Callable[[], object],
+    what: str,
+    wake: threading.Event | None = None,
+) -> None:
     """Call ``tick`` every ``seconds`` until ``stop`` is set; a failure is logged, never fatal
-    (a watcher thread of the engine must outlive one bad round)."""
-    while not stop.wait(seconds):
+    (a watcher thread of the engine must outlive one bad round). Setting ``wake`` calls ``tick``
+    at once (a notification); whoever sets ``stop`` sets ``wake`` too, so the loop ends at once."""
+    while True:
+        if wake is None:
+            if stop.wait(seconds):
+                return
+        else:
+            wake.wait(seconds)
+            wake.clear()
+            if stop.is_set():
+                return
         try:
             tick()
         except VipError as exc:

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import ipaddress
 import struct
+import threading
+from pathlib import Path
 
 import pytest
 
 from sessionnet_vip.engine.sessions import EngineSessions
+from sessionnet_vip.engine.windows import service
 from sessionnet_vip.engine.windows import sessions as wsessions
 from sessionnet_vip.engine.windows.agentplane import WindowsEngine
 from sessionnet_vip.engine.windows.sessions import ConnectState, WtsSessions
 from sessionnet_vip.errors import VipError
 
-from .conftest import FakeWts, client_address, wide
+from .conftest import FakeWts, client_address, wide, windows_config
 
 
 def test_client_address_from_the_documented_example() -> None:
@@ -136,3 +139,44 @@ def test_session_at_the_logon_screen_gets_no_address_until_a_user_logs_on(
     wts.add(6, "dave")
     assert engine.follow_wts() == ([6], [])
     assert [lease.user for lease in engine.store.leases(include_held=False)] == ["CORP\\dave"]
+
+
+def test_a_session_change_notification_follows_wts_at_once(tmp_path: Path, wts: FakeWts) -> None:
+    """The watcher's period is an hour here: only the notification can explain the allocation."""
+    eng = WindowsEngine.open_windows(
+        windows_config(tmp_path, data_plane={"assign_addresses": False, "watch_seconds": 3600}),
+        provider=WtsSessions(wts.api()),
+        boot_id="boot-1",
+    )
+    rounds: list[tuple[list[int], list[int]]] = []
+    done = threading.Event()
+    follow = eng.follow_wts
+
+    def counted() -> tuple[list[int], list[int]]:
+        result = follow()
+        rounds.append(result)
+        done.set()
+        return result
+
+    eng.follow_wts = counted  # type: ignore[method-assign]
+    eng.start_agent(watch=True)
+    try:
+        wts.add(4, "carol")
+        relay = service.SessionRelay()
+        relay.attach(eng)
+        assert relay.control(service.SERVICE_CONTROL_SESSIONCHANGE) is True
+        assert done.wait(30), "the notification did not wake the WTS watcher"
+        assert rounds == [([4], [])]
+        assert [lease.session_id for lease in eng.store.leases(include_held=False)] == [4]
+        assert relay.control(1) is False  # SERVICE_CONTROL_STOP is the framework's
+    finally:
+        eng.stop_agent()
+        eng.close()
+    assert eng._watcher is not None and not eng._watcher.is_alive()  # stop ends the hour-long wait
+
+
+def test_a_notification_without_a_running_engine_is_ignored() -> None:
+    relay = service.SessionRelay()
+    assert relay.control(service.SERVICE_CONTROL_SESSIONCHANGE) is True
+    relay.attach(None)
+    assert relay.control(service.SERVICE_CONTROL_SESSIONCHANGE) is True

@@ -278,6 +278,10 @@ def test_audit_reads_the_agents_usage_and_says_when_a_host_has_none(
             dict(local, vip_agent_venv=str(vipctl.parent.parent), vip_agent_control_socket=str(socket_path)),
         )
         farm.add_host("vip_agent", "lx-bare", dict(local, vip_agent_venv=str(tmp_path / "no-venv")))
+        # a simulated Windows host: its agent is read over the named pipe on real hosts only
+        farm.add_host(
+            "vip_agent", "win-sim", dict(local, sessionnet_simulated_windows_state=str(farm.state / "win-sim.json"))
+        )
         farm.inventory["all"]["children"]["rds_ip_virtualization"]["children"] = {}
         farm.inventory["all"]["children"]["citrix_virtual_loopback"]["hosts"] = {}
         farm.inventory["all"]["children"]["vip_ranges"]["children"] = {}
@@ -290,7 +294,9 @@ def test_audit_reads_the_agents_usage_and_says_when_a_host_has_none(
     assert usage["lx-agent"]["agent"] is True
     assert (usage["lx-agent"]["pool_size"], usage["lx-agent"]["in_use"]) == (10, 1)
     assert usage["lx-bare"]["agent"] is False and usage["lx-bare"]["msg"].startswith("no agent")
-    assert report["hosts"] == {"lx-agent": "in sync", "lx-bare": "drifted"}
+    assert usage["win-sim"]["agent"] is False
+    assert usage["win-sim"]["msg"] == "simulated Windows host: the agent status is read on real hosts"
+    assert report["hosts"] == {"lx-agent": "in sync", "lx-bare": "drifted", "win-sim": "in sync"}
     assert rc == 2, tail
 
 

@@ -24,7 +24,7 @@ import ipaddress
 import logging
 import ntpath
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
@@ -151,6 +151,9 @@ class WindowsEngine(Engine):
     followed: set[int] = field(default_factory=set)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
     _watcher: threading.Thread | None = field(default=None, repr=False, compare=False)
+    #: set by a session-change notification (the service's SERVICE_CONTROL_SESSIONCHANGE): the
+    #: WTS watcher runs at once instead of at its next period
+    session_changed: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
 
     @classmethod
     def open_windows(cls, config: EngineConfig, **kwargs: Any) -> WindowsEngine:
@@ -193,6 +196,7 @@ class WindowsEngine(Engine):
 
     def stop_agent(self) -> None:
         self._stop.set()
+        self.session_changed.set()
         if self._watcher is not None:
             self._watcher.join(timeout=10)
         if self.assigner is not None:
@@ -239,8 +243,15 @@ class WindowsEngine(Engine):
             req["user"] = session.account
         return req
 
+    def notify_session_change(self) -> None:
+        """A session logged on, off, connected or disconnected: follow WTS now (the period stays
+        as the backstop for a missed notification)."""
+        self.session_changed.set()
+
     def _watch_loop(self) -> None:
-        run_periodically(self._stop, self.config.data_plane.watch_seconds, self.follow_wts, "WTS watcher")
+        run_periodically(
+            self._stop, self.config.data_plane.watch_seconds, self.follow_wts, "WTS watcher", self.session_changed
+        )
 
     # -- requests --------------------------------------------------------------------------
     def handle_unprivileged(self, req: object, peer: PeerInfo) -> dict[str, Any]:
@@ -344,20 +355,31 @@ class WindowsEngine(Engine):
         return report
 
 
-def serve(config: EngineConfig, *, stop: threading.Event | None = None) -> int:
+def serve(
+    config: EngineConfig,
+    *,
+    stop: threading.Event | None = None,
+    started: Callable[[WindowsEngine | None], None] | None = None,
+) -> int:
     """``vipctl serve`` on Windows (and the service's body): engine, addresses, pipe, metrics.
 
-    ``stop`` lets the service's stop request end it (the console uses Ctrl+C)."""
+    ``stop`` lets the service's stop request end it (the console uses Ctrl+C); ``started`` is
+    given the running engine (the service forwards session-change notifications to it), then
+    ``None`` once it has stopped."""
     from sessionnet_vip.engine.server import Service
     from sessionnet_vip.engine.windows.sessions import boot_id
 
     engine = WindowsEngine.open_windows(config, boot_id=boot_id())
     try:
         engine.start_agent()
+        if started is not None:
+            started(engine)
         service = Service(engine, config.control_pipe, config.metrics_port)
         if stop is not None:
             service.stop_event = stop
         return service.run(install_signals=stop is None)
     finally:
+        if started is not None:
+            started(None)
         engine.stop_agent()
         engine.close()

@@ -21,12 +21,13 @@ platform; the SCM calls are only type-checked here (``mypy --platform win32``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import ntpath
 import os
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
@@ -157,6 +158,30 @@ def _open_service(scm: Any, name: str, access: int) -> Any | None:
         raise ServiceError(f"cannot open service {name}: {exc.strerror}") from None
 
 
+@contextlib.contextmanager
+def _service(name: str, scm_access: int, access: int) -> Iterator[tuple[Any, Any | None]]:
+    """The service control manager and service ``name`` (``None`` when it is not installed),
+    both closed on the way out; a refused SCM (not an administrator) is a :class:`ServiceError`."""
+    import pywintypes
+    import win32service
+
+    try:
+        scm = win32service.OpenSCManager(None, None, scm_access)
+    except pywintypes.error as exc:
+        raise ServiceError(
+            f"cannot open the service control manager: {exc.strerror}; run it as an administrator"
+        ) from None
+    try:
+        handle = _open_service(scm, name, access)
+        try:
+            yield scm, handle
+        finally:
+            if handle is not None:
+                win32service.CloseServiceHandle(handle)
+    finally:
+        win32service.CloseServiceHandle(scm)
+
+
 def install(name: str, python: str, config: str, *, start: str = "auto") -> bool:
     """Create or update the service; ``True`` when something changed."""
     check_install(python, config, name)
@@ -169,12 +194,10 @@ def install(name: str, python: str, config: str, *, start: str = "auto") -> bool
 
     command = service_command(python, config)
     start_type = {"auto": win32service.SERVICE_AUTO_START, "manual": win32service.SERVICE_DEMAND_START}[start]
-    scm = win32service.OpenSCManager(None, None, win32service.SC_MANAGER_ALL_ACCESS)
-    try:
-        changed = False
-        handle = _open_service(scm, name, win32service.SERVICE_ALL_ACCESS)
-        if handle is None:
-            handle = win32service.CreateService(
+    with _service(name, win32service.SC_MANAGER_ALL_ACCESS, win32service.SERVICE_ALL_ACCESS) as (scm, found):
+        changed = found is None
+        if found is None:
+            created = win32service.CreateService(
                 scm,
                 name,
                 DISPLAY_NAME,
@@ -189,42 +212,48 @@ def install(name: str, python: str, config: str, *, start: str = "auto") -> bool
                 None,
                 None,
             )
-            changed = True
-        try:
-            current = win32service.QueryServiceConfig(handle)
-            if not changed and (
-                current[1] != start_type or current[3] != command or current[8] != DISPLAY_NAME
-            ):
-                win32service.ChangeServiceConfig(
-                    handle,
-                    win32service.SERVICE_WIN32_OWN_PROCESS,
-                    start_type,
-                    win32service.SERVICE_ERROR_NORMAL,
-                    command,
-                    None,
-                    False,
-                    None,
-                    None,
-                    None,
-                    DISPLAY_NAME,
-                )
-                changed = True
-            win32service.ChangeServiceConfig2(handle, win32service.SERVICE_CONFIG_DESCRIPTION, DESCRIPTION)
-            win32service.ChangeServiceConfig2(
-                handle,
-                win32service.SERVICE_CONFIG_FAILURE_ACTIONS,
-                {
-                    "ResetPeriod": 86400,
-                    "RebootMsg": None,
-                    "Command": None,
-                    "Actions": [(win32service.SC_ACTION_RESTART, 5000)] * 3,
-                },
-            )
-        finally:
-            win32service.CloseServiceHandle(handle)
-    finally:
-        win32service.CloseServiceHandle(scm)
+            try:
+                _configure(created, start_type, command, changed=True)
+            finally:
+                win32service.CloseServiceHandle(created)
+        else:
+            changed = _configure(found, start_type, command, changed=False)
     win32evtlogutil.AddSourceToRegistry(name, servicemanager.__file__)
+    return changed
+
+
+def _configure(handle: Any, start_type: int, command: str, *, changed: bool) -> bool:
+    """Bring the service's start type, command, display name, description and recovery actions to
+    ours; ``True`` when it was created (``changed``) or its configuration differed."""
+    import win32service
+
+    current = win32service.QueryServiceConfig(handle)
+    if not changed and (current[1] != start_type or current[3] != command or current[8] != DISPLAY_NAME):
+        win32service.ChangeServiceConfig(
+            handle,
+            win32service.SERVICE_WIN32_OWN_PROCESS,
+            start_type,
+            win32service.SERVICE_ERROR_NORMAL,
+            command,
+            None,
+            False,
+            None,
+            None,
+            None,
+            DISPLAY_NAME,
+        )
+        changed = True
+    win32service.ChangeServiceConfig2(handle, win32service.SERVICE_CONFIG_DESCRIPTION, DESCRIPTION)
+    win32service.ChangeServiceConfig2(
+        handle,
+        win32service.SERVICE_CONFIG_FAILURE_ACTIONS,
+        {
+            "ResetPeriod": 86400,
+            "RebootMsg": None,
+            "Command": None,
+            "Actions": [(win32service.SC_ACTION_RESTART, 5000)] * 3,
+        },
+    )
     return changed
 
 
@@ -251,27 +280,19 @@ def remove(name: str) -> bool:
     import win32evtlogutil
     import win32service
 
-    scm = win32service.OpenSCManager(None, None, win32service.SC_MANAGER_ALL_ACCESS)
-    try:
-        handle = _open_service(scm, name, win32service.SERVICE_ALL_ACCESS)
+    everything = (win32service.SC_MANAGER_ALL_ACCESS, win32service.SERVICE_ALL_ACCESS)
+    with _service(name, *everything) as (_scm, handle):
         if handle is None:
             return False
         try:
-            try:
-                win32service.ControlService(handle, win32service.SERVICE_CONTROL_STOP)
-            except pywintypes.error as exc:
-                if exc.winerror != ERROR_SERVICE_NOT_ACTIVE:
-                    raise ServiceError(f"cannot stop service {name}: {exc.strerror}") from None
-            state = _wait_state(handle, win32service.SERVICE_STOPPED)
-            if state != win32service.SERVICE_STOPPED:
-                raise ServiceError(
-                    f"service {name} is still {state_name(state)}; stop it, then remove it again"
-                )
-            win32service.DeleteService(handle)
-        finally:
-            win32service.CloseServiceHandle(handle)
-    finally:
-        win32service.CloseServiceHandle(scm)
+            win32service.ControlService(handle, win32service.SERVICE_CONTROL_STOP)
+        except pywintypes.error as exc:
+            if exc.winerror != ERROR_SERVICE_NOT_ACTIVE:
+                raise ServiceError(f"cannot stop service {name}: {exc.strerror}") from None
+        state = _wait_state(handle, win32service.SERVICE_STOPPED)
+        if state != win32service.SERVICE_STOPPED:
+            raise ServiceError(f"service {name} is still {state_name(state)}; stop it, then remove it again")
+        win32service.DeleteService(handle)
     try:
         win32evtlogutil.RemoveSourceFromRegistry(name)
     except pywintypes.error:
@@ -285,20 +306,12 @@ def status(name: str) -> ServiceStatus:
     _pywin32()
     import win32service
 
-    scm = win32service.OpenSCManager(None, None, win32service.SC_MANAGER_CONNECT)
-    try:
-        handle = _open_service(
-            scm, name, win32service.SERVICE_QUERY_STATUS | win32service.SERVICE_QUERY_CONFIG
-        )
+    query = win32service.SERVICE_QUERY_STATUS | win32service.SERVICE_QUERY_CONFIG
+    with _service(name, win32service.SC_MANAGER_CONNECT, query) as (_scm, handle):
         if handle is None:
             return ServiceStatus(name, False)
-        try:
-            config = win32service.QueryServiceConfig(handle)
-            current: Any = win32service.QueryServiceStatusEx(handle)  # a dict (pywin32 docs)
-        finally:
-            win32service.CloseServiceHandle(handle)
-    finally:
-        win32service.CloseServiceHandle(scm)
+        config = win32service.QueryServiceConfig(handle)
+        current: Any = win32service.QueryServiceStatusEx(handle)  # a dict (pywin32 docs)
     return ServiceStatus(
         name,
         True,
@@ -307,6 +320,31 @@ def status(name: str) -> ServiceStatus:
         str(config[3]),
         int(current["ProcessId"]) or None,
     )
+
+
+#: HandlerEx control codes and the matching "accept" bit (winsvc.h; Microsoft Learn,
+#: "LPHANDLER_FUNCTION_EX callback function"): session logon/logoff/connect/disconnect events.
+SERVICE_CONTROL_SESSIONCHANGE: Final = 14
+SERVICE_ACCEPT_SESSIONCHANGE: Final = 0x80
+
+
+class SessionRelay:
+    """Forwards the SCM's session-change notifications to the running engine (if any)."""
+
+    def __init__(self) -> None:
+        self.engine: Any = None
+
+    def attach(self, engine: Any) -> None:
+        self.engine = engine
+
+    def control(self, control: int) -> bool:
+        """Handle a control the framework did not; ``True`` when it was a session change."""
+        if control != SERVICE_CONTROL_SESSIONCHANGE:
+            return False
+        engine = self.engine
+        if engine is not None:
+            engine.notify_session_change()
+        return True
 
 
 def run(config_path: str, log_path: str) -> int:
@@ -328,6 +366,16 @@ def run(config_path: str, log_path: str) -> int:
             super().__init__(args)
             self.stop_event = threading.Event()
             self.wake = win32event.CreateEvent(None, 0, 0, None)
+            self.sessions = SessionRelay()
+
+        def GetAcceptedControls(self) -> int:
+            base: Any = super()
+            return int(base.GetAcceptedControls()) | SERVICE_ACCEPT_SESSIONCHANGE
+
+        def SvcOtherEx(self, control: int, event_type: int, data: Any) -> None:
+            if not self.sessions.control(control):
+                base: Any = super()
+                base.SvcOtherEx(control, event_type, data)
 
         def SvcStop(self) -> None:
             self.ReportServiceStatus(win32service.SERVICE_STOP_PENDING)
@@ -341,7 +389,7 @@ def run(config_path: str, log_path: str) -> int:
             setup_file_log(log_path)
             servicemanager.LogInfoMsg(f"{DISPLAY_NAME} starting (config {config_path}, log {log_path})")
             try:
-                serve(load_config(config_path), stop=self.stop_event)
+                serve(load_config(config_path), stop=self.stop_event, started=self.sessions.attach)
             except VipError as exc:
                 log.error("%s", exc)
                 servicemanager.LogErrorMsg(f"{DISPLAY_NAME} stopped: {exc}")
