@@ -73,6 +73,7 @@ def test_the_fast_path_answers_what_the_full_parser_answers(capsys: pytest.Captu
         ["--socket", "/x.sock", "loopback", "5"],
         ["--version", "loopback"],
         ["plan", "loopback"],
+        ["run", "--session", "5", "--", "loopback", "5"],  # a program named loopback: vipctl run's
     ],
 )
 def test_anything_unusual_goes_to_the_full_parser(words: list[str]) -> None:
