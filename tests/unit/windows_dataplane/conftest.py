@@ -72,6 +72,18 @@ TEST_PROGRAMS = ("vip_testclient", "vip_testserver", "vip_stubpipe")
 OWN_FAILURE_CODES = (2, 3)
 
 
+#: Wine's own error messages only (none in a good run): the runner takes them out of stderr
+#: (:func:`split_wine_log`) and shows them in its reports, so a start Wine aborts says why.
+WINEDEBUG = "-all,err+all"
+#: A line of Wine's debug output ("0024:err:module:import_dll ...").
+WINE_LOG_LINE = re.compile(r"^[0-9a-f]{4}:(?:err|fixme|warn|trace):.*(?:\n|$)", re.MULTILINE)
+
+
+def split_wine_log(stderr: str) -> tuple[str, str]:
+    """``stderr`` without Wine's debug lines, and those lines."""
+    return WINE_LOG_LINE.sub("", stderr), "".join(WINE_LOG_LINE.findall(stderr))
+
+
 class WineStartRetried(UserWarning):
     """A test program's start that Wine aborted before the program's main ran, retried once."""
 
@@ -82,7 +94,9 @@ def _strip_start_lines(stderr: str) -> tuple[str, int]:
     return text, count
 
 
-def describe(argv: list[str], code: int | None, stdout: str, stderr: str, note: str = "") -> str:
+def describe(
+    argv: list[str], code: int | None, stdout: str, stderr: str, note: str = "", wine_log: str = ""
+) -> str:
     """Everything about one Wine run, for assertion messages."""
     shown = " ".join(argv[4:]) if argv[:3] == ["ip", "netns", "exec"] else " ".join(argv)
     parts = [f"`{shown}`: exit {code}"]
@@ -90,22 +104,33 @@ def describe(argv: list[str], code: int | None, stdout: str, stderr: str, note: 
         parts.append(note)
     parts.append(f"stdout: {stdout!r}")
     parts.append(f"stderr: {stderr!r}")
+    if wine_log:
+        parts.append(f"Wine's own errors: {wine_log!r}")
     return "; ".join(parts)
 
 
 class WineRun(subprocess.CompletedProcess[str]):
-    """A finished Wine run; ``stderr`` without the START lines (``starts`` counts them). Its
-    ``str``/``repr`` give the command, exit code, stdout and stderr (for assertion messages)."""
+    """A finished Wine run; ``stderr`` without the START lines (``starts`` counts them) and
+    without Wine's own debug lines (``wine_log``). Its ``str``/``repr`` give the command, exit
+    code, stdout, stderr and Wine's errors (for assertion messages)."""
 
     def __init__(
-        self, args: list[str], returncode: int, stdout: str, stderr: str, starts: int, note: str
+        self,
+        args: list[str],
+        returncode: int,
+        stdout: str,
+        stderr: str,
+        starts: int,
+        note: str,
+        wine_log: str,
     ) -> None:
         super().__init__(args, returncode, stdout, stderr)
         self.starts = starts
         self.note = note
+        self.wine_log = wine_log
 
     def __str__(self) -> str:
-        return describe(list(self.args), self.returncode, self.stdout, self.stderr, self.note)
+        return describe(list(self.args), self.returncode, self.stdout, self.stderr, self.note, self.wine_log)
 
     __repr__ = __str__
 
@@ -156,7 +181,7 @@ class Wine:
     @property
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
-        env.update(WINEPREFIX=str(self.prefix), WINEDEBUG="-all", WINEDLLOVERRIDES="winemenubuilder.exe=d")
+        env.update(WINEPREFIX=str(self.prefix), WINEDEBUG=WINEDEBUG, WINEDLLOVERRIDES="winemenubuilder.exe=d")
         return env
 
     def argv(self, program: Path | str, *args: str) -> list[str]:
@@ -194,16 +219,17 @@ class Wine:
                 argv, env=self.env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
                 check=False,
             )  # fmt: skip
-            stderr, starts = _strip_start_lines(proc.stderr)
+            stderr, wine_log = split_wine_log(proc.stderr)
+            stderr, starts = _strip_start_lines(stderr)
             why = aborted_start(expects, starts, proc.returncode, proc.stdout, stderr)
             if why is not None:
-                why = f"{why}; stderr {stderr!r}"
+                why = f"{why}; stderr {stderr!r}; Wine's own errors {wine_log!r}"
                 if attempt == 1:
                     self._retry_note(argv, why)
                     note = f"second attempt (the first: {why})"
                     continue
                 note = f"{note}; this one too: {why}; {self.server_state()}"
-            return WineRun(argv, proc.returncode, proc.stdout, stderr, starts, note)
+            return WineRun(argv, proc.returncode, proc.stdout, stderr, starts, note, wine_log)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def start(self, program: Path | str, *args: str) -> subprocess.Popen[bytes]:
@@ -239,11 +265,12 @@ class Wine:
             try:
                 return proc, self.read_line_until(proc, marker)
             except ProcessEnded as ended:
-                stderr, starts = _strip_start_lines(ended.stderr)
+                stderr, wine_log = split_wine_log(ended.stderr)
+                stderr, starts = _strip_start_lines(stderr)
                 why = aborted_start(True, starts, ended.code, "\n".join(ended.lines), stderr)
                 if why is None or attempt == 2:
                     raise AssertionError(str(ended)) from None
-                self._retry_note(list(proc.args), f"{why}; stderr {stderr!r}")
+                self._retry_note(list(proc.args), f"{why}; stderr {stderr!r}; Wine's own errors {wine_log!r}")
         raise AssertionError("unreachable")  # pragma: no cover
 
     def read_line_until(self, proc: subprocess.Popen[bytes], marker: str, timeout: float = 60.0) -> list[str]:

@@ -8,7 +8,7 @@ import warnings
 
 import pytest
 
-from .conftest import OWN_FAILURE_CODES, Wine, WineStartRetried, aborted_start, winpath
+from .conftest import OWN_FAILURE_CODES, Wine, WineStartRetried, aborted_start, split_wine_log, winpath
 
 REFUSED_PORT = "41099"  # nothing listens there in the namespace
 WSAECONNREFUSED = 10061
@@ -85,3 +85,14 @@ def test_what_counts_as_an_aborted_start(
     assert (aborted_start(True, starts, code, stdout, stderr) is not None) is retried
     # a command that runs no test program (viprun's own input checks) is never retried
     assert aborted_start(False, starts, code, stdout, stderr) is None
+
+
+def test_wines_own_error_lines_are_kept_apart_from_the_programs_stderr() -> None:
+    stderr = (
+        "0024:err:module:import_dll Library X.dll not found\nvip_testclient: bind() failed: error 10048\n"
+    )
+    assert split_wine_log(stderr) == (
+        "vip_testclient: bind() failed: error 10048\n",
+        "0024:err:module:import_dll Library X.dll not found\n",
+    )
+    assert split_wine_log("viprun: cannot start 'x' (Windows error 2)\n")[1] == ""
