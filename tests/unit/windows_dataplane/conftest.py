@@ -163,6 +163,25 @@ def aborted_start(expects_start: bool, starts: int, code: int | None, stdout: st
     return f"the test program never reached main (no START line on stderr) and nothing of ours printed: exit {code}"
 
 
+def server_pid(prefix: Path) -> int | None:
+    """The pid of the wineserver serving ``prefix``: the holder of the lock in its server
+    directory (``<tmp>/.wine-UID/`` or, as Debian builds it, ``<tmp>/wine-XXXXXX/``,
+    ``server-<dev>-<inode of the prefix>/lock``), from /proc/locks."""
+    st = prefix.stat()
+    holders: dict[int, int] = {}
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()  # "1: POSIX  ADVISORY  WRITE 1234 fe:00:5678 0 EOF"
+        if len(fields) >= 6 and fields[1] == "POSIX" and fields[4].isdigit():
+            holders[int(fields[5].rsplit(":", 1)[-1])] = int(fields[4])
+    name = f"server-{st.st_dev:x}-{st.st_ino:x}"
+    tmp = Path(os.environ.get("TMPDIR", "/tmp"))
+    for lock in [*tmp.glob(f".wine-{os.getuid()}/{name}/lock"), *tmp.glob(f"wine-*/{name}/lock")]:
+        pid = holders.get(lock.stat().st_ino)
+        if pid is not None:
+            return pid
+    return None
+
+
 @dataclass
 class Wine:
     """Runs Windows programs under the run's wineserver, inside the scratch namespace.
@@ -175,7 +194,7 @@ class Wine:
     netns: str
     build: Path
     started: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    server: subprocess.Popen[bytes] | None = None
+    server_pid: int | None = None
     stderr_files: dict[int, Path] = field(default_factory=dict)
 
     @property
@@ -200,10 +219,11 @@ class Wine:
         return any(name in str(word) for word in (program, *args) for name in TEST_PROGRAMS)
 
     def server_state(self) -> str:
-        if self.server is None:
-            return "wineserver: not started by the fixture"
-        code = self.server.poll()
-        return "wineserver: running" if code is None else f"wineserver: EXITED with {code}"
+        if self.server_pid is None:
+            return "wineserver: its process was not found at start"
+        if Path(f"/proc/{self.server_pid}").exists():
+            return f"wineserver: running (pid {self.server_pid})"
+        return f"wineserver: pid {self.server_pid} has EXITED"
 
     def _retry_note(self, argv: list[str], why: str) -> None:
         message = f"Wine start retried once: {why}; {self.server_state()}; command: {' '.join(argv[4:])}"
@@ -364,7 +384,6 @@ def wine(windows_build: Path) -> Iterator[Wine]:
     if made.returncode != 0:
         pytest.skip(f"the kernel refused a network namespace (ip netns add {ns}): {made.stderr.strip()}")
     prefix = REPO / ".work" / f"wine-run-{os.getpid()}"
-    server: subprocess.Popen[bytes] | None = None
     w = Wine(prefix, ns, windows_build)
     try:
         subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
@@ -376,8 +395,24 @@ def wine(windows_build: Path) -> Iterator[Wine]:
         for reg in prefix.glob("*.reg"):  # written by wineserver: private copies, not links
             reg.unlink()
             shutil.copy2(template / reg.name, reg)
-        server = subprocess.Popen(["ip", "netns", "exec", ns, str(WINESERVER), "-p", "-f"], env=w.env)
-        w.server = server
+        # Started before any program, and waited for: a program that finds no server starts a
+        # short-lived one of its own (the persistent one then exits 2, "already running"), and
+        # starts racing with that server's exits were where Wine aborted starts. Without -f,
+        # wineserver's parent returns once the server holds its lock and listens (Wine's
+        # server/request.c, open_master_socket: "wait for child to signal us and then exit").
+        # (its stderr to a file: the server keeps it, a pipe would never reach end of file)
+        server_log = prefix / "wineserver.log"
+        with server_log.open("w") as log:
+            code = subprocess.run(
+                ["ip", "netns", "exec", ns, str(WINESERVER), "-p"], env=w.env, stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=log, timeout=120, check=False,
+            ).returncode  # fmt: skip
+        if code != 0:
+            pytest.fail(
+                f"the run's wineserver did not start (exit {code}; 2 is 'a server already runs for this "
+                f"prefix'): {server_log.read_text().strip()!r}"
+            )
+        w.server_pid = server_pid(prefix)
         # The first program starts Wine's helper processes (services.exe, ...), which outlive it
         # and inherit its stdio: give it a file, not a pipe, and wait for the process itself.
         warm = prefix / "warm-up.txt"
@@ -390,11 +425,7 @@ def wine(windows_build: Path) -> Iterator[Wine]:
         yield w
     finally:
         subprocess.run([str(WINESERVER), "-k"], env=w.env, capture_output=True, check=False)
-        if server is not None:
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        subprocess.run([str(WINESERVER), "-w"], env=w.env, capture_output=True, timeout=60, check=False)
         for proc in w.started:
             if proc.poll() is None:
                 proc.kill()

@@ -96,3 +96,11 @@ def test_wines_own_error_lines_are_kept_apart_from_the_programs_stderr() -> None
         "0024:err:module:import_dll Library X.dll not found\n",
     )
     assert split_wine_log("viprun: cannot start 'x' (Windows error 2)\n")[1] == ""
+
+
+def test_the_runs_persistent_wineserver_serves_the_whole_run(wine: Wine) -> None:
+    """The fixture's ``wineserver -p`` was started and waited for before any program (a program
+    that finds no server starts a short-lived one, whose exits race with later starts), and it
+    is still the server (this module runs after test_wine.py)."""
+    assert wine.server_pid is not None, wine.server_state()
+    assert wine.server_state() == f"wineserver: running (pid {wine.server_pid})"
