@@ -75,8 +75,11 @@ OWN_FAILURE_CODES = (2, 3)
 #: Wine's own error messages only (none in a good run): the runner takes them out of stderr
 #: (:func:`split_wine_log`) and shows them in its reports, so a start Wine aborts says why.
 WINEDEBUG = "-all,err+all"
-#: A line of Wine's debug output ("0024:err:module:import_dll ...").
-WINE_LOG_LINE = re.compile(r"^[0-9a-f]{4}:(?:err|fixme|warn|trace):.*(?:\n|$)", re.MULTILINE)
+#: A line of Wine's debug output: "0024:err:module:import_dll ...", or without the thread id when
+#: the process has none yet: "err:virtual:virtual_alloc_first_teb wine: failed to map the shared
+#: user data: c0000018" (seen here under load: an address-space conflict at 0x7ffe0000 that
+#: ends the new process with exit code 1 before its main, silently under WINEDEBUG=-all).
+WINE_LOG_LINE = re.compile(r"^(?:[0-9a-f]{4}:)?(?:err|fixme|warn|trace):\w+:\w+ .*(?:\n|$)", re.MULTILINE)
 
 
 def split_wine_log(stderr: str) -> tuple[str, str]:

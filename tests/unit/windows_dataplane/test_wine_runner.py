@@ -96,6 +96,11 @@ def test_wines_own_error_lines_are_kept_apart_from_the_programs_stderr() -> None
         "0024:err:module:import_dll Library X.dll not found\n",
     )
     assert split_wine_log("viprun: cannot start 'x' (Windows error 2)\n")[1] == ""
+    # before the process has a thread id (seen under load, with viprun's line after it)
+    early = "err:virtual:virtual_alloc_first_teb wine: failed to map the shared user data: c0000018\n"
+    viprun = "viprun: cannot start 'Z:\\t\\vip_testclient.exe' (Windows error 1359); check the path\n"
+    assert split_wine_log(early + viprun) == (viprun, early)
+    assert aborted_start(True, 0, 127, "", viprun) is not None
 
 
 def test_the_runs_persistent_wineserver_serves_the_whole_run(wine: Wine) -> None:
