@@ -200,7 +200,7 @@ def mutate(text: str, rng: random.Random) -> str:
     return "\n".join(lines)
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(SIMPLE, st.integers(0, 2**32))
 def test_mutated_documents_are_read_as_the_reference_reads_them_or_passed_on(data: Any, seed: int) -> None:
     text = yaml.safe_dump({"root": data, "other": [1, {"a": "b", "c": [2]}]}, default_flow_style=False)
