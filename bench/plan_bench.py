@@ -10,7 +10,9 @@ A third part times the whole ``vipctl plan FILE`` command on the same farm writt
 file (what users run: interpreter start, YAML, planner, table), with CPU time beside wall time
 (this machine is shared), against baselines of the same run: ``python -c pass``, and the
 YAML loading the command used before (``yaml.safe_load``, PyYAML's pure-Python loader) and
-PyYAML's C loader (``CSafeLoader``) on the same file. Goal: the whole command under 1 s.
+PyYAML's C loader (``CSafeLoader``) on the same file. Goal: the whole command under 1 s. Then
+the part after the YAML load, step by step in process (imports, request, plan, table, ``--json``
+text, the plan with the SVG maps' reports), with ``--before-src``'s figures beside them.
 
 Run:  PYTHONPATH=src python bench/plan_bench.py [--subnets 2000] [--per-subnet 5] [--command-only]
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import gc
 import ipaddress
+import json
 import os
 import resource
 import shutil
@@ -180,6 +183,74 @@ def cpu_timed(fn: Callable[[], Any]) -> float:
     return time.process_time() - start
 
 
+# Run in a child process with PYTHONPATH=<src> (two versions of the package cannot share one
+# process): CPU time of the imports `vipctl plan` needs, then of each step after the YAML load,
+# fastest of N with the cyclic collector off (as the command runs them). Prints one JSON object.
+PHASES = r"""
+import gc, json, sys, time
+t = time.process_time()
+from sessionnet_vip import cli, planning, planning_cli, yamlfile
+imports = time.process_time() - t
+data = yamlfile.loads(open(sys.argv[1], encoding="utf-8").read(), "farm")
+gc.disable()
+def best(fn):
+    times = []
+    for _ in range(int(sys.argv[2])):
+        start = time.process_time()
+        fn()
+        times.append(time.process_time() - start)
+    return min(times)
+request = planning.build_request(data)
+result = planning.make_plan(request, reports=False)
+write_json = getattr(planning_cli, "format_json", None) or (
+    lambda r: json.dumps(r.to_dict(), indent=2, sort_keys=True)
+)
+print(json.dumps({
+    "imports": imports,
+    "build_request": best(lambda: planning.build_request(data)),
+    "make_plan": best(lambda: planning.make_plan(request, reports=False)),
+    "format_table": best(lambda: planning_cli.format_table(result)),
+    "--json text": best(lambda: write_json(result)),
+    "make_plan (reports, --svg)": best(lambda: planning.make_plan(request, reports=True)),
+}))
+"""
+
+
+def phases(path: Path, src: Path, repeat: int, children: int = 3) -> dict[str, float]:
+    """Each figure of PHASES, the lowest of ``children`` child processes."""
+    env = dict(os.environ, PYTHONPATH=str(src), PYTHONPYCACHEPREFIX=str(PYC))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    best: dict[str, float] = {}
+    for _ in range(children):
+        out = subprocess.run(
+            [sys.executable, "-c", PHASES, str(path), str(repeat)],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        for name, value in json.loads(out).items():
+            best[name] = min(best.get(name, value), value)
+    return best
+
+
+def print_phases(path: Path, repeat: int, before_src: Path | None) -> None:
+    now = phases(path, SRC, repeat)
+    before = phases(path, before_src, repeat) if before_src is not None else None
+    print(
+        f"  after the YAML load, in process (CPU; fastest of {repeat} runs in each of 3 processes,"
+        " imports: fastest of the 3 cold imports):"
+    )
+    total_keys = ("imports", "build_request", "make_plan", "format_table")
+    rows = [*now.items(), ("imports + request + plan + table", sum(now[k] for k in total_keys))]
+    for name, value in rows:
+        line = f"    {name + ':':34s} {value:6.3f} s"
+        if before is not None:
+            was = before[name] if name in before else sum(before[k] for k in total_keys)
+            line += f"   before {was:6.3f} s   {was / value:4.1f}x faster"
+        print(line)
+
+
 def whole_command(data: dict[str, Any], repeat: int, before_src: Path | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="vip-plan-bench-") as tmp:
         path = Path(tmp) / "farm.yml"
@@ -220,6 +291,7 @@ def whole_command(data: dict[str, Any], repeat: int, before_src: Path | None = N
         loaded = yamlfile.loads(text, "farm")
         planned = cpu_timed(lambda: plan_from_dict(loaded))
         print(f"  planner on the loaded farm:       cpu {planned:6.3f} s")
+        print_phases(path, max(repeat, 5), before_src)
     shutil.rmtree(PYC, ignore_errors=True)
 
 

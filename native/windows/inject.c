@@ -1,9 +1,12 @@
 /* See inject.h. APIs: CreateFileMappingW/MapViewOfFile (named shared memory), VirtualAllocEx,
- * WriteProcessMemory, CreateRemoteThread, IsWow64Process (Microsoft Learn). */
+ * WriteProcessMemory, CreateRemoteThread, GetExitCodeThread, EnumProcessModulesEx,
+ * GetModuleBaseNameW, IsWow64Process (Microsoft Learn). */
 #include "inject.h"
 
+#include <psapi.h>
 #include <stdio.h>
 #include <string.h>
+#include <wchar.h>
 
 HANDLE vipdp_write_settings(DWORD pid, const struct vipdp_shm *cfg)
 {
@@ -23,6 +26,30 @@ HANDLE vipdp_write_settings(DWORD pid, const struct vipdp_shm *cfg)
     memcpy(view, cfg, sizeof(*cfg));
     UnmapViewOfFile(view);
     return mapping;
+}
+
+/* Whether a module named like dll's file is loaded in process. The remote LoadLibraryW thread's
+ * exit code is a DWORD: on x64 it holds only the low 32 bits of the HMODULE, which are 0 for a
+ * module loaded at a 4 GB boundary (possible under ASLR), so 0 is checked in the module list. */
+static int module_loaded(HANDLE process, const wchar_t *dll)
+{
+#if defined(_WIN64)
+    HMODULE mods[1024];
+    DWORD need = 0, i;
+    wchar_t name[MAX_PATH];
+    const wchar_t *base = wcsrchr(dll, L'\\');
+    base = base ? base + 1 : dll;
+    if (!EnumProcessModulesEx(process, mods, sizeof(mods), &need, LIST_MODULES_ALL))
+        return 0;
+    for (i = 0; i < need / sizeof(HMODULE) && i < sizeof(mods) / sizeof(mods[0]); i++)
+        if (GetModuleBaseNameW(process, mods[i], name, MAX_PATH) && !_wcsicmp(name, base))
+            return 1;
+    return 0;
+#else
+    (void)process; /* the exit code is the whole HMODULE: 0 is NULL */
+    (void)dll;
+    return 0;
+#endif
 }
 
 DWORD vipdp_inject(HANDLE process, const wchar_t *dll)
@@ -51,7 +78,9 @@ DWORD vipdp_inject(HANDLE process, const wchar_t *dll)
     }
     if (WaitForSingleObject(thread, 30000) != WAIT_OBJECT_0)
         err = WAIT_TIMEOUT;
-    else if (!GetExitCodeThread(thread, &code) || code == 0)
+    else if (!GetExitCodeThread(thread, &code))
+        err = GetLastError();
+    else if (code == 0 && !module_loaded(process, dll))
         err = ERROR_MOD_NOT_FOUND; /* LoadLibraryW returned NULL in the child */
     CloseHandle(thread);
     VirtualFreeEx(process, remote, 0, MEM_RELEASE);

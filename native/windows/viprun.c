@@ -450,6 +450,14 @@ static int run(const wchar_t *program, wchar_t *cmdline, int translate, struct v
                     program, err);
         if (block)
             CloseHandle(block);
+        /* A process that ended while suspended (during the DLL's load) would otherwise pass its
+         * exit code on with no word: say so. */
+        if (WaitForSingleObject(pi.hProcess, 0) == WAIT_OBJECT_0) {
+            DWORD early = 0;
+            GetExitCodeProcess(pi.hProcess, &early);
+            fprintf(stderr, "viprun: '%ls' ended before it started, while the data-plane DLL was being loaded into it (exit code %lu, 0x%08lx)\n",
+                    program, early, early);
+        }
         ResumeThread(pi.hThread);
     }
     CloseHandle(pi.hThread);

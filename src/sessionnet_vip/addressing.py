@@ -25,8 +25,13 @@ import bisect
 import ipaddress
 import sys
 from _socket import AF_INET as _AF_INET  # the C module: ``socket`` would also load selectors
+from _socket import inet_ntop as _inet_ntop
 from _socket import inet_pton as _inet_pton
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
+from functools import partial
+from itertools import repeat
+from operator import sub
 from typing import Final, NamedTuple
 
 from sessionnet_vip.coerce import brief, parse_int
@@ -148,8 +153,19 @@ def virtual_loopback_session(address: object) -> int:
 _IPV4_MAX: Final = 0xFFFFFFFF
 #: ``inet_pton`` of glibc, musl and the BSDs (macOS) accepts exactly the dotted quads that
 #: ``ipaddress.IPv4Address`` does (four decimal octets, no leading zeros: POSIX inet_pton, and
-#: glibc's "inet_pton4"), about 15 times faster than parsing in Python. Elsewhere the Python rule.
+#: glibc's "inet_pton4"), about 15 times faster than parsing in Python, and their ``inet_ntop``
+#: writes what ``str(IPv4Address)`` does ("%u.%u.%u.%u"). Elsewhere the Python rules.
 _STRICT_PTON: Final = sys.platform.startswith(("linux", "darwin", "freebsd", "openbsd", "netbsd"))
+#: ``inet_pton(AF_INET, text)`` as one C callable (for :func:`map`).
+_pton4: Final = partial(_inet_pton, _AF_INET)
+#: An array type code of 4-byte unsigned integers (``I`` wherever an int has 32 bits).
+_U32: Final = next((code for code in "IL" if array(code).itemsize == 4), None)
+_BIG_ENDIAN: Final = sys.byteorder == "big"
+#: Prefix lengths written the plain way ("0" to "32") -> the integer, and each one's host bits.
+#: Any other spelling ("022", "+8", a netmask) is left to :mod:`ipaddress`, which accepts or
+#: refuses it with its own rules.
+_PREFIX_OF_TEXT: Final = {str(n): n for n in range(33)}
+_HOST_BITS: Final = tuple((1 << (32 - n)) - 1 for n in range(33))
 
 
 class Span(NamedTuple):
@@ -175,12 +191,19 @@ _new_span = tuple.__new__
 def format_address(value: int) -> str:
     """Dotted-quad text of an integer address (what ``str(ipaddress.IPv4Address(value))`` gives)."""
     if 0 <= value <= _IPV4_MAX:
+        if _STRICT_PTON:  # the C library's "%u.%u.%u.%u" (POSIX inet_ntop), about twice as fast
+            return _inet_ntop(_AF_INET, value.to_bytes(4, "big"))
         return f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
     return str(ipaddress.IPv4Address(value))  # its error for an out-of-range value
 
 
 def format_span(span: Span) -> str:
     """``A.B.C.D`` for one address, ``A.B.C.D-E.F.G.H`` otherwise."""
+    first, last = span
+    if _STRICT_PTON and 0 <= first <= last <= _IPV4_MAX:  # format_address's fast path, inline
+        if first == last:
+            return _inet_ntop(_AF_INET, first.to_bytes(4, "big"))
+        return f"{_inet_ntop(_AF_INET, first.to_bytes(4, 'big'))}-{_inet_ntop(_AF_INET, last.to_bytes(4, 'big'))}"
     if span.first == span.last:
         return format_address(span.first)
     return f"{format_address(span.first)}-{format_address(span.last)}"
@@ -220,6 +243,24 @@ def parse_network(value: object, what: str) -> ipaddress.IPv4Network:
     if not isinstance(value, str) or "/" not in value:
         raise AddressError(f"{what}: {brief(value)} is not an IPv4 network; write it as A.B.C.D/N")
     text = value.strip()
+    if _STRICT_PTON:
+        # the usual text (a dotted quad, "/", a plain prefix length, no host bits) without
+        # ipaddress' text parser; anything else takes the reference path below
+        address, _slash, prefix = text.partition("/")
+        prefixlen = _PREFIX_OF_TEXT.get(prefix)
+        if prefixlen is not None:
+            try:
+                first = int.from_bytes(_inet_pton(_AF_INET, address), "big")
+            except (OSError, ValueError):
+                pass
+            else:
+                if not first & _HOST_BITS[prefixlen]:
+                    return ipaddress.IPv4Network((first, prefixlen))
+    return _parse_network_text(text, value, what)
+
+
+def _parse_network_text(text: str, value: str, what: str) -> ipaddress.IPv4Network:
+    """:func:`parse_network` of stripped ``text`` by :mod:`ipaddress` (the reference path)."""
     try:
         return ipaddress.IPv4Network(text)
     except ValueError:
@@ -235,7 +276,8 @@ def parse_network(value: object, what: str) -> ipaddress.IPv4Network:
 
 def span_of_network(network: ipaddress.IPv4Network) -> Span:
     """All addresses of ``network``, network and broadcast addresses included."""
-    return Span(int(network.network_address), int(network.broadcast_address))
+    first = int(network.network_address)  # host bits clear: the broadcast address sets them
+    return _new_span(Span, (first, first | _HOST_BITS[network.prefixlen]))
 
 
 def span_from_bounds(start: object, end: object, what: str) -> Span:
@@ -285,17 +327,36 @@ def parse_span(value: object, what: str) -> Span:
     return Span(first, first)
 
 
+def _dotted_quads(entries: list[object]) -> list[int] | None:
+    """Each entry of ``entries`` as an integer if every one is a dotted quad (text, spaces around
+    allowed), else None. One C call per step (:func:`inet_pton`, :class:`array`), no Python loop."""
+    try:
+        packed = b"".join(map(_pton4, map(str.strip, entries)))  # type: ignore[arg-type]
+    except (TypeError, OSError, ValueError):  # TypeError: an entry that is not text
+        return None
+    if _U32 is None:
+        return [int.from_bytes(packed[i : i + 4], "big") for i in range(0, len(packed), 4)]
+    words = array(_U32, packed)
+    if not _BIG_ENDIAN:
+        words.byteswap()
+    return words.tolist()
+
+
+def dotted_quads(values: list[object]) -> list[int] | None:
+    """What :func:`parse_address` gives for each of ``values`` if every one is text ``A.B.C.D``
+    (spaces around allowed), read in a few C calls; else None (then read each with
+    :func:`parse_address`, which words the errors)."""
+    return _dotted_quads(values) if _STRICT_PTON else None
+
+
 def parse_spans(entries: Iterable[object], what: str) -> list[Span]:
     """:func:`parse_span` of each entry, ``what[j]`` naming entry ``j`` in errors; single
     addresses written as text (most reservations and leases) are read without the layers."""
     if _STRICT_PTON:
         entries = entries if isinstance(entries, list) else list(entries)
-        try:  # every entry a dotted quad (the usual lists of reservations and leases)
-            strip = str.strip  # TypeError for anything but text
-            values = [int.from_bytes(_inet_pton(_AF_INET, strip(e)), "big") for e in entries]  # type: ignore[arg-type]
-            return [_new_span(Span, (value, value)) for value in values]
-        except (TypeError, OSError, ValueError):
-            pass  # not all: entry by entry below, which words the errors
+        values = _dotted_quads(entries)
+        if values is not None:  # every entry a dotted quad (the usual lists of reservations and leases)
+            return list(map(_new_span, repeat(Span, len(values)), zip(values, values, strict=True)))
     out: list[Span] = []
     for j, entry in enumerate(entries):
         if _STRICT_PTON and isinstance(entry, str):
@@ -308,6 +369,20 @@ def parse_spans(entries: Iterable[object], what: str) -> list[Span]:
                 continue
         out.append(parse_span(entry, f"{what}[{j}]"))
     return out
+
+
+def parse_address_set(entries: Iterable[object], what: str) -> list[Span]:
+    """``normalise(parse_spans(entries, what))``: a list of single addresses that neither repeat
+    nor touch (the usual reservations and leases) is sorted as integers, without the merge sweep."""
+    if _STRICT_PTON:
+        entries = entries if isinstance(entries, list) else list(entries)
+        values = _dotted_quads(entries)
+        if values is not None:
+            values.sort()
+            spans = list(map(_new_span, repeat(Span, len(values)), zip(values, values, strict=True)))
+            # each address at least 2 above the one before: nothing to merge
+            return spans if min(map(sub, values[1:], values), default=2) > 1 else normalise(spans)
+    return normalise(parse_spans(entries, what))
 
 
 def normalise(spans: Iterable[Span]) -> list[Span]:
@@ -372,16 +447,32 @@ def intersect(a: Sequence[Span], b: Sequence[Span]) -> list[Span]:
     i = j = 0
     na, nb = len(a), len(b)
     while i < na and j < nb:
-        a_first, a_last = a[i]
+        a_span = a[i]
+        a_first, a_last = a_span
         b_first, b_last = b[j]
         first = a_first if a_first > b_first else b_first
         last = a_last if a_last < b_last else b_last
         if first <= last:
-            out.append(_new_span(Span, (first, last)))
+            if first == a_first and last == a_last and type(a_span) is Span:  # pylint: disable=unidiomatic-typecheck
+                out.append(a_span)  # wholly inside: the same immutable Span
+            else:
+                out.append(_new_span(Span, (first, last)))
         if a_last < b_last:
             i += 1
         else:
             j += 1
+    return out
+
+
+def reaching_outside(spans: Sequence[Span], span: Span) -> list[Span]:
+    """The members of the normalised list ``spans`` that reach outside ``span`` (binary search):
+    ``subtract(x, normalise([span, *result]))`` is ``subtract(x, normalise([span, *spans]))``."""
+    lo = bisect.bisect_left(spans, (span.first,))  # spans[:lo] start before span
+    hi = bisect.bisect_left(spans, (span.last + 1,))  # spans[hi:] start after it
+    out = list(spans[:lo])
+    if hi > lo and spans[hi - 1].last > span.last:  # the last one starting inside may end beyond
+        out.append(spans[hi - 1])
+    out += spans[hi:]
     return out
 
 
@@ -414,7 +505,8 @@ def usable_hosts(network: ipaddress.IPv4Network, what: str = "subnet") -> Span:
             f"{what} {network} is too small to plan virtual addresses in (a /{network.prefixlen} "
             "has no room beside its own hosts); use a /30 or larger"
         )
-    return Span(int(network.network_address) + 1, int(network.broadcast_address) - 1)
+    first = int(network.network_address)  # as in span_of_network
+    return _new_span(Span, (first + 1, (first | _HOST_BITS[network.prefixlen]) - 1))
 
 
 def dhcp_overlap(spans: Iterable[Span], scope_ranges: Iterable[Span]) -> list[Span]:

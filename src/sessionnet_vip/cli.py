@@ -96,12 +96,9 @@ def seconds_arg(text: str) -> float:
 
 def emit(args: argparse.Namespace, data: Any, text: str) -> None:
     """Print ``data`` as JSON when ``--json`` was given, else ``text``."""
-    if getattr(args, "json", False):
-        import json
+    from sessionnet_vip.entry import print_result
 
-        print(json.dumps(data, indent=2, sort_keys=True))
-    else:
-        print(text)
+    print_result(data, text, bool(getattr(args, "json", False)))
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
@@ -112,23 +109,9 @@ def add_json_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def _cmd_loopback(args: argparse.Namespace) -> int:
-    from sessionnet_vip.addressing import (
-        MAX_SESSION_ID,
-        MIN_SESSION_ID,
-        virtual_loopback_address,
-        virtual_loopback_session,
-    )
+    from sessionnet_vip.entry import loopback_command
 
-    if args.address is not None:
-        session = virtual_loopback_session(args.address)
-        emit(args, {"address": args.address, "session_id": session}, str(session))
-        return 0
-    if args.session_id is None:
-        raise VipError(f"give a SESSION_ID ({MIN_SESSION_ID} to {MAX_SESSION_ID}) or --address ADDR")
-    address = virtual_loopback_address(args.session_id)
-    session = virtual_loopback_session(address)
-    emit(args, {"address": str(address), "session_id": session}, str(address))
-    return 0
+    return loopback_command(args.session_id, args.address, bool(getattr(args, "json", False)))
 
 
 class _Ignored:
@@ -140,6 +123,25 @@ class _Ignored:
 
     def _ignore(self, *args: Any, **kwargs: Any) -> _Ignored:
         return self
+
+
+#: Set in the namespace when argparse chose a sub-command whose parser was not built.
+_REBUILD = "_vipctl_rebuild"
+
+
+class _Bare:
+    """The parser of a sub-command that was not chosen: not built (each ArgumentParser costs
+    about a third of a millisecond at start-up); argparse only keeps it in its table of choices.
+    Should argparse still pick it (the command was not where :func:`_chosen_command` looked),
+    it takes the rest of the line and asks :func:`main` to build every parser and parse again."""
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:
+        return argparse.Namespace(**{_REBUILD: True}), []
+
+
+def _make_parser(bare: bool = False, **kwargs: Any) -> Any:
+    """``parser_class`` of the sub-commands: a real parser, or a :class:`_Bare` entry."""
+    return _Bare() if bare else _Parser(**kwargs)
 
 
 class _Commands:
@@ -155,17 +157,18 @@ class _Commands:
     def add_parser(self, name: str, **kwargs: Any) -> Any:
         if self._full or name == self._chosen:
             return self._sub.add_parser(name, **kwargs)
-        self._sub.add_parser(name, help=kwargs.get("help"), add_help=False)
+        self._sub.add_parser(name, help=kwargs.get("help"), bare=True)
         return _Ignored()
 
 
 def _chosen_command(argv: Sequence[str]) -> str | None:
-    """The sub-command named in ``argv`` (the first word that is not a global option)."""
+    """The sub-command named in ``argv``: the first word that is not a global option or the
+    value of ``--socket`` (which argparse also takes abbreviated: ``--sock PATH``)."""
     skip = False
     for word in argv:
         if skip:
             skip = False
-        elif word == "--socket":
+        elif len(word) > 2 and "--socket".startswith(word):
             skip = True
         elif not word.startswith("-"):
             return word
@@ -190,7 +193,8 @@ def build_parser(argv: Sequence[str] | None = None, *, full: bool = True) -> arg
         type=path_arg,
         help="control socket of a running engine (for commands that talk to one)",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    # argparse calls parser_class(**kwargs); typeshed wants a class, a factory is what it needs
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_make_parser)  # type: ignore[call-overload]
     sub.required = True
 
     commands = _Commands(sub, _chosen_command(argv or []), full)
@@ -220,6 +224,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(words, full=False)
     args = parser.parse_args(words)
+    if getattr(args, _REBUILD, False):
+        parser = build_parser(words, full=True)
+        args = parser.parse_args(words)
     if getattr(args, "global_socket", None) is not None:
         if not hasattr(args, "socket"):
             parser.error(f"'{args.command}' does not talk to an engine; leave out --socket")

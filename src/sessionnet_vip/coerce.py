@@ -20,9 +20,13 @@ The rules, and why:
 from __future__ import annotations
 
 import math
-from typing import Any, Final
 
 from sessionnet_vip.errors import VipError
+
+# typing is only read by mypy (the names below are annotations): not imported at run time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 #: Longest integer text accepted (sign excluded). Bigger than any count, port, session ID or
 #: registry QWORD (20 digits), far below Python's 4,300-digit conversion limit.

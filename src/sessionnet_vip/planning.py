@@ -53,15 +53,19 @@ from typing import Any, Final
 
 from sessionnet_vip.addressing import (
     Span,
+    dotted_quads,
     format_address,
     format_span,
     intersect,
     normalise,
     overlapping,
     parse_address,
+    parse_address_set,
     parse_network,
     parse_span,
     parse_spans,
+    reaching_outside,
+    span_from_bounds,
     span_of_network,
     subtract,
     total_size,
@@ -69,6 +73,9 @@ from sessionnet_vip.addressing import (
 )
 from sessionnet_vip.coerce import MAX_INT_DIGITS, as_int, brief
 from sessionnet_vip.errors import VipError
+
+#: ``Span(a, b)`` without the named tuple's Python-level ``__new__`` (as in addressing).
+_new_span = tuple.__new__
 
 #: Keys :func:`plan_from_dict` accepts (the module's options).
 PLAN_OPTION_NAMES: Final = (
@@ -121,7 +128,8 @@ class Subnet:
 
 @dataclass(frozen=True)
 class DhcpScope:
-    """A DHCP scope as ``dhcp_scope_info`` reports it."""
+    """A DHCP scope as ``dhcp_scope_info`` reports it. The lists of spans are normalised
+    (sorted, no overlapping or touching members), as :func:`build_request` makes them."""
 
     scope: str
     range: Span
@@ -131,14 +139,27 @@ class DhcpScope:
     leases: tuple[Span, ...] = ()
 
 
-@dataclass(frozen=True)
+_NO_HEADROOM: Final = Fraction(0)
+
+# Server and Placement (one each per server of a farm: tens of thousands) write their own
+# __init__: the fields go into the instance dict in one update, where a frozen dataclass'
+# generated __init__ makes one object.__setattr__ call per field (about 2.5 times as slow). Same
+# parameters, order and defaults as the fields (tests/unit/planning/test_planning_hot_paths.py).
+
+
+@dataclass(frozen=True, init=False)
 class Server:
     """A session host: its subnet, its maximum concurrent sessions and extra headroom (%)."""
 
     name: str
     subnet: ipaddress.IPv4Network
     max_sessions: int
-    headroom: Fraction = Fraction(0)
+    headroom: Fraction = _NO_HEADROOM
+
+    def __init__(
+        self, name: str, subnet: ipaddress.IPv4Network, max_sessions: int, headroom: Fraction = _NO_HEADROOM
+    ) -> None:
+        self.__dict__.update(name=name, subnet=subnet, max_sessions=max_sessions, headroom=headroom)
 
     @cached_property
     def need(self) -> int:
@@ -180,7 +201,7 @@ class PlanRequest:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Placement:
     """Where a server ended up, and why."""
 
@@ -192,6 +213,20 @@ class Placement:
     reason: str | None = None
     #: Parts of ``ranges`` to add as exclusions, as (scope, span).
     carved: tuple[tuple[str, Span], ...] = ()
+
+    def __init__(  # see Server
+        self,
+        server: str,
+        subnet: ipaddress.IPv4Network,
+        ranges: tuple[Span, ...],
+        need: int,
+        status: str,
+        reason: str | None = None,
+        carved: tuple[tuple[str, Span], ...] = (),
+    ) -> None:
+        self.__dict__.update(
+            server=server, subnet=subnet, ranges=ranges, need=need, status=status, reason=reason, carved=carved
+        )
 
     @property
     def size(self) -> int:
@@ -312,7 +347,103 @@ def _as_name(value: object, what: str) -> str:
     return value.strip()
 
 
+_SUBNET_KEYS: Final = frozenset(("cidr", "gateway", "reserved"))
+_LIST_KEYS: Final = ("exclusions", "reservations", "leases")
+_BOUND_KEYS: Final = frozenset(("start", "end"))
+# The quick readers below take the usual entries (exact types, valid values) without building
+# the names of the inputs for messages; they return None for anything else, bad input included,
+# and the reference reader then reads the entry again and words the error.
+
+
+def _quick_subnet(raw: object) -> Subnet | None:
+    if type(raw) is not dict or not raw.keys() <= _SUBNET_KEYS:  # pylint: disable=unidiomatic-typecheck
+        return None
+    text, gateway_text, reserved_raw = raw.get("cidr"), raw.get("gateway"), raw.get("reserved")
+    if (
+        type(text) is not str  # pylint: disable=unidiomatic-typecheck
+        or not (gateway_text is None or type(gateway_text) is str)  # pylint: disable=unidiomatic-typecheck
+        or not (reserved_raw is None or type(reserved_raw) is list)  # pylint: disable=unidiomatic-typecheck
+    ):
+        return None
+    # the gateway and reserved entries written as text (A.B.C.D or A.B.C.D-E.F.G.H, the usual
+    # forms) in one call: [gateway, first, last, first, last...]
+    texts: list[object] | None = ["0.0.0.0" if gateway_text is None else gateway_text]
+    for entry in reserved_raw or ():
+        if texts is None or type(entry) is not str or "/" in entry:  # pylint: disable=unidiomatic-typecheck
+            texts = None
+            break
+        first_text, _dash, last_text = entry.strip().partition("-")
+        texts += (first_text, last_text) if _dash else (first_text, first_text)
+    values = None if texts is None else dotted_quads(texts)
+    try:
+        cidr = parse_network(text, "")
+        usable = usable_hosts(cidr)
+        if values is not None:
+            if any(last < first for first, last in zip(values[1::2], values[2::2], strict=True)):
+                return None  # an end below its start
+            gateway = None if gateway_text is None else values[0]
+            reserved = list(map(_new_span, itertools.repeat(Span), zip(values[1::2], values[2::2], strict=True)))
+        else:
+            gateway = None if gateway_text is None else parse_address(gateway_text, "")
+            reserved = [parse_span(entry, "") for entry in reserved_raw or ()]
+    except VipError:  # its message names no input: the reference reader raises it again, named
+        return None
+    if gateway is not None and not usable.first <= gateway <= usable.last:
+        return None
+    for first, last in reserved:
+        if first <= usable.first - 2 or last >= usable.last + 2:  # outside network..broadcast
+            return None
+    return Subnet(cidr=cidr, gateway=gateway, reserved=tuple(normalise(reserved)))
+
+
+def _quick_scope(raw: object) -> DhcpScope | None:
+    if type(raw) is not dict:  # pylint: disable=unidiomatic-typecheck
+        return None
+    scope = raw.get("scope")
+    if type(scope) is not str or not scope or scope.strip() != scope:  # pylint: disable=unidiomatic-typecheck
+        return None
+    lists = [raw.get(key) for key in _LIST_KEYS]
+    if not all(value is None or type(value) is list for value in lists):  # pylint: disable=unidiomatic-typecheck
+        return None
+    # the range and exclusions ({start, end} of text, the usual form) in one call
+    texts: list[object] | None = [raw.get("start"), raw.get("end")]
+    for entry in lists[0] or ():
+        if texts is None or type(entry) is not dict or entry.keys() != _BOUND_KEYS:  # pylint: disable=unidiomatic-typecheck
+            texts = None
+            break
+        texts += (entry["start"], entry["end"])
+    values = None if texts is None else dotted_quads(texts)
+    try:
+        if values is not None:
+            if any(last < first for first, last in zip(values[::2], values[1::2], strict=True)):
+                return None  # an end below its start
+            rng = _new_span(Span, (values[0], values[1]))
+            exclusions = list(map(_new_span, itertools.repeat(Span), zip(values[2::2], values[3::2], strict=True)))
+        else:
+            rng = span_from_bounds(raw.get("start"), raw.get("end"), "")
+            exclusions = [parse_span(entry, "") for entry in lists[0] or ()]
+        reservations = parse_address_set(lists[1] or [], "")
+        leases = parse_address_set(lists[2] or [], "")
+    except VipError:  # as in _quick_subnet
+        return None
+    for first, last in exclusions:
+        if first < rng.first or last > rng.last:
+            return None
+    return DhcpScope(
+        scope=scope,
+        range=rng,
+        exclusions=tuple(normalise(exclusions)),
+        reservations=tuple(reservations),
+        leases=tuple(leases),
+    )
+
+
 def _parse_subnet(raw: object, index: int) -> Subnet:
+    return _quick_subnet(raw) or _read_subnet(raw, index)
+
+
+def _read_subnet(raw: object, index: int) -> Subnet:
+    """The reference reader of ``subnets[index]``: any entry, precise errors."""
     what = f"subnets[{index}]"
     item = _as_mapping(raw, what, ("cidr", "gateway", "reserved"))
     if "cidr" not in item:
@@ -342,6 +473,11 @@ def _parse_subnet(raw: object, index: int) -> Subnet:
 
 
 def _parse_scope(raw: object, index: int) -> DhcpScope:
+    return _quick_scope(raw) or _read_scope(raw, index)
+
+
+def _read_scope(raw: object, index: int) -> DhcpScope:
+    """The reference reader of ``dhcp_scopes[index]``: any entry, precise errors."""
     what = f"dhcp_scopes[{index}]"
     # dhcp_scope_info may report more keys (name, state, mask...): they are ignored.
     item = _as_mapping(raw, what, None)
@@ -379,39 +515,51 @@ _SERVER_KEYS: Final = frozenset(("name", "subnet", "max_sessions", "headroom"))
 # The fast path tests exact types (`type(x) is int`): a bool is not a session count, and any
 # other type or subclass takes the reference path with its precise messages.
 #: headroom given as a whole percent (the usual case) -> its Fraction, shared (immutable)
-_WHOLE_HEADROOM: Final[dict[int, Fraction]] = {0: Fraction(0)}
+_WHOLE_HEADROOM: Final[dict[int, Fraction]] = {0: _NO_HEADROOM}
+
+
+def _parse_servers(raws: list[Any], networks: dict[str, ipaddress.IPv4Network]) -> list[Server]:
+    """Every entry of ``servers``. ``networks``: subnets already parsed from the same text
+    (servers share a few subnets)."""
+    out: list[Server] = []
+    append = out.append
+    whole_headroom = _WHOLE_HEADROOM
+    for index, raw in enumerate(raws):
+        if type(raw) is dict and raw.keys() <= _SERVER_KEYS:  # pylint: disable=unidiomatic-typecheck
+            # the usual entry (plain name, known subnet, int sessions and headroom) without the
+            # checks' messages; anything else goes the long way (_parse_server), which words the errors
+            name = raw.get("name")
+            text = raw.get("subnet")
+            max_sessions = raw.get("max_sessions")
+            headroom = raw.get("headroom")
+            if headroom is None:
+                fraction: Fraction | None = _NO_HEADROOM
+            elif type(headroom) is int and 0 <= headroom <= MAX_HEADROOM:  # pylint: disable=unidiomatic-typecheck
+                fraction = whole_headroom.get(headroom)
+                if fraction is None:
+                    fraction = whole_headroom[headroom] = Fraction(headroom)
+            else:
+                fraction = None
+            subnet = networks.get(text) if type(text) is str else None  # pylint: disable=unidiomatic-typecheck
+            if (
+                subnet is not None
+                and fraction is not None
+                and type(name) is str  # pylint: disable=unidiomatic-typecheck
+                and name
+                and name.strip() == name
+                and type(max_sessions) is int  # pylint: disable=unidiomatic-typecheck
+                and max_sessions >= 1
+            ):
+                append(Server(name, subnet, max_sessions, fraction))
+                continue
+        append(_parse_server(raw, index, networks))
+    return out
 
 
 def _parse_server(
     raw: object, index: int, networks: dict[str, ipaddress.IPv4Network] | None = None
 ) -> Server:
-    """``networks``: subnets already parsed from the same text (servers share a few subnets)."""
-    if type(raw) is dict and networks is not None and raw.keys() <= _SERVER_KEYS:  # pylint: disable=unidiomatic-typecheck
-        # the usual entry (plain name, known subnet, int sessions and headroom) without the
-        # checks' messages; anything else goes the long way below, which words the errors
-        name = raw.get("name")
-        text = raw.get("subnet")
-        max_sessions = raw.get("max_sessions")
-        headroom = raw.get("headroom")
-        if headroom is None:
-            fraction: Fraction | None = _WHOLE_HEADROOM[0]
-        elif type(headroom) is int and 0 <= headroom <= MAX_HEADROOM:  # pylint: disable=unidiomatic-typecheck
-            fraction = _WHOLE_HEADROOM.get(headroom)
-            if fraction is None:
-                fraction = _WHOLE_HEADROOM[headroom] = Fraction(headroom)
-        else:
-            fraction = None
-        subnet = networks.get(text) if type(text) is str else None  # pylint: disable=unidiomatic-typecheck
-        if (
-            subnet is not None
-            and fraction is not None
-            and type(name) is str  # pylint: disable=unidiomatic-typecheck
-            and name
-            and name.strip() == name
-            and type(max_sessions) is int  # pylint: disable=unidiomatic-typecheck
-            and max_sessions >= 1
-        ):
-            return Server(name=name, subnet=subnet, max_sessions=max_sessions, headroom=fraction)
+    """The reference reader of ``servers[index]``: any entry, precise errors."""
     what = f"servers[{index}]"
     item = _as_mapping(raw, what, ("name", "subnet", "max_sessions", "headroom"))
     name = _as_name(item.get("name"), f"{what} name")
@@ -480,7 +628,7 @@ def build_request(data: Mapping[str, Any]) -> PlanRequest:
         for raw, subnet in zip(raw_subnets, subnets, strict=True)
         if type(raw["cidr"]) is str  # pylint: disable=unidiomatic-typecheck
     }
-    servers = [_parse_server(s, i, networks) for i, s in enumerate(_as_list(data.get("servers"), "servers"))]
+    servers = _parse_servers(_as_list(data.get("servers"), "servers"), networks)
     existing = [_parse_assignment(e, i) for i, e in enumerate(_as_list(data.get("existing"), "existing"))]
     request = PlanRequest(
         subnets=tuple(sorted(subnets, key=lambda s: int(s.cidr.network_address))),
@@ -496,8 +644,10 @@ def build_request(data: Mapping[str, Any]) -> PlanRequest:
 
 
 def _check_names(request: PlanRequest) -> None:
-    for a, b in itertools.pairwise(request.subnets):
-        if a.cidr.overlaps(b.cidr):
+    lasts = [span_of_network(s.cidr).last for s in request.subnets]
+    for (a, b), a_last in zip(itertools.pairwise(request.subnets), lasts, strict=False):
+        # sorted by first address: b overlaps a when it starts within a (a.cidr.overlaps(b.cidr))
+        if int(b.cidr.network_address) <= a_last:
             raise VipError(
                 f"subnets {a.cidr} and {b.cidr} overlap; define each subnet once"
                 if a.cidr == b.cidr
@@ -511,9 +661,10 @@ def _check_names(request: PlanRequest) -> None:
     for name, following in itertools.pairwise(seen):
         if name == following:
             raise VipError(f"server {name} has two entries in existing; keep one")
+    defined_ids = {id(s.cidr) for s in request.subnets}  # as in _by_identity
     defined = {s.cidr for s in request.subnets}
     for server in request.servers:
-        if server.subnet not in defined:
+        if id(server.subnet) not in defined_ids and server.subnet not in defined:
             raise VipError(
                 f"server {server.name}: subnet {server.subnet} is not defined in subnets; "
                 "add it (cidr, gateway, reserved) or fix the server's subnet"
@@ -530,9 +681,11 @@ class _FreeRuns:
 
     def __init__(self, spans: Iterable[Span]) -> None:
         spans = list(spans)
-        self._by_size: list[tuple[int, int]] = sorted((s.size, s.first) for s in spans)
-        self._last_of: dict[int, int] = {s.first: s.last for s in spans}
-        self._first_of: dict[int, int] = {s.last: s.first for s in spans}
+        by_size = [(last - first + 1, first) for first, last in spans]
+        by_size.sort()
+        self._by_size: list[tuple[int, int]] = by_size
+        self._last_of: dict[int, int] = dict(spans)
+        self._first_of: dict[int, int] = {last: first for first, last in spans}
 
     def __bool__(self) -> bool:
         return bool(self._by_size)
@@ -551,54 +704,76 @@ class _FreeRuns:
         # the lowest address among the largest runs
         i = bisect.bisect_left(self._by_size, (size, -1))
         size, first = self._by_size[i]
-        return Span(first, first + size - 1)
+        return _new_span(Span, (first, first + size - 1))
 
     def best_fit(self, need: int) -> Span | None:
-        i = bisect.bisect_left(self._by_size, (need, -1))
-        if i == len(self._by_size):
+        by_size = self._by_size
+        i = bisect.bisect_left(by_size, (need, -1))
+        if i == len(by_size):
             return None
-        size, first = self._by_size[i]
-        return Span(first, first + size - 1)
+        size, first = by_size[i]
+        return _new_span(Span, (first, first + size - 1))
+
+    def take_fit(self, need: int) -> Span | None:
+        """``best_fit(need)``, then ``take`` its first ``need`` addresses, in one call: the part
+        taken, or None (nothing taken) if no run is long enough."""
+        by_size = self._by_size
+        i = bisect.bisect_left(by_size, (need, -1))
+        if i == len(by_size):
+            return None
+        size, first = by_size[i]
+        del by_size[i]
+        last = first + size - 1
+        del self._last_of[first]
+        del self._first_of[last]
+        if size > need:  # the rest of the run stays free
+            rest = first + need
+            bisect.insort(by_size, (size - need, rest))
+            self._last_of[rest] = last
+            self._first_of[last] = rest
+        return _new_span(Span, (first, first + need - 1))
 
     def starting_at(self, first: int) -> Span | None:
         last = self._last_of.get(first)
-        return None if last is None else Span(first, last)
+        return None if last is None else _new_span(Span, (first, last))
 
     def ending_at(self, last: int) -> Span | None:
         first = self._first_of.get(last)
-        return None if first is None else Span(first, last)
+        return None if first is None else _new_span(Span, (first, last))
 
-    def _remove(self, run: Span) -> None:
-        i = bisect.bisect_left(self._by_size, (run.size, run.first))
-        del self._by_size[i]
-        del self._last_of[run.first]
-        del self._first_of[run.last]
+    def _remove(self, first: int, last: int) -> None:
+        by_size = self._by_size
+        del by_size[bisect.bisect_left(by_size, (last - first + 1, first))]
+        del self._last_of[first]
+        del self._first_of[last]
 
-    def _add(self, run: Span) -> None:
-        bisect.insort(self._by_size, (run.size, run.first))
-        self._last_of[run.first] = run.last
-        self._first_of[run.last] = run.first
+    def _add(self, first: int, last: int) -> None:
+        bisect.insort(self._by_size, (last - first + 1, first))
+        self._last_of[first] = last
+        self._first_of[last] = first
 
     def take(self, run: Span, part: Span) -> None:
         """Remove ``part`` (inside the free ``run``)."""
-        self._remove(run)
-        if run.first < part.first:
-            self._add(Span(run.first, part.first - 1))
-        if part.last < run.last:
-            self._add(Span(part.last + 1, run.last))
+        run_first, run_last = run
+        part_first, part_last = part
+        self._remove(run_first, run_last)
+        if run_first < part_first:
+            self._add(run_first, part_first - 1)
+        if part_last < run_last:
+            self._add(part_last + 1, run_last)
 
     def release(self, span: Span) -> None:
         """Give ``span`` back, merging it with free neighbours."""
         first, last = span
-        left = self.ending_at(first - 1)
+        left = self._first_of.get(first - 1)
         if left is not None:
-            self._remove(left)
-            first = left.first
-        right = self.starting_at(last + 1)
+            self._remove(left, first - 1)
+            first = left
+        right = self._last_of.get(last + 1)
         if right is not None:
-            self._remove(right)
-            last = right.last
-        self._add(Span(first, last))
+            self._remove(last + 1, right)
+            last = right
+        self._add(first, last)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -606,20 +781,25 @@ class _FreeRuns:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass
+# The four working classes below are plain classes, not dataclasses: nothing compares or prints
+# them, and creating a dataclass costs about a millisecond at every start of `vipctl plan`.
 class _SubnetWork:
-    subnet: Subnet
-    scopes: list[DhcpScope]
-    fixed: list[Span]  # gateway + reserved
-    dhcp_fixed: list[Span]  # reservations + leases
-    scope_ranges: list[Span]
-    exclusions: list[Span]
-    outside_base: list[Span]
-    servers: list[Server] = field(default_factory=list)
+    def __init__(self, subnet: Subnet, scopes: list[DhcpScope], outside_base: list[Span]) -> None:
+        self.subnet = subnet
+        self.scopes = scopes
+        #: usable hosts - gateway - reserved - DHCP reservations and leases - scope ranges
+        self.outside_base = outside_base
+        self.servers: list[Server] = []
 
     @property
     def blocked(self) -> list[Span]:
-        return normalise([*self.fixed, *self.dhcp_fixed])
+        """Gateway, reserved, and the DHCP reservations and leases inside the subnet."""
+        fixed = list(self.subnet.reserved)
+        if self.subnet.gateway is not None:
+            fixed.append(Span(self.subnet.gateway, self.subnet.gateway))
+        dhcp_fixed = normalise(s for scope in self.scopes for s in (*scope.reservations, *scope.leases))
+        dhcp_fixed = intersect(dhcp_fixed, [span_of_network(self.subnet.cidr)])
+        return normalise([*fixed, *dhcp_fixed])
 
     @cached_property
     def carve_base(self) -> list[tuple[DhcpScope, list[Span]]]:
@@ -636,27 +816,28 @@ class _SubnetWork:
 class _SubnetIndex:
     def __init__(self, subnets: Sequence[Subnet]) -> None:
         self._subnets = list(subnets)  # sorted, not overlapping
-        self._firsts = [int(s.cidr.network_address) for s in subnets]
+        self._wholes = [span_of_network(s.cidr) for s in subnets]
+        self._firsts = [whole.first for whole in self._wholes]
 
-    def find(self, span: Span, what: str) -> Subnet | None:
-        """The subnet holding ``span``; None if it touches none; error if it crosses one."""
+    def find(self, span: Span, what: str) -> tuple[Subnet, Span] | None:
+        """The subnet holding ``span`` and all its addresses; None if it touches none; error if
+        it crosses one."""
         i = bisect.bisect_right(self._firsts, span.last) - 1
-        hits: list[Subnet] = []
+        hits: list[int] = []
         while i >= 0:
-            whole = span_of_network(self._subnets[i].cidr)
-            if whole.last < span.first:
+            if self._wholes[i].last < span.first:
                 break
-            hits.append(self._subnets[i])
+            hits.append(i)
             i -= 1
         if not hits:
             return None
-        whole = span_of_network(hits[0].cidr)
+        whole = self._wholes[hits[0]]
         if len(hits) > 1 or span.first < whole.first or span.last > whole.last:
             raise VipError(
                 f"{what} {format_span(span)} crosses the boundary of subnet "
-                f"{' and '.join(str(h.cidr) for h in hits)}; keep it inside one subnet"
+                f"{' and '.join(str(self._subnets[h].cidr) for h in hits)}; keep it inside one subnet"
             )
-        return hits[0]
+        return self._subnets[hits[0]], whole
 
 
 def _merge_scopes(scopes: Sequence[DhcpScope]) -> list[DhcpScope]:
@@ -692,45 +873,48 @@ def _merge_scopes(scopes: Sequence[DhcpScope]) -> list[DhcpScope]:
 
 def _build_work(request: PlanRequest) -> dict[ipaddress.IPv4Network, _SubnetWork]:
     index = _SubnetIndex(request.subnets)
-    scopes_of: dict[ipaddress.IPv4Network, list[DhcpScope]] = {s.cidr: [] for s in request.subnets}
+    # keyed by id(): the subnets are alive throughout, and a network's hash is Python code
+    scopes_of: dict[int, list[DhcpScope]] = {id(s): [] for s in request.subnets}
     for scope in _merge_scopes(request.dhcp_scopes):
-        subnet = index.find(scope.range, f"DHCP scope {scope.scope}: range")
-        if subnet is None:
+        found = index.find(scope.range, f"DHCP scope {scope.scope}: range")
+        if found is None:
             continue  # a scope of a subnet no server uses
-        whole = span_of_network(subnet.cidr)
-        for res in scope.reservations:
-            if res.first < whole.first or res.last > whole.last:
-                raise VipError(
-                    f"DHCP scope {scope.scope}: reservation {format_span(res)} is outside its subnet "
-                    f"{subnet.cidr}; fix the reservation"
-                )
-        scopes_of[subnet.cidr].append(scope)
+        subnet, whole = found
+        reservations = scope.reservations  # normalised: its ends are the first and last member's
+        if reservations and (reservations[0].first < whole.first or reservations[-1].last > whole.last):
+            res = next(r for r in reservations if r.first < whole.first or r.last > whole.last)
+            raise VipError(
+                f"DHCP scope {scope.scope}: reservation {format_span(res)} is outside its subnet "
+                f"{subnet.cidr}; fix the reservation"
+            )
+        scopes_of[id(subnet)].append(scope)
     work: dict[ipaddress.IPv4Network, _SubnetWork] = {}
     for subnet in request.subnets:
-        usable = [subnet.usable]
-        scopes = scopes_of[subnet.cidr]
-        fixed = list(subnet.reserved)
+        scopes = scopes_of[id(subnet)]
+        # usable - (blocked | scope ranges) in one sweep: what lies outside the subnet (a lease
+        # of another subnet) is outside the usable hosts too, so it needs no clipping here
+        taken = list(subnet.reserved)
         if subnet.gateway is not None:
-            fixed.append(Span(subnet.gateway, subnet.gateway))
-        fixed = normalise(fixed)
-        dhcp_fixed = normalise(s for scope in scopes for s in (*scope.reservations, *scope.leases))
-        dhcp_fixed = intersect(dhcp_fixed, [span_of_network(subnet.cidr)])
-        blocked = normalise([*fixed, *dhcp_fixed])
-        scope_ranges = normalise(s.range for s in scopes)
-        exclusions = normalise(e for s in scopes for e in s.exclusions)
-        outside_base = subtract(subtract(usable, blocked), scope_ranges)
+            taken.append(_new_span(Span, (subnet.gateway, subnet.gateway)))
+        for scope in scopes:
+            # the reservations and leases inside the scope's range go with the range
+            taken += reaching_outside(scope.reservations, scope.range)
+            taken += reaching_outside(scope.leases, scope.range)
+            taken.append(scope.range)
         work[subnet.cidr] = _SubnetWork(
-            subnet=subnet,
-            scopes=scopes,
-            fixed=fixed,
-            dhcp_fixed=dhcp_fixed,
-            scope_ranges=scope_ranges,
-            exclusions=exclusions,
-            outside_base=outside_base,
+            subnet=subnet, scopes=scopes, outside_base=subtract([subnet.usable], normalise(taken))
         )
+    of_network = _by_identity(work)
     for server in request.servers:
-        work[server.subnet].servers.append(server)
+        (of_network.get(id(server.subnet)) or work[server.subnet]).servers.append(server)
     return work
+
+
+def _by_identity(work: dict[ipaddress.IPv4Network, _SubnetWork]) -> dict[int, _SubnetWork]:
+    """``work`` keyed by ``id()`` of its networks: servers and placements carry their subnet's
+    very network object (see :func:`build_request`), found without hashing it (Python code in
+    :mod:`ipaddress`); another object equal to it falls back to ``work[network]``."""
+    return {id(cidr): sub for cidr, sub in work.items()}
 
 
 def _check_existing(
@@ -780,12 +964,20 @@ def _check_existing(
     return None
 
 
-@dataclass
 class _Tiers:
-    outside: _FreeRuns
-    carve: list[tuple[DhcpScope, _FreeRuns]]
-    carve_base: list[tuple[DhcpScope, list[Span]]]
-    outside_base: list[Span]
+    __slots__ = ("carve", "carve_base", "outside", "outside_base")
+
+    def __init__(
+        self,
+        outside: _FreeRuns,
+        carve: list[tuple[DhcpScope, _FreeRuns]],
+        carve_base: list[tuple[DhcpScope, list[Span]]],
+        outside_base: list[Span],
+    ) -> None:
+        self.outside = outside
+        self.carve = carve
+        self.carve_base = carve_base
+        self.outside_base = outside_base
 
     def all(self) -> list[_FreeRuns]:
         return [self.outside, *(runs for _scope, runs in self.carve)]
@@ -825,13 +1017,16 @@ class _Tiers:
 
     def allocate(self, need: int, max_ranges: int) -> list[Span] | None:
         """Best-fit ``need`` addresses in at most ``max_ranges`` runs; None (nothing taken) if not."""
+        part = self.outside.take_fit(need) if need > 0 else None
+        if part is not None:  # the usual case: one run outside the scopes (as the loop below takes it)
+            return [part]
         pieces: list[tuple[_FreeRuns, Span]] = []
         remaining = need
         while remaining > 0:
             fit = self.best_fit(remaining)
             if fit is not None:
                 runs, run = fit
-                part = Span(run.first, run.first + remaining - 1)
+                part = _new_span(Span, (run.first, run.first + remaining - 1))
                 runs.take(run, part)
                 pieces.append((runs, part))
                 remaining = 0
@@ -877,21 +1072,23 @@ class _Tiers:
 
 
 def _tiers(work: _SubnetWork, reserved_ranges: Sequence[Span], request: PlanRequest) -> _Tiers:
-    taken = normalise(reserved_ranges)
+    taken = normalise(reserved_ranges) if reserved_ranges else []
     carve_base = work.carve_base if request.carve_from_scopes else []
     return _Tiers(
-        outside=_FreeRuns(subtract(work.outside_base, taken)),
+        outside=_FreeRuns(subtract(work.outside_base, taken) if taken else work.outside_base),
         carve=[(scope, _FreeRuns(subtract(base, taken))) for scope, base in carve_base],
         carve_base=carve_base,
         outside_base=work.outside_base,
     )
 
 
-@dataclass
 class _Outcome:
-    placements: dict[str, Placement]
-    warnings: list[str]
-    unplaced: list[Server]
+    __slots__ = ("placements", "unplaced", "warnings")
+
+    def __init__(self, placements: dict[str, Placement], warnings: list[str], unplaced: list[Server]) -> None:
+        self.placements = placements
+        self.warnings = warnings
+        self.unplaced = unplaced
 
 
 def _place(
@@ -901,8 +1098,9 @@ def _place(
     grow: Sequence[Server],
     reserved_ranges: list[Span],
     request: PlanRequest,
-    order_key: Callable[[Server], Any],
+    order_key: Callable[[Server], Any] | None,
 ) -> _Outcome:
+    """``order_key`` None: name order (``pending`` is in name order, as request.servers)."""
     tiers = _tiers(work, reserved_ranges, request)
     placements = dict(kept)
     warnings: list[str] = []
@@ -928,7 +1126,10 @@ def _place(
             tiers.release(ranges)
             del placements[server.name]
             to_place.append((server, old))
-    to_place.sort(key=lambda pair: order_key(pair[0]))
+    if order_key is not None:
+        to_place.sort(key=lambda pair: order_key(pair[0]))
+    elif grow:  # servers that could not grow join the pending ones in name order
+        to_place.sort(key=lambda pair: pair[0].name)
     unplaced: list[Server] = []
     for server, previous in to_place:
         got = tiers.allocate(server.need, request.max_ranges)
@@ -1005,12 +1206,14 @@ def _failure(
     }
 
 
-@dataclass
 class _Checked:
-    kept: dict[str, Placement] = field(default_factory=dict)
-    pending: list[Server] = field(default_factory=list)
-    grow: list[Server] = field(default_factory=list)
-    reserved_ranges: list[Span] = field(default_factory=list)
+    __slots__ = ("grow", "kept", "pending", "reserved_ranges")
+
+    def __init__(self) -> None:
+        self.kept: dict[str, Placement] = {}
+        self.pending: list[Server] = []
+        self.grow: list[Server] = []
+        self.reserved_ranges: list[Span] = []
 
 
 def make_plan(request: PlanRequest, *, reports: bool = True) -> PlanResult:
@@ -1037,9 +1240,11 @@ def make_plan(request: PlanRequest, *, reports: bool = True) -> PlanResult:
 
     # Pass 1: check existing assignments, in server-name order per subnet.
     checked = {cidr: _Checked() for cidr in work}
-    for cidr, sub in work.items():
-        state = checked[cidr]
+    for (cidr, sub), state in zip(work.items(), checked.values(), strict=True):
         taken: list[Span] = []
+        if not existing:  # nothing to check: every server is to place
+            state.pending = list(sub.servers)
+            continue
         for server in sub.servers:
             found = existing.get(server.name)
             if found is None or not found.ranges:
@@ -1077,10 +1282,9 @@ def make_plan(request: PlanRequest, *, reports: bool = True) -> PlanResult:
                 )
 
     # Pass 2: grow, then place, subnet by subnet.
-    for cidr, sub in work.items():
-        state = checked[cidr]
+    for (cidr, sub), state in zip(work.items(), checked.values(), strict=True):
         args = (sub, state.kept, state.pending, state.grow, state.reserved_ranges, request)
-        outcome = _place(*args, lambda s: s.name)
+        outcome = _place(*args, None)
         if outcome.unplaced:
             retry = _place(*args, lambda s: (-s.need, s.name))
             if not retry.unplaced:
@@ -1108,31 +1312,41 @@ def make_plan(request: PlanRequest, *, reports: bool = True) -> PlanResult:
 
     exclusions: list[tuple[DhcpScope, Span]] = []
     final: list[Placement] = []
+    of_network = _by_identity(work)
+    # Without carve_from_scopes nothing is carved: new and grown ranges come from the space
+    # outside every scope range, and a kept range with pool addresses is invalid (_check_existing).
+    carving = request.carve_from_scopes
     for name in sorted(placements):
         placement = placements[name]
-        if placement.status != STATUS_INVALID:
-            carved = _carved(placement, work[placement.subnet])
+        if carving and placement.status != STATUS_INVALID:
+            carved = _carved(placement, of_network.get(id(placement.subnet)) or work[placement.subnet])
             if carved:
                 placement = replace(placement, carved=tuple((scope.scope, span) for scope, span in carved))
                 exclusions.extend(carved)
         final.append(placement)
     exclusions.sort(key=lambda pair: (pair[0].range, pair[0].scope, pair[1]))
-    by_subnet: dict[ipaddress.IPv4Network, list[Placement]] = {}
+    by_subnet: dict[int, list[Placement]] = {id(cidr): [] for cidr in work} if reports else {}
     for placement in final if reports else ():
-        by_subnet.setdefault(placement.subnet, []).append(placement)
+        home = of_network.get(id(placement.subnet)) or work.get(placement.subnet)
+        if home is not None:  # (an invalid assignment may name a subnet that is not defined)
+            by_subnet[id(home.subnet.cidr)].append(placement)
     return PlanResult(
         placements=tuple(final),
         exclusions=tuple((scope.scope, span) for scope, span in exclusions),
         invalid=tuple(sorted(invalid)),
         warnings=tuple(warnings),
-        subnets=tuple(_report(sub, by_subnet.get(cidr, [])) for cidr, sub in work.items()) if reports else (),
+        subnets=tuple(_report(sub, by_subnet[id(cidr)]) for cidr, sub in work.items()) if reports else (),
     )
 
 
 def _carved(placement: Placement, work: _SubnetWork) -> list[tuple[DhcpScope, Span]]:
     out: list[tuple[DhcpScope, Span]] = []
+    ranges = placement.ranges
+    single = ranges[0] if len(ranges) == 1 else None
     for scope in work.scopes:
-        inside = intersect(list(placement.ranges), [scope.range])
+        if single is not None and (single[0] > scope.range[1] or single[1] < scope.range[0]):
+            continue  # the one range lies beside the scope's
+        inside = intersect(list(ranges), [scope.range])
         if inside:
             out.extend((scope, span) for span in subtract(inside, list(scope.exclusions)))
     return out

@@ -40,16 +40,30 @@ def load_farm(path: str | Path) -> dict[str, Any]:
 
 def format_table(result: PlanResult) -> str:
     """The plan as a text table, followed by exclusions to add, invalid entries and warnings."""
+    from itertools import starmap
+
     from sessionnet_vip.addressing import format_span
 
     rows = [("SERVER", "SUBNET", "RANGES", "SIZE", "NEED", "STATUS")]
+    # a subnet's text once per network object (servers share their subnet's: str() of a network
+    # is Python code in ipaddress); keyed by id(), the placements keep the objects alive
+    subnet_text: dict[int, str] = {}
     for p in result.placements:
+        subnet = subnet_text.get(id(p.subnet))
+        if subnet is None:
+            subnet = subnet_text[id(p.subnet)] = str(p.subnet)
+        ranges = p.ranges
+        if len(ranges) == 1:
+            first, last = ranges[0]
+            text, size = format_span(ranges[0]), last - first + 1
+        else:
+            text, size = ", ".join(format_span(r) for r in ranges) or "-", p.size
         rows.append(
             (
                 p.server,
-                str(p.subnet),
-                ", ".join(format_span(r) for r in p.ranges) or "-",
-                str(p.size),
+                subnet,
+                text,
+                str(size),
                 str(p.need),
                 p.status + (" (exclusion to add)" if p.carved else ""),
             )
@@ -59,7 +73,7 @@ def format_table(result: PlanResult) -> str:
     template = "  ".join(
         f"{{:{'>' if i in (3, 4) else '<'}{width}}}" for i, width in enumerate(widths)
     ).format
-    lines = [template(*row).rstrip() for row in rows]
+    lines = list(map(str.rstrip, starmap(template, rows)))  # C loops, no Python one
     if result.exclusions:
         lines += ["", "Exclusions to add before binding:"]
         lines += [f"  scope {scope}: {format_span(span)} ({span.size})" for scope, span in result.exclusions]
@@ -72,9 +86,43 @@ def format_table(result: PlanResult) -> str:
     return "\n".join(lines)
 
 
-def _cmd_plan(args: argparse.Namespace) -> int:
-    import json
+# One placement of format_json's "plan" list and one of its ranges, as json.dumps(indent=2,
+# sort_keys=True) writes them at that depth (keys sorted: ranges, server, subnet; end, size, start).
+_PLACEMENT_JSON = '    {{\n      "ranges": {},\n      "server": {},\n      "subnet": {}\n    }}'
+_RANGE_JSON = '        {{\n          "end": {},\n          "size": {},\n          "start": {}\n        }}'
+_NO_PLAN = '\n  "plan": [],\n'
 
+
+def format_json(result: PlanResult) -> str:
+    """``json.dumps(result.to_dict(), indent=2, sort_keys=True)``, what ``vipctl --json`` prints,
+    with the ``plan`` list written by one format per placement and range instead of the json
+    module's indenting encoder (pure Python); the other keys are json's own text."""
+    from dataclasses import replace
+    from json import dumps
+    from json.encoder import encode_basestring_ascii as quote  # dumps' own (ensure_ascii)
+
+    from sessionnet_vip.addressing import format_address
+
+    text = dumps(replace(result, placements=()).to_dict(), indent=2, sort_keys=True)
+    if not result.placements:
+        return text
+    subnet_text: dict[int, str] = {}  # as in format_table
+    items = []
+    for p in result.placements:
+        subnet = subnet_text.get(id(p.subnet))
+        if subnet is None:
+            subnet = subnet_text[id(p.subnet)] = quote(str(p.subnet))
+        ranges = ",\n".join(
+            _RANGE_JSON.format(quote(format_address(last)), last - first + 1, quote(format_address(first)))
+            for first, last in p.ranges
+        )
+        items.append(_PLACEMENT_JSON.format(f"[\n{ranges}\n      ]" if ranges else "[]", quote(p.server), subnet))
+    # the line is json's for an empty list; no string can hold it (a quote inside one is escaped)
+    head, _line, tail = text.partition(_NO_PLAN)
+    return head + '\n  "plan": [\n' + ",\n".join(items) + "\n  ],\n" + tail
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
     from sessionnet_vip.planning import STATUS_INVALID, PlanError, build_request, make_plan
 
     if args.svg:  # the SVG writer is imported only when asked for
@@ -90,6 +138,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
             result = make_plan(request, reports=bool(args.svg))
     except PlanError as exc:
         if getattr(args, "json", False):
+            import json  # only for JSON output: the table needs none
+
             print(json.dumps({"error": str(exc), "failures": exc.failures}, indent=2, sort_keys=True))
             return 2
         raise
@@ -101,7 +151,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
             written = write_svgs(result, args.svg)
         if as_json:
-            cli.emit(args, result.to_dict(), "")
+            print(format_json(result))
         else:
             text = format_table(result)
             if written:

@@ -45,7 +45,7 @@ HEAVY = (
 
 PROBE = """
 import json, sys
-from sessionnet_vip.cli import main
+from sessionnet_vip.entry import main
 sys.stdout = open("/dev/null", "w")
 try:
     main(sys.argv[1:])
@@ -71,6 +71,19 @@ def test_light_commands_load_nothing_heavy(argv: tuple[str, ...]) -> None:
     modules = loaded_modules(*argv)
     loaded = sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
     assert loaded == [], f"vipctl {' '.join(argv)} imported {loaded}"
+
+
+@pytest.mark.parametrize("argv", [("--help",), ("plan", "--help"), ("status", "--help")])
+def test_help_loads_no_typing(argv: tuple[str, ...]) -> None:
+    """typing costs about a third of ``vipctl --help``'s start-up; help needs none of it."""
+    assert "typing" not in loaded_modules(*argv)
+
+
+@pytest.mark.parametrize("argv", [("loopback", "5"), ("--json", "loopback", "--address", "127.0.0.8")])
+def test_loopback_loads_no_parser(argv: tuple[str, ...]) -> None:
+    """The plain ``vipctl loopback`` forms are read without argparse (sessionnet_vip.entry)."""
+    modules = loaded_modules(*argv)
+    assert "argparse" not in modules and "sessionnet_vip.cli" not in modules
 
 
 def test_run_loads_no_store_yaml_or_planner(tmp_path: Path) -> None:

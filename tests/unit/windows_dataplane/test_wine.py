@@ -26,7 +26,7 @@ import pytest
 from sessionnet_vip.engine.allocator import EXHAUSTED_MESSAGE
 from sessionnet_vip.windows.launcher_route import debugger_command
 
-from .conftest import LOOPBACKS, VIPS, Wine, read_line_until, winpath
+from .conftest import LOOPBACKS, VIPS, Wine, WineRun, winpath
 
 PORT, PORT2, PORT3 = 41001, 41002, 41003
 UPORTS = (41011, 41012)  # one UDP port per session (Wine limitation above)
@@ -53,31 +53,49 @@ class Session:
 def sessions(wine: Wine) -> Iterator[list[Session]]:
     started: list[Session] = []
     for i, (vip, loopback) in enumerate(zip(VIPS, LOOPBACKS, strict=True)):
-        proc = wine.start(
+        proc, lines = wine.start_until(
+            "READY",
             wine.viprun,
             "--vip", vip, "--loopback", loopback, "--",
             wine.test_program("vip_testserver"), f"S{i + 1}", str(PORT), str(PORT2), str(PORT3), str(UPORTS[i]),
         )  # fmt: skip
-        lines = read_line_until(proc, "READY")
         started.append(Session(i, vip, loopback, proc, [ln for ln in lines if ln.startswith("LISTEN ")]))
     yield started
     for s in started:  # the servers end on a QUIT line sent from an untranslated client
         if s.server.poll() is None:
-            wine.run(wine.test_program("vip_testclient"), "quit", s.vip, str(PORT))
-            s.server.wait(timeout=60)
+            quit_run = wine.run(wine.test_program("vip_testclient"), "quit", s.vip, str(PORT))
+            try:
+                s.server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                raise AssertionError(
+                    f"server {s.tag} did not end on QUIT; the QUIT run: {quit_run}"
+                ) from None
 
 
-def client(wine: Wine, flags: list[str] | None, *args: str) -> subprocess.CompletedProcess[str]:
+def client(wine: Wine, flags: list[str] | None, *args: str) -> WineRun:
     program = wine.test_program("vip_testclient")
     if flags is None:
         return wine.run(program, *args)
     return wine.run(wine.viprun, *flags, "--", program, *args)
 
 
-def ok_line(result: subprocess.CompletedProcess[str]) -> str:
+def ok_line(result: WineRun) -> str:
+    """The last OK/ERR line of a client run (the run's command, exit code, stdout and stderr are
+    in the message when there is none)."""
     lines = [ln for ln in result.stdout.splitlines() if ln.startswith(("OK", "ERR"))]
-    assert lines, f"no OK/ERR line (exit {result.returncode}): {result.stdout!r} {result.stderr!r}"
+    assert lines, f"no OK/ERR line: {result}"
     return lines[-1]
+
+
+def line_starting(result: WineRun, prefix: str) -> str:
+    """The OK/ERR line of a run, which must start with ``prefix`` (the whole run in the message)."""
+    line = ok_line(result)
+    assert line.startswith(prefix), result
+    return line
+
+
+def line_equal(result: WineRun, expected: str) -> None:
+    assert ok_line(result) == expected, result
 
 
 def test_each_server_listens_on_its_own_session_addresses(wine: Wine, sessions: list[Session]) -> None:
@@ -102,17 +120,17 @@ def test_each_session_reaches_its_own_loopback_server(
     wine: Wine, sessions: list[Session], how: str, address: str
 ) -> None:
     for s in sessions:
-        line = ok_line(client(wine, s.flags(), how, address, str(PORT2)))
-        assert line.startswith(f"OK {s.tag} localhost local={s.loopback}:{PORT2} "), line
+        result = client(wine, s.flags(), how, address, str(PORT2))
+        assert ok_line(result).startswith(f"OK {s.tag} localhost local={s.loopback}:{PORT2} "), result
 
 
 def test_in_session_loopback_reaches_own_wildcard_listener(wine: Wine, sessions: list[Session]) -> None:
     """Rule W1: 127.0.0.1:PORT finds the session's 0.0.0.0:PORT listener, now on the VIP."""
     for s in sessions:
-        line = ok_line(client(wine, s.flags(), "connect", "127.0.0.1", str(PORT)))
-        assert line.startswith(f"OK {s.tag} any local={s.vip}:{PORT} peer={s.vip}:"), line
-        line = ok_line(client(wine, s.flags(), "connect", "::ffff:127.0.0.1", str(PORT3)))
-        assert line.startswith(f"OK {s.tag} any6 local=[::ffff:{s.vip}]:{PORT3}"), line
+        result = client(wine, s.flags(), "connect", "127.0.0.1", str(PORT))
+        assert ok_line(result).startswith(f"OK {s.tag} any local={s.vip}:{PORT} peer={s.vip}:"), result
+        result = client(wine, s.flags(), "connect", "::ffff:127.0.0.1", str(PORT3))
+        assert ok_line(result).startswith(f"OK {s.tag} any6 local=[::ffff:{s.vip}]:{PORT3}"), result
 
 
 @pytest.mark.parametrize("address", ["{other}", "::ffff:{other}"])
@@ -122,81 +140,80 @@ def test_isolate_loopback_refuses_the_other_sessions_loopback(
     for s in sessions:
         other = sessions[1 - s.index]
         target = address.format(other=other.loopback)
-        refused = ok_line(client(wine, s.flags("--isolate-loopback"), "connect", target, str(PORT2)))
-        assert refused == f"ERR connect {WSAEACCES}"
+        refused = client(wine, s.flags("--isolate-loopback"), "connect", target, str(PORT2))
+        assert ok_line(refused) == f"ERR connect {WSAEACCES}", refused
         # without isolate_loopback the other loopback is not translated (rule C2) and reachable
-        reached = ok_line(client(wine, s.flags(), "connect", target, str(PORT2)))
-        assert reached.startswith(f"OK {other.tag} localhost "), reached
+        reached = client(wine, s.flags(), "connect", target, str(PORT2))
+        assert ok_line(reached).startswith(f"OK {other.tag} localhost "), reached
         # isolation still lets the session reach its own server
-        own = ok_line(client(wine, s.flags("--isolate-loopback"), "connect", "127.0.0.1", str(PORT2)))
-        assert own.startswith(f"OK {s.tag} localhost "), own
+        own = client(wine, s.flags("--isolate-loopback"), "connect", "127.0.0.1", str(PORT2))
+        assert ok_line(own).startswith(f"OK {s.tag} localhost "), own
 
 
 def test_unlisted_program_is_untouched(wine: Wine, sessions: list[Session]) -> None:
     # nothing listens on 127.0.0.1:PORT2 any more: both servers were translated
-    assert ok_line(client(wine, None, "connect", "127.0.0.1", str(PORT2))) == f"ERR connect {WSAECONNREFUSED}"
-    assert ok_line(client(wine, None, "bind", "0.0.0.0", "0")).startswith("OK bound=0.0.0.0:")
+    line_equal(client(wine, None, "connect", "127.0.0.1", str(PORT2)), f"ERR connect {WSAECONNREFUSED}")
+    line_starting(client(wine, None, "bind", "0.0.0.0", "0"), "OK bound=0.0.0.0:")
     # and it reaches a session's server only at its real addresses
-    direct = ok_line(client(wine, None, "connect", sessions[0].loopback, str(PORT2)))
-    assert direct.startswith("OK S1 localhost ") and "client=127.0.0.1:" in direct
+    direct = client(wine, None, "connect", sessions[0].loopback, str(PORT2))
+    assert "client=127.0.0.1:" in line_starting(direct, "OK S1 localhost "), direct
 
 
 def test_child_is_translated_only_with_inherit_children(wine: Wine, sessions: list[Session]) -> None:
     s = sessions[0]
     plain = client(wine, s.flags(), "spawn", "connect", "127.0.0.1", str(PORT2))
-    assert ok_line(plain) == f"ERR connect {WSAECONNREFUSED}"
+    line_equal(plain, f"ERR connect {WSAECONNREFUSED}")
     inherited = client(wine, s.flags("--inherit-children"), "spawn", "connect", "127.0.0.1", str(PORT2))
-    assert ok_line(inherited).startswith(f"OK {s.tag} localhost local={s.loopback}:{PORT2}")
+    line_starting(inherited, f"OK {s.tag} localhost local={s.loopback}:{PORT2}")
 
 
 def test_binds_and_sources(wine: Wine, sessions: list[Session]) -> None:
     s = sessions[0]
-    assert ok_line(client(wine, s.flags(), "bind", "0.0.0.0", "0")).startswith(f"OK bound={s.vip}:")
-    assert ok_line(client(wine, s.flags(), "bind", "::", "0")).startswith(f"OK bound=[::ffff:{s.vip}]:")
-    assert ok_line(client(wine, s.flags(), "bind", "::1", "0")).startswith(f"OK bound=[::ffff:{s.loopback}]:")
+    line_starting(client(wine, s.flags(), "bind", "0.0.0.0", "0"), f"OK bound={s.vip}:")
+    line_starting(client(wine, s.flags(), "bind", "::", "0"), f"OK bound=[::ffff:{s.vip}]:")
+    line_starting(client(wine, s.flags(), "bind", "::1", "0"), f"OK bound=[::ffff:{s.loopback}]:")
     # v6-only sockets (the Windows default): `::` stays (B7), `::1` is refused (B6)
-    assert ok_line(client(wine, s.flags(), "bind6only", "::", "0")).startswith("OK bound=[::]:")
-    assert ok_line(client(wine, s.flags(), "bind6only", "::1", "0")) == f"ERR bind {WSAEADDRNOTAVAIL}"
+    line_starting(client(wine, s.flags(), "bind6only", "::", "0"), "OK bound=[::]:")
+    line_equal(client(wine, s.flags(), "bind6only", "::1", "0"), f"ERR bind {WSAEADDRNOTAVAIL}")
     # I1 covers bind too
     other = sessions[1].loopback
-    assert ok_line(client(wine, s.flags("--isolate-loopback"), "bind", other, "0")) == f"ERR bind {WSAEACCES}"
+    line_equal(client(wine, s.flags("--isolate-loopback"), "bind", other, "0"), f"ERR bind {WSAEACCES}")
     # C3: to another address a virtual_ip program leaves from its VIP
-    far = ok_line(client(wine, s.flags(), "connect", sessions[1].vip, str(PORT)))
-    assert far.startswith(f"OK S2 any local={sessions[1].vip}:{PORT} peer={s.vip}:"), far
+    far = client(wine, s.flags(), "connect", sessions[1].vip, str(PORT))
+    assert ok_line(far).startswith(f"OK S2 any local={sessions[1].vip}:{PORT} peer={s.vip}:"), far
 
 
 def test_report_original_shows_127_0_0_1(wine: Wine, sessions: list[Session]) -> None:
     s = sessions[0]
-    plain = ok_line(client(wine, s.flags(), "connect", "127.0.0.1", str(PORT2)))
-    assert f"client={s.loopback}:" in plain
-    reported = ok_line(client(wine, s.flags("--report-original"), "connect", "127.0.0.1", str(PORT2)))
-    assert reported.startswith(f"OK {s.tag} localhost local={s.loopback}:{PORT2} peer={s.loopback}:")
-    assert "client=127.0.0.1:" in reported
+    plain = client(wine, s.flags(), "connect", "127.0.0.1", str(PORT2))
+    assert f"client={s.loopback}:" in ok_line(plain), plain
+    reported = client(wine, s.flags("--report-original"), "connect", "127.0.0.1", str(PORT2))
+    line = line_starting(reported, f"OK {s.tag} localhost local={s.loopback}:{PORT2} peer={s.loopback}:")
+    assert "client=127.0.0.1:" in line, reported
 
 
 def test_lookups_of_localhost_and_the_host_name(wine: Wine, sessions: list[Session]) -> None:
     s = sessions[0]
-    host = ok_line(client(wine, None, "hostname")).split()[1]
-    out = client(wine, s.flags(), "lookup", "localhost").stdout.split()
-    assert out == ["GAI", s.loopback, "GHBN", s.loopback]
-    out = client(wine, s.flags(), "lookup", host.upper()).stdout.split()
-    assert out == ["GAI", s.vip, "GHBN", s.vip]
+    host = line_starting(client(wine, None, "hostname"), "OK ").split()[1]
+    result = client(wine, s.flags(), "lookup", "localhost")
+    assert result.stdout.split() == ["GAI", s.loopback, "GHBN", s.loopback], result
+    result = client(wine, s.flags(), "lookup", host.upper())
+    assert result.stdout.split() == ["GAI", s.vip, "GHBN", s.vip], result
     ident = ["--mode", "client_address", "--loopback", s.loopback, "--client-address", "203.0.113.7"]
-    assert client(wine, ident, "lookup", host).stdout.split() == ["GAI", "203.0.113.7", "GHBN", "203.0.113.7"]
+    result = client(wine, ident, "lookup", host)
+    assert result.stdout.split() == ["GAI", "203.0.113.7", "GHBN", "203.0.113.7"], result
     # WSAConnectByName of localhost follows the lookup rule too
-    assert ok_line(client(wine, s.flags(), "byname", "localhost", str(PORT2))).startswith(
-        f"OK {s.tag} localhost "
-    )
+    line_starting(client(wine, s.flags(), "byname", "localhost", str(PORT2)), f"OK {s.tag} localhost ")
 
 
 @pytest.mark.parametrize("how", ["udp", "wsasendto", "wsasendmsg"])
 def test_udp_sends_reach_own_session(wine: Wine, sessions: list[Session], how: str) -> None:
     for s in sessions:
-        line = ok_line(client(wine, s.flags(), how, "127.0.0.1", str(UPORTS[s.index])))
-        assert line.startswith(f"OK {s.tag} udp peer="), line
+        result = client(wine, s.flags(), how, "127.0.0.1", str(UPORTS[s.index]))
+        assert ok_line(result).startswith(f"OK {s.tag} udp peer="), result
         other = sessions[1 - s.index].loopback
-        refused = ok_line(client(wine, s.flags("--isolate-loopback"), how, other, str(UPORTS[1 - s.index])))
-        assert refused == f"ERR sendto {WSAEACCES}"
+        refused = client(wine, s.flags("--isolate-loopback"), how, other, str(UPORTS[1 - s.index]))
+        assert ok_line(refused) == f"ERR sendto {WSAEACCES}", refused
 
 
 # ---- engine mode: the launcher<->engine pipe contract against a stub engine ----
@@ -227,8 +244,9 @@ def stub_engine(wine: Wine, tmp_path: Path, request: pytest.FixtureRequest) -> I
         pipe = re.sub(r"[^A-Za-z0-9\\.\-]", "-", pipe)
         replies = tmp_path / f"reply{len(started)}.jsonl"
         replies.write_text(reply + "\n")
-        proc = wine.start(wine.build / "tests" / "x64" / "vip_stubpipe.exe", pipe, winpath(replies), "1")
-        read_line_until(proc, "READY")
+        proc, _ = wine.start_until(
+            "READY", wine.build / "tests" / "x64" / "vip_stubpipe.exe", pipe, winpath(replies), "1"
+        )
         started.append(proc)
         return pipe, proc
 
@@ -239,8 +257,8 @@ def stub_engine(wine: Wine, tmp_path: Path, request: pytest.FixtureRequest) -> I
             proc.wait()
 
 
-def _request(proc: subprocess.Popen[bytes]) -> dict[str, object]:
-    line = read_line_until(proc, "REQUEST ")[-1]
+def _request(wine: Wine, proc: subprocess.Popen[bytes]) -> dict[str, object]:
+    line = wine.read_line_until(proc, "REQUEST ")[-1]
     return dict(json.loads(line[len("REQUEST ") :]))
 
 
@@ -249,9 +267,9 @@ def test_engine_mode_translates_as_the_engine_says(wine: Wine, sessions: list[Se
     exe = wine.test_program("vip_testclient")
     pipe, proc = stub_engine(_reply(_placement(s, exe)))
     result = client(wine, ["--pipe", pipe], "connect", "127.0.0.1", str(PORT2))
-    assert ok_line(result).startswith(f"OK {s.tag} localhost local={s.loopback}:{PORT2}")
-    assert _request(proc) == {"op": "plan", "command": exe}
-    assert result.stderr.strip() == ""
+    assert ok_line(result).startswith(f"OK {s.tag} localhost local={s.loopback}:{PORT2}"), result
+    assert _request(wine, proc) == {"op": "plan", "command": exe}
+    assert result.stderr.strip() == "", result
 
 
 def test_engine_mode_unlisted_program_starts_untranslated(
@@ -260,8 +278,8 @@ def test_engine_mode_unlisted_program_starts_untranslated(
     exe = wine.test_program("vip_testclient")
     pipe, _ = stub_engine(_reply(_placement(sessions[0], exe, mode="none", translated=False, matched=None)))
     result = client(wine, ["--pipe", pipe], "connect", "127.0.0.1", str(PORT2))
-    assert ok_line(result) == f"ERR connect {WSAECONNREFUSED}"
-    assert "untranslated" in result.stderr and "not listed" in result.stderr
+    assert ok_line(result) == f"ERR connect {WSAECONNREFUSED}", result
+    assert "untranslated" in result.stderr and "not listed" in result.stderr, result
 
 
 def test_engine_mode_shows_the_exhaustion_message(wine: Wine, sessions: list[Session], stub_engine) -> None:  # type: ignore[no-untyped-def]
@@ -270,22 +288,24 @@ def test_engine_mode_shows_the_exhaustion_message(wine: Wine, sessions: list[Ses
     placement = _placement(s, exe, vip=None, mode="virtual_loopback", message=EXHAUSTED_MESSAGE)
     pipe, _ = stub_engine(_reply(placement))
     result = client(wine, ["--pipe", pipe], "connect", "127.0.0.1", str(PORT2))
-    assert EXHAUSTED_MESSAGE in result.stderr.splitlines()
+    assert EXHAUSTED_MESSAGE in result.stderr.splitlines(), result
     # still translated: the session loopback works without a VIP
-    assert ok_line(result).startswith(f"OK {s.tag} localhost local={s.loopback}:{PORT2}")
+    assert ok_line(result).startswith(f"OK {s.tag} localhost local={s.loopback}:{PORT2}"), result
 
 
 def test_engine_mode_refusal_starts_untranslated(wine: Wine, sessions: list[Session], stub_engine) -> None:  # type: ignore[no-untyped-def]
     pipe, _ = stub_engine(json.dumps({"ok": False, "error": "session field refused for a non-admin"}))
     result = client(wine, ["--pipe", pipe], "connect", "127.0.0.1", str(PORT2))
-    assert ok_line(result) == f"ERR connect {WSAECONNREFUSED}"
-    assert "session field refused for a non-admin" in result.stderr and "untranslated" in result.stderr
+    assert ok_line(result) == f"ERR connect {WSAECONNREFUSED}", result
+    assert "session field refused for a non-admin" in result.stderr and "untranslated" in result.stderr, (
+        result
+    )
 
 
 def test_engine_mode_unreachable_pipe_starts_untranslated(wine: Wine, sessions: list[Session]) -> None:
     result = client(wine, ["--pipe", "\\\\.\\pipe\\snv-nobody-listens"], "connect", "127.0.0.1", str(PORT2))
-    assert ok_line(result) == f"ERR connect {WSAECONNREFUSED}"
-    assert "untranslated" in result.stderr and "not reachable" in result.stderr
+    assert ok_line(result) == f"ERR connect {WSAECONNREFUSED}", result
+    assert "untranslated" in result.stderr and "not reachable" in result.stderr, result
 
 
 def test_ifeo_debugger_command_line(wine: Wine, sessions: list[Session], stub_engine) -> None:  # type: ignore[no-untyped-def]
@@ -298,17 +318,9 @@ def test_ifeo_debugger_command_line(wine: Wine, sessions: list[Session], stub_en
     value = debugger_command(winpath(wine.viprun), pipe)
     # Windows appends the original command line to the value; run that whole line.
     line = f'{value} "{exe}" connect 127.0.0.1 {PORT2}'
-    runner = wine.build / "tests" / "x64" / "vip_testclient.exe"
-    result = subprocess.run(
-        wine.argv(runner, "spawnline", line),
-        env=wine.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert ok_line(result).startswith(f"OK {s.tag} localhost local={s.loopback}:{PORT2}")
-    assert _request(proc) == {"op": "plan", "command": exe}
+    result = wine.run(wine.build / "tests" / "x64" / "vip_testclient.exe", "spawnline", line)
+    assert ok_line(result).startswith(f"OK {s.tag} localhost local={s.loopback}:{PORT2}"), result
+    assert _request(wine, proc) == {"op": "plan", "command": exe}
 
 
 @pytest.mark.parametrize(
@@ -340,5 +352,5 @@ def test_ifeo_debugger_command_line(wine: Wine, sessions: list[Session], stub_en
 def test_bad_launcher_input(wine: Wine, args: list[str], code: int, needle: str) -> None:
     result = wine.run(wine.viprun, *args)
     assert result.returncode == code, result
-    assert needle in result.stderr
-    assert result.stderr.startswith("viprun: ") and result.stderr.count("\n") == 1
+    assert needle in result.stderr, result
+    assert result.stderr.startswith("viprun: ") and result.stderr.count("\n") == 1, result

@@ -2,7 +2,13 @@
 and never imported elsewhere: ``transport`` (the named-pipe control channel implementing
 :class:`sessionnet_vip.engine.transport.Transport`) and the WTS session provider."""
 
-from typing import Final
+from __future__ import annotations
+
+# typing is not imported at run time: ``vipctl --help`` loads this package (servicecli), and
+# typing costs it about a third of its start-up; mypy reads the block below.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 #: The error of a Windows-only call made on another platform.
 WINDOWS_ONLY: Final = "this part of the engine runs on Windows only"
