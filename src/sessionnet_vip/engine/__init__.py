@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-from importlib import import_module
-
 # typing is not imported at run time (vipctl start-up); mypy reads the block below
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -40,6 +38,8 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module  # here: importlib loads warnings, which vipctl run need not
+
     return getattr(import_module(f"{__name__}.{module}"), name)
 
 

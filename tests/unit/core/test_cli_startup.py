@@ -91,6 +91,8 @@ def test_run_loads_no_store_yaml_or_planner(tmp_path: Path) -> None:
     modules = loaded_modules("run", "--session", "1", "--socket", str(tmp_path / "none.sock"), "--", "true")
     for heavy in ("sqlite3", "yaml", "sessionnet_vip.planning", "sessionnet_vip.engine.store"):
         assert heavy not in modules
+    # nor what the engine package's lazy names would need (importlib loads warnings)
+    assert "importlib" not in modules and "warnings" not in modules
 
 
 def sub_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
