@@ -553,6 +553,10 @@ def block_load(text: str) -> Any:
     the next line, a "- " entry among keys and anything else the YAML grammar would read
     differently raise :class:`_Fallback`.
     """
+    if text[:1] == "\ufeff":  # a byte-order mark opening the stream (Notepad writes one) is no content
+        text = text[1:]
+    if "\r" in text:  # a file saved on Windows: CRLF is one line break to YAML, as LF is
+        text = text.replace("\r\n", "\n")  # (a lone CR left over is refused just below)
     if _NOT_BLOCK_TEXT.search(text):
         raise _Fallback
     loader = _block_loader()

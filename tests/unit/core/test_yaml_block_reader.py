@@ -134,9 +134,13 @@ DATA = st.recursive(
 
 
 @settings(max_examples=400, deadline=None)
-@given(DATA, st.sampled_from([2, 4]), st.booleans())
-def test_dumped_block_documents_read_as_the_reference_reads_them(data: Any, indent: int, start: bool) -> None:
-    text = yaml.safe_dump({"root": data}, default_flow_style=False, indent=indent, explicit_start=start)
+@given(DATA, st.sampled_from([2, 4]), st.booleans(), st.sampled_from(["\n", "\r\n"]))
+def test_dumped_block_documents_read_as_the_reference_reads_them(
+    data: Any, indent: int, start: bool, line_break: str
+) -> None:
+    text = yaml.safe_dump(
+        {"root": data}, default_flow_style=False, indent=indent, explicit_start=start, line_break=line_break
+    )
     agrees(text)
 
 
@@ -162,6 +166,7 @@ def test_plain_block_documents_take_the_block_reader(data: Any) -> None:
     """Documents of the kind users write are read by the block reader itself, not passed on."""
     text = yaml.safe_dump({"root": data, "n": 1}, default_flow_style=False)
     assert agrees(text) == "ok"
+    assert agrees(text.replace("\n", "\r\n")) == "ok"  # the same file saved on Windows
     assert yamlfile.block_load(text) == {"root": data, "n": 1}
 
 
@@ -241,7 +246,10 @@ def test_mutated_documents_are_read_as_the_reference_reads_them_or_passed_on(dat
         ("a: 'q'\n", "fallback"),
         ("a: [1]\n", "fallback"),
         ("a:\tb\n", "fallback"),
-        ("a: b\r\n", "fallback"),
+        ("a: b\r\nc:\r\n- 1\r\n", "ok"),  # saved on Windows
+        ("a: b\rc: d\n", "fallback"),  # a lone CR
+        ("\ufeffa: 1\r\nb: x\r\n", "ok"),  # Notepad's UTF-8: a byte-order mark and CRLF
+        ("a: 1\n\ufeffb: 2\n", "fallback"),  # a BOM inside the stream
         ("a: " + "9" * 5000 + "\n", "fallback"),
         ("k" * 1500 + ": v\n", "fallback"),
         ("just a scalar\n", "fallback"),
