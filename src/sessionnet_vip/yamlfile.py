@@ -349,8 +349,6 @@ def event_load(text: str) -> Any:
             return None
         if not isinstance(event, yaml.DocumentStartEvent):
             raise _Fallback
-        if "*" not in text:  # no alias: nothing to expand, no sizes to count
-            return _fast_build_plain(loader, get)
         ints: dict[str, int] = {}
         anchors: dict[str, tuple[Any, int]] = {}
         open_anchors: set[str] = set()
@@ -419,68 +417,6 @@ def event_load(text: str) -> Any:
                 frame[2] = _NO_KEY
     finally:
         loader.dispose()
-
-
-def _fast_build_plain(loader: Any, get: Any) -> Any:
-    """The rest of :func:`event_load` for a document without any alias (the usual farm file):
-    the same checks, without the expansion sizes, and the open collection in local variables."""
-    scalar_ev, seq_ev, map_ev = yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent
-    seq_end, map_end = yaml.SequenceEndEvent, yaml.MappingEndEvent
-    ints: dict[str, int] = {}
-    anchors: set[str] = set()
-    # the open collection: container, is_mapping, pending key; the enclosing ones on the stack
-    stack: list[tuple[Any, bool, Any]] = []
-    container: Any = None
-    is_map = False
-    key: Any = _NO_KEY
-    root: Any = _NO_KEY
-    while True:
-        event = get()
-        kind = type(event)
-        if kind is scalar_ev:
-            item: Any = _scalar(event, loader, ints)
-            if event.anchor is not None:
-                if event.anchor in anchors:
-                    raise _Fallback
-                anchors.add(event.anchor)
-        elif kind is map_ev or kind is seq_ev:
-            tag = event.tag
-            if tag is not None and tag != "!" and tag != (_MAP if kind is map_ev else _SEQ):
-                raise _Fallback
-            anchor = event.anchor
-            if anchor is not None:
-                if anchor in anchors:
-                    raise _Fallback
-                anchors.add(anchor)
-            if len(stack) >= MAX_DEPTH:
-                raise _Fallback
-            stack.append((container, is_map, key))
-            is_map = kind is map_ev
-            container = {} if is_map else []
-            key = _NO_KEY
-            continue
-        elif kind is seq_end or kind is map_end:
-            if is_map and key is not _NO_KEY:
-                raise _Fallback
-            item = container
-            container, is_map, key = stack.pop()
-        elif kind is yaml.DocumentEndEvent:
-            if stack or not isinstance(get(), yaml.StreamEndEvent):
-                raise _Fallback
-            return None if root is _NO_KEY else root
-        else:
-            raise _Fallback
-        if not stack:
-            if root is not _NO_KEY:
-                raise _Fallback
-            root = item
-        elif not is_map:
-            container.append(item)
-        elif key is _NO_KEY:
-            key = item
-        else:
-            container[key] = item  # TypeError for an unhashable key: fallback
-            key = _NO_KEY
 
 
 # --- the plain block reader ------------------------------------------------------------------

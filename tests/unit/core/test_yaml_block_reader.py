@@ -285,3 +285,29 @@ def test_a_farm_file_takes_the_block_reader() -> None:
     }
     text = yaml.safe_dump(farm, sort_keys=False)
     assert yamlfile.block_load(text) == farm == yamlfile.reference_loads(text, "farm")
+
+
+def test_yaml_files_of_the_ansible_package_read_as_the_reference_reads_them() -> None:
+    """Thousands of YAML files we did not write (the collections the ``ansible`` package ships:
+    metadata, argument specs, playbooks, changelogs): whatever the block reader accepts, it
+    reads exactly as the reference loader does."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("ansible_collections")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("the ansible package (its ansible_collections) is not installed in this environment")
+    files = sorted(
+        p for root in spec.submodule_search_locations for p in Path(root).rglob("*.y*ml") if p.is_file()
+    )
+    accepted = 0
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        kind, value = block(text)
+        if kind == "ok":
+            assert reference(text) == ("ok", value), path
+            accepted += 1
+    assert accepted >= 100, f"only {accepted} of {len(files)} files took the block reader"
