@@ -344,6 +344,11 @@ def _as_headroom(value: object, what: str) -> Fraction:
 def _as_name(value: object, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise VipError(f"{what} must be a non-empty string, not {brief(value)}")
+    if not value.isprintable():  # a line break or a control character would break the table
+        raise VipError(
+            f"{what} {brief(value)} contains a line break or another unprintable character; "
+            "give the name on one line, in printable characters"
+        )
     return value.strip()
 
 
@@ -547,6 +552,7 @@ def _parse_servers(raws: list[Any], networks: dict[str, ipaddress.IPv4Network]) 
                 and type(name) is str  # pylint: disable=unidiomatic-typecheck
                 and name
                 and name.strip() == name
+                and name.isprintable()
                 and type(max_sessions) is int  # pylint: disable=unidiomatic-typecheck
                 and max_sessions >= 1
             ):

@@ -341,6 +341,8 @@ def _bad(**changes: Any) -> dict[str, Any]:
         (_bad(servers__0__headroom=-1), "headroom"),
         (_bad(servers__0__subnet="10.99.0.0/24"), "10.99.0.0/24 is not defined"),
         (_bad(servers__1__name="rdsh01"), "rdsh01 is listed twice"),
+        (_bad(servers__0__name="rd\nsh01"), "servers[0] name 'rd\\nsh01' contains a line break"),
+        (_bad(servers__0__name="rdsh\x0001"), "give the name on one line"),
         (_bad(servers__0__colour="red"), "unknown key(s) colour"),
         (
             _bad(dhcp_scopes__0__exclusions=[{"start": "10.20.0.90", "end": "10.20.0.105"}]),
